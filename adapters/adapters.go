@@ -1,0 +1,107 @@
+// Package adapters is the contract between the hub and the code that speaks
+// one vendor's protocol.
+//
+// An adapter is a Source (messages from a vendor into the hub), a Sink
+// (messages from the hub to a vendor), or both, registered under one name in a
+// Registry. The hub drives each adapter through the same lifecycle:
+//
+//	strict YAML decode into Def.Config() → Config.Validate → Def.Open(cfg, env)
+//	→ optional Checker.Check → Receive / Send → optional io.Closer.Close
+//
+// Adapters never see the store, the router or the message bus: Env is their
+// only window on the hub. Vendor code lives only below this directory, one
+// package per vendor or protocol; adapters/adapterstest is the conformance kit
+// every adapter passes.
+package adapters
+
+import (
+	"context"
+	"net/http"
+
+	"go.uber.org/zap"
+
+	"github.com/knutpunkt/knutpunkt"
+)
+
+// DeliverFunc hands one message to the hub. It returns nil only once the hub
+// has stored the message durably; then, and only then, the source may
+// acknowledge it to the vendor. After an error the message must stay
+// redeliverable at the vendor. DeliverFunc is safe for concurrent use.
+type DeliverFunc func(ctx context.Context, m knutpunkt.Message) error
+
+// A Source receives messages from a vendor system.
+//
+// Receive blocks, handing each message to deliver, until ctx is done (then it
+// returns ctx.Err() or nil promptly, leaving no goroutine behind) or a
+// non-recoverable error occurs. It acknowledges a message to the vendor
+// exactly once, only after deliver returned nil. A source that promises
+// per-vendor ordering calls deliver for one message at a time.
+type Source interface {
+	Receive(ctx context.Context, deliver DeliverFunc) error
+}
+
+// A Sink delivers messages to a vendor system.
+//
+// Send is safe for concurrent use and idempotent by message ID: sending the
+// same ID twice has the effect of sending it once. An error that retrying
+// cannot fix (the vendor's documented final rejection, a 4xx, a payload the
+// vendor can never accept) is wrapped with Permanent, so the hub dead-letters
+// the message instead of retrying. After Close, Send returns ErrClosed.
+type Sink interface {
+	Send(ctx context.Context, m knutpunkt.Message) error
+}
+
+// Checker is implemented by adapters that can probe their vendor endpoint;
+// the hub's /readyz and `knut serve` startup call it. Check returns promptly
+// with an error while the vendor is unreachable.
+type Checker interface {
+	Check(ctx context.Context) error
+}
+
+// Config is an adapter's typed configuration, decoded strictly from YAML
+// (unknown keys fail). Validate is pure and offline: no I/O and no mutation;
+// it reports every problem at once (errors.Join), each prefixed with its
+// snake_case YAML key, e.g. "port: must be 1-65535".
+type Config interface {
+	Validate() error
+}
+
+// Ingress lets an adapter receive inbound HTTP requests on the hub's own
+// server, under /ingest/{name}. The hub's server applies TLS, client
+// certificate checks, body limits and identifies the caller before the
+// handler runs (see knutpunkt.HeaderCaller and CallerFromContext).
+type Ingress interface {
+	// Handle mounts h at /ingest/{name}. It returns an error if name is taken.
+	Handle(name string, h http.Handler) error
+}
+
+// Env is everything an adapter may use from the hub.
+type Env struct {
+	// Name is the adapter instance name: the pipeline that uses it.
+	Name string
+	// Logger is scoped to the adapter instance. Never log payloads or secrets.
+	Logger *zap.Logger
+	// Secrets resolves Secret references from the adapter's config.
+	Secrets SecretResolver
+	// HTTPClient is the hub's outbound HTTP client (timeouts, proxy, TLS).
+	HTTPClient *http.Client
+	// Ingress mounts inbound HTTP handlers; nil where the hub serves no HTTP
+	// (e.g. `knut import`), in which case HTTP sources fail to open.
+	Ingress Ingress
+}
+
+// WithDefaults returns env with every nil field replaced by a usable default:
+// a no-op logger, the process environment and files as secret store, and
+// http.DefaultClient.
+func (env Env) WithDefaults() Env {
+	if env.Logger == nil {
+		env.Logger = zap.NewNop()
+	}
+	if env.Secrets == nil {
+		env.Secrets = EnvSecrets{}
+	}
+	if env.HTTPClient == nil {
+		env.HTTPClient = http.DefaultClient
+	}
+	return env
+}
