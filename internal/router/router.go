@@ -1,0 +1,546 @@
+package router
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+	"github.com/google/uuid"
+	"go.uber.org/zap"
+	"go.uber.org/zap/exp/zapslog"
+
+	"github.com/knutpunkt/knutpunkt"
+	"github.com/knutpunkt/knutpunkt/adapters"
+	"github.com/knutpunkt/knutpunkt/internal/pipeline"
+)
+
+// Log is the part of the store the router needs: the message log and the
+// commit of a message's entity writes.
+type Log interface {
+	// SaveInbound durably records m entering pipeline p from source. dup is
+	// true when the message was already known (same ID, or same source
+	// system and external id); it is then not processed again.
+	SaveInbound(ctx context.Context, p, source string, m knutpunkt.Message) (dup bool, err error)
+	// RecordAttempt records one processing attempt and its error, if any.
+	RecordAttempt(ctx context.Context, p, step, msgID string, attemptErr error) error
+	// Commit stores writes and marks the message processed, atomically.
+	Commit(ctx context.Context, p, msgID string, writes []pipeline.Write) error
+	// DeadLetter marks the message dead with the step that failed and why.
+	DeadLetter(ctx context.Context, p, step, msgID, reason string) error
+	// Pending returns pipeline p's messages that were received but neither
+	// processed nor dead, e.g. after a crash between save and publish.
+	Pending(ctx context.Context, p string) ([]knutpunkt.Message, error)
+}
+
+// HeaderTopic records on every logged message the bus topic it was
+// published to, so pending messages can be republished after a restart.
+const HeaderTopic = "knut-topic"
+
+// HeaderReplayOf is set on a replayed message to the ID it replays.
+const HeaderReplayOf = "replay-of"
+
+// Config is what New needs.
+type Config struct {
+	Plans    []*pipeline.Plan
+	Log      Log
+	Bus      *Bus
+	Registry *adapters.Registry
+	// Env returns the adapter environment for the adapter instance name
+	// (a pipeline name, or pipeline/path for sinks).
+	Env    func(name string) adapters.Env
+	Logger *zap.Logger
+	// NewID makes message IDs; the default is a UUIDv7 (time-ordered).
+	NewID func() string
+}
+
+// Router runs a set of plans.
+type Router struct {
+	cfg       Config
+	log       *zap.Logger
+	plans     map[string]*pipeline.Plan
+	consumers map[string][]*pipeline.Plan // topic → plans reading it
+	sinks     map[string]adapters.Sink    // plan/endpoint path → sink
+	sources   map[string]adapters.Source  // plan → source
+	wm        *message.Router
+	closeOnce sync.Once
+}
+
+// New opens every plan's adapters (no network I/O: adapters connect lazily)
+// and builds the handlers. Run starts them.
+func New(cfg Config) (*Router, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	if cfg.NewID == nil {
+		cfg.NewID = func() string { return uuid.Must(uuid.NewV7()).String() }
+	}
+	if cfg.Env == nil {
+		cfg.Env = func(name string) adapters.Env { return adapters.Env{Name: name} }
+	}
+	r := &Router{
+		cfg:       cfg,
+		log:       cfg.Logger,
+		plans:     map[string]*pipeline.Plan{},
+		consumers: map[string][]*pipeline.Plan{},
+		sinks:     map[string]adapters.Sink{},
+		sources:   map[string]adapters.Source{},
+	}
+	wmLogger := watermill.NewSlogLoggerWithLevelMapping(
+		slog.New(zapslog.NewHandler(cfg.Logger.Named("watermill").Core())),
+		map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug})
+	wm, err := message.NewRouter(message.RouterConfig{CloseTimeout: 10 * time.Second}, wmLogger)
+	if err != nil {
+		return nil, fmt.Errorf("new router: %w", err)
+	}
+	r.wm = wm
+	for _, p := range cfg.Plans {
+		r.plans[p.Name] = p
+		if p.From.Topic != "" {
+			r.consumers[p.From.Topic] = append(r.consumers[p.From.Topic], p)
+		}
+	}
+	for _, p := range cfg.Plans {
+		if err := r.open(p); err != nil {
+			r.Close()
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+func (r *Router) env(name string) adapters.Env {
+	env := r.cfg.Env(name).WithDefaults()
+	env.Name = name
+	env.Logger = env.Logger.With(zap.String("adapter_instance", name))
+	return env
+}
+
+// open opens p's adapters and adds its handlers.
+func (r *Router) open(p *pipeline.Plan) error {
+	if p.From.Adapter != "" {
+		def, err := r.cfg.Registry.Source(p.From.Adapter)
+		if err != nil {
+			return fmt.Errorf("pipeline %s: from: %w", p.Name, err)
+		}
+		src, err := def.Open(p.From.Config, r.env(p.Name))
+		if err != nil {
+			return fmt.Errorf("pipeline %s: open source %s: %w", p.Name, p.From.Adapter, err)
+		}
+		r.sources[p.Name] = src
+	}
+	for i, ep := range p.Sinks() {
+		def, err := r.cfg.Registry.Sink(ep.Adapter)
+		if err != nil {
+			return fmt.Errorf("pipeline %s: %s: %w", p.Name, ep.Path, err)
+		}
+		sink, err := def.Open(ep.Config, r.env(p.Name+"/"+ep.Path))
+		if err != nil {
+			return fmt.Errorf("pipeline %s: open sink %s: %w", p.Name, ep.Adapter, err)
+		}
+		r.sinks[sinkKey(p, ep)] = sink
+		topic := "out." + p.Name + "." + strconv.Itoa(i)
+		if err := r.addHandler(p, "deliver."+p.Name+"."+strconv.Itoa(i), topic, r.deliverHandler(p, ep, sink)); err != nil {
+			return err
+		}
+	}
+	for k := range partitions(p) {
+		if err := r.addHandler(p, "pipeline."+p.Name+"."+strconv.Itoa(k), inputTopic(p, k), r.processHandler(p)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func partitions(p *pipeline.Plan) int {
+	if p.OrderBy != nil {
+		return p.OrderBy.Partitions
+	}
+	return 1
+}
+
+func inputTopic(p *pipeline.Plan, k int) string {
+	return "in." + p.Name + "." + strconv.Itoa(k)
+}
+
+func sinkKey(p *pipeline.Plan, ep pipeline.Endpoint) string { return p.Name + "/" + ep.Path }
+
+func (r *Router) addHandler(p *pipeline.Plan, name, topic string, h message.NoPublishHandlerFunc) error {
+	sub, err := r.cfg.Bus.subscriber(name)
+	if err != nil {
+		return err
+	}
+	handler := r.wm.AddConsumerHandler(name, topic, sub, h)
+	retry := middleware.Retry{
+		MaxRetries:      p.Retry.Attempts - 1,
+		InitialInterval: p.Retry.Backoff,
+		MaxInterval:     p.Retry.MaxBackoff,
+		Multiplier:      2,
+		ShouldRetry: func(params middleware.RetryParams) bool {
+			return !adapters.IsPermanent(params.Err)
+		},
+		OnRetryHook: func(n int, delay time.Duration) {
+			r.log.Debug("retrying", zap.String("pipeline", p.Name), zap.Int("retry", n), zap.Duration("delay", delay))
+		},
+	}
+	handler.AddMiddleware(
+		middleware.CorrelationID,
+		r.deadLetterFilter(p),
+		retry.Middleware,
+		middleware.Recoverer,
+	)
+	return nil
+}
+
+// processHandler runs the plan on one message, commits its writes with its
+// status, then publishes its outputs.
+func (r *Router) processHandler(p *pipeline.Plan) message.NoPublishHandlerFunc {
+	return func(wm *message.Message) error {
+		ctx := wm.Context()
+		m := fromWatermill(wm)
+		res, err := p.Process(ctx, m)
+		if lerr := r.cfg.Log.RecordAttempt(ctx, p.Name, stepOf(err), m.ID, err); lerr != nil {
+			return errors.Join(err, lerr)
+		}
+		if err != nil {
+			return err
+		}
+		if err := r.cfg.Log.Commit(ctx, p.Name, m.ID, res.Writes); err != nil {
+			return fmt.Errorf("pipeline %s: commit message %s: %w", p.Name, m.ID, err)
+		}
+		for _, out := range res.Outputs {
+			if err := r.publishOutput(ctx, p, out); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+func (r *Router) publishOutput(ctx context.Context, p *pipeline.Plan, out pipeline.Output) error {
+	msg := out.Msg.Clone()
+	if msg.Headers[knutpunkt.HeaderCorrelationID] == "" {
+		msg.Headers[knutpunkt.HeaderCorrelationID] = out.Msg.ID
+	}
+	if out.To.Topic != "" {
+		return r.publishTopic(ctx, out.To.Topic, msg)
+	}
+	for i, ep := range p.Sinks() {
+		if ep.Path != out.To.Path {
+			continue
+		}
+		// The delivery's ID is derived, not random, so a redelivered input
+		// produces the same delivery and the sink's idempotency holds.
+		msg.ID = out.Msg.ID + ".to" + strconv.Itoa(i)
+		topic := "out." + p.Name + "." + strconv.Itoa(i)
+		_, err := r.save(ctx, p, "deliver:"+ep.Adapter, topic, msg)
+		return err
+	}
+	return fmt.Errorf("pipeline %s: no sink for %s", p.Name, out.To.Path)
+}
+
+// publishTopic hands msg to every pipeline reading topic, each as a message
+// of its own, so each has its own status, attempts and dead letters.
+func (r *Router) publishTopic(ctx context.Context, topic string, msg knutpunkt.Message) error {
+	for _, c := range r.consumers[topic] {
+		m := msg.Clone()
+		m.ID = r.cfg.NewID()
+		if _, err := r.ingest(ctx, c, "topic:"+topic, m); err != nil {
+			return err
+		}
+	}
+	if len(r.consumers[topic]) == 0 {
+		r.log.Debug("no pipeline reads topic", zap.String("topic", topic))
+	}
+	return nil
+}
+
+func (r *Router) deliverHandler(p *pipeline.Plan, ep pipeline.Endpoint, sink adapters.Sink) message.NoPublishHandlerFunc {
+	step := ep.Path + "." + ep.Adapter
+	return func(wm *message.Message) error {
+		ctx := wm.Context()
+		m := fromWatermill(wm)
+		delete(m.Headers, HeaderTopic)
+		err := sink.Send(ctx, m)
+		if err != nil {
+			err = &pipeline.StepError{Pipeline: p.Name, Step: step, MessageID: m.ID, Err: err}
+		}
+		if lerr := r.cfg.Log.RecordAttempt(ctx, p.Name, step, m.ID, err); lerr != nil {
+			return errors.Join(err, lerr)
+		}
+		if err != nil {
+			return err
+		}
+		return r.cfg.Log.Commit(ctx, p.Name, m.ID, nil)
+	}
+}
+
+// deadLetterFilter turns a handler's final failure into a dead letter: the
+// message is acknowledged on the bus and kept in the store with its reason,
+// ready for replay.
+func (r *Router) deadLetterFilter(p *pipeline.Plan) message.HandlerMiddleware {
+	return func(h message.HandlerFunc) message.HandlerFunc {
+		return func(wm *message.Message) ([]*message.Message, error) {
+			out, err := h(wm)
+			if err == nil {
+				return out, nil
+			}
+			ctx := wm.Context()
+			m := fromWatermill(wm)
+			if ctx.Err() != nil {
+				return nil, err // shutting down: leave the message for redelivery
+			}
+			if derr := r.cfg.Log.DeadLetter(ctx, p.Name, stepOf(err), m.ID, err.Error()); derr != nil {
+				return nil, errors.Join(err, derr)
+			}
+			r.log.Warn("dead letter", zap.String("pipeline", p.Name), zap.String("msg_id", m.ID),
+				zap.String("step", stepOf(err)), zap.Error(err))
+			if p.DeadLetterTopic != "" {
+				m.Headers["dead-reason"] = err.Error()
+				if perr := r.publishTopic(ctx, p.DeadLetterTopic, m); perr != nil {
+					return nil, perr
+				}
+			}
+			return nil, nil
+		}
+	}
+}
+
+func stepOf(err error) string {
+	var se *pipeline.StepError
+	if errors.As(err, &se) {
+		return se.Step
+	}
+	if err != nil {
+		return "handler"
+	}
+	return ""
+}
+
+// Deliver returns the DeliverFunc a source of pipeline name hands messages to.
+func (r *Router) Deliver(name string) (adapters.DeliverFunc, error) {
+	p, ok := r.plans[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown pipeline %q", name)
+	}
+	return func(ctx context.Context, m knutpunkt.Message) error {
+		_, err := r.ingest(ctx, p, "adapter:"+p.From.Adapter, m)
+		return err
+	}, nil
+}
+
+// Ingest records m as a new message of pipeline name and queues it. It
+// returns the message's ID and whether it was a duplicate of one already
+// known (then nothing is queued).
+func (r *Router) Ingest(ctx context.Context, name, source string, m knutpunkt.Message) (string, bool, error) {
+	p, ok := r.plans[name]
+	if !ok {
+		return "", false, fmt.Errorf("unknown pipeline %q", name)
+	}
+	m = m.Clone()
+	if m.ID == "" {
+		m.ID = r.cfg.NewID()
+	}
+	dup, err := r.ingest(ctx, p, source, m)
+	return m.ID, dup, err
+}
+
+func (r *Router) ingest(ctx context.Context, p *pipeline.Plan, source string, m knutpunkt.Message) (bool, error) {
+	if m.ID == "" {
+		m.ID = r.cfg.NewID()
+	}
+	if m.Headers == nil {
+		m.Headers = map[string]string{}
+	}
+	k := 0
+	if p.OrderBy != nil {
+		h := fnv.New32a()
+		io.WriteString(h, m.Headers[p.OrderBy.Header])
+		k = int(h.Sum32() % uint32(p.OrderBy.Partitions))
+	}
+	return r.save(ctx, p, source, inputTopic(p, k), m)
+}
+
+// save logs m and then publishes it on topic: the message is durable in the
+// log before it is on the bus, and Run republishes any that never made it.
+func (r *Router) save(ctx context.Context, p *pipeline.Plan, source, topic string, m knutpunkt.Message) (bool, error) {
+	m.Headers[HeaderTopic] = topic
+	if m.Headers[knutpunkt.HeaderCorrelationID] == "" {
+		m.Headers[knutpunkt.HeaderCorrelationID] = m.ID
+	}
+	dup, err := r.cfg.Log.SaveInbound(ctx, p.Name, source, m)
+	if err != nil {
+		return false, fmt.Errorf("pipeline %s: save message %s: %w", p.Name, m.ID, err)
+	}
+	if dup {
+		r.log.Debug("duplicate message", zap.String("pipeline", p.Name), zap.String("msg_id", m.ID))
+		return true, nil
+	}
+	return false, r.publish(topic, m)
+}
+
+func (r *Router) publish(topic string, m knutpunkt.Message) error {
+	wm := message.NewMessage(m.ID, m.Body)
+	for k, v := range m.Headers {
+		wm.Metadata.Set(k, v)
+	}
+	middleware.SetCorrelationID(m.Headers[knutpunkt.HeaderCorrelationID], wm)
+	if err := r.cfg.Bus.publisher.Publish(topic, wm); err != nil {
+		return fmt.Errorf("publish %s to %s: %w", m.ID, topic, err)
+	}
+	return nil
+}
+
+func fromWatermill(wm *message.Message) knutpunkt.Message {
+	h := make(map[string]string, len(wm.Metadata))
+	for k, v := range wm.Metadata {
+		if k == middleware.CorrelationIDMetadataKey {
+			continue
+		}
+		h[k] = v
+	}
+	return knutpunkt.Message{ID: wm.UUID, Headers: h, Body: wm.Payload}
+}
+
+// Run republishes pending messages, starts the handlers and every source,
+// and blocks until ctx is done or the router fails.
+func (r *Router) Run(ctx context.Context) error {
+	for _, p := range r.cfg.Plans {
+		pending, err := r.cfg.Log.Pending(ctx, p.Name)
+		if err != nil {
+			return fmt.Errorf("pipeline %s: pending messages: %w", p.Name, err)
+		}
+		for _, m := range pending {
+			if err := r.publish(m.Headers[HeaderTopic], m); err != nil {
+				return err
+			}
+		}
+		if len(pending) > 0 {
+			r.log.Info("republished pending messages", zap.String("pipeline", p.Name), zap.Int("count", len(pending)))
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 1)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := r.wm.Run(ctx); err != nil {
+			select {
+			case errc <- err:
+			default:
+			}
+		}
+		cancel()
+	}()
+	<-r.wm.Running()
+	for name, src := range r.sources {
+		deliver, _ := r.Deliver(name)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.receive(ctx, name, src, deliver)
+		}()
+	}
+	<-ctx.Done()
+	r.wm.Close()
+	wg.Wait()
+	select {
+	case err := <-errc:
+		return err
+	default:
+		return nil
+	}
+}
+
+// Running is closed once the handlers run.
+func (r *Router) Running() <-chan struct{} { return r.wm.Running() }
+
+// receive keeps a source running until ctx is done, restarting it with
+// backoff after an error.
+func (r *Router) receive(ctx context.Context, name string, src adapters.Source, deliver adapters.DeliverFunc) {
+	backoff := time.Second
+	for {
+		err := src.Receive(ctx, deliver)
+		if ctx.Err() != nil {
+			return
+		}
+		r.log.Error("source stopped; restarting", zap.String("pipeline", name), zap.Duration("in", backoff), zap.Error(err))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, time.Minute)
+	}
+}
+
+// Check probes every adapter that can be probed, for /readyz.
+func (r *Router) Check(ctx context.Context) error {
+	var errs []error
+	for name, s := range r.sources {
+		if c, ok := s.(adapters.Checker); ok {
+			if err := c.Check(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("pipeline %s: from: %w", name, err))
+			}
+		}
+	}
+	for key, s := range r.sinks {
+		if c, ok := s.(adapters.Checker); ok {
+			if err := c.Check(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", key, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Close closes every adapter that can be closed. It is safe to call twice.
+func (r *Router) Close() error {
+	var errs []error
+	r.closeOnce.Do(func() {
+		for _, s := range r.sources {
+			if c, ok := s.(io.Closer); ok {
+				errs = append(errs, c.Close())
+			}
+		}
+		for _, s := range r.sinks {
+			if c, ok := s.(io.Closer); ok {
+				errs = append(errs, c.Close())
+			}
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// Replay queues a copy of a dead message again, on the topic it failed on,
+// as a new message that names the one it replays (HeaderReplayOf). The copy
+// has no external id, so the idempotency check does not take it for the
+// original. It returns the new message's ID.
+func (r *Router) Replay(ctx context.Context, name string, dead knutpunkt.Message) (string, error) {
+	p, ok := r.plans[name]
+	if !ok {
+		return "", fmt.Errorf("replay %s: unknown pipeline %q", dead.ID, name)
+	}
+	m := dead.Clone()
+	m.ID = r.cfg.NewID()
+	m.Headers[HeaderReplayOf] = dead.ID
+	delete(m.Headers, knutpunkt.HeaderExternalID)
+	topic := m.Headers[HeaderTopic]
+	if topic == "" {
+		topic = inputTopic(p, 0)
+	}
+	if _, err := r.save(ctx, p, "replay", topic, m); err != nil {
+		return "", err
+	}
+	return m.ID, nil
+}

@@ -1,0 +1,129 @@
+package schema
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+)
+
+// JSONSchema is a compiled JSON Schema (draft 2020-12 unless the schema
+// says otherwise via $schema). It is immutable and safe for concurrent
+// use.
+type JSONSchema struct {
+	name   string
+	schema *jsonschema.Schema
+}
+
+var jsonPrinter = message.NewPrinter(language.English)
+
+// LoadJSONSchema compiles the JSON Schema at path with format assertions
+// on, so "date" and "date-time" are checked rather than merely
+// annotated (the 2020-12 default). $ref to other files resolves against
+// path through file: URLs only; the loader has no network scheme.
+func LoadJSONSchema(path string) (*JSONSchema, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("load json schema %s: %w", path, err)
+	}
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	c.AssertFormat()
+	c.UseLoader(jsonschema.SchemeURLLoader{"file": jsonschema.FileLoader{}})
+	s, err := c.Compile(abs)
+	if err != nil {
+		return nil, fmt.Errorf("load json schema %s: %w", path, err)
+	}
+	return &JSONSchema{name: filepath.ToSlash(path), schema: s}, nil
+}
+
+// Validate decodes body (UTF-8 JSON, exactly one value) and validates
+// it. Every failing leaf keyword becomes one Problem at its JSON pointer.
+func (j *JSONSchema) Validate(body []byte) error {
+	v, p := decodeJSON(body)
+	if p != nil {
+		return &ValidationError{Schema: j.name, Problems: []Problem{*p}}
+	}
+	err := j.schema.Validate(v)
+	if err == nil {
+		return nil
+	}
+	var ve *jsonschema.ValidationError
+	if !errors.As(err, &ve) {
+		return fmt.Errorf("validate %s: %w", j.name, err)
+	}
+	out := &ValidationError{Schema: j.name}
+	collectLeaves(ve, func(e *jsonschema.ValidationError) {
+		out.Problems = append(out.Problems, Problem{
+			Path:   jsonPointer(e.InstanceLocation),
+			Reason: e.ErrorKind.LocalizedString(jsonPrinter),
+		})
+	})
+	return out
+}
+
+// collectLeaves walks the cause tree; inner nodes ("allOf failed",
+// "$ref failed") only group their causes, the leaves say what is wrong.
+func collectLeaves(e *jsonschema.ValidationError, fn func(*jsonschema.ValidationError)) {
+	if len(e.Causes) == 0 {
+		fn(e)
+		return
+	}
+	for _, c := range e.Causes {
+		collectLeaves(c, fn)
+	}
+}
+
+func jsonPointer(tokens []string) string {
+	var b strings.Builder
+	for _, t := range tokens {
+		b.WriteByte('/')
+		b.WriteString(strings.NewReplacer("~", "~0", "/", "~1").Replace(t))
+	}
+	return b.String()
+}
+
+// decodeJSON refuses invalid UTF-8 (encoding/json would silently turn it
+// into U+FFFD) and malformed or trailing input, naming the byte offset.
+func decodeJSON(body []byte) (any, *Problem) {
+	if !utf8.Valid(body) {
+		off := invalidUTF8Offset(body)
+		return nil, &Problem{Reason: fmt.Sprintf("invalid UTF-8 at byte offset %d", off)}
+	}
+	d := json.NewDecoder(bytes.NewReader(body))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		return nil, &Problem{Reason: jsonSyntaxReason(err, int64(len(body)))}
+	}
+	if _, err := d.Token(); err != io.EOF {
+		return nil, &Problem{Reason: "invalid JSON at byte offset " + strconv.FormatInt(d.InputOffset(), 10) + ": data after the top-level value"}
+	}
+	return v, nil
+}
+
+// jsonSyntaxReason names the offset: the syntax error's own, or end (the
+// body length) when the input stopped early.
+func jsonSyntaxReason(err error, end int64) string {
+	off := end
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		off = se.Offset
+	}
+	if errors.Is(err, io.EOF) {
+		return "invalid JSON: document is empty"
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Sprintf("invalid JSON at byte offset %d: unexpected end of input", off)
+	}
+	return fmt.Sprintf("invalid JSON at byte offset %d: %s", off, err.Error())
+}
