@@ -1,0 +1,27 @@
+package homecare
+
+import (
+	"fmt"
+	"strings"
+)
+
+// parseEnum returns the value of values that equals b, or an error naming the enum (what)
+// and listing the allowed values. Enum values are not personal data, so the input is quoted.
+func parseEnum[T ~string](b []byte, what string, values ...T) (T, error) {
+	for _, v := range values {
+		if string(b) == string(v) {
+			return v, nil
+		}
+	}
+	names := make([]string, len(values))
+	for i, v := range values {
+		names[i] = string(v)
+	}
+	return "", fmt.Errorf("%s: unknown value %q (want %s)", what, b, strings.Join(names, ", "))
+}
+
+// checkEnum is parseEnum for a value built in Go code rather than decoded.
+func checkEnum[T ~string](v T, what string, values ...T) error {
+	_, err := parseEnum([]byte(v), what, values...)
+	return err
+}

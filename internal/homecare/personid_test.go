@@ -1,0 +1,383 @@
+package homecare_test
+
+import (
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/knutpunkt/knutpunkt/internal/homecare"
+)
+
+// fixedNow resolves the century of 10-digit forms in the shared test data. It must be on or
+// after 2021-07-19 (the youngest short-form number in list.json) and before 2057 (the oldest
+// non-'+' short form, 1957, would then turn 100).
+var fixedNow = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+
+func TestParsePersonIDAllPins(t *testing.T) {
+	t.Parallel()
+	var pins []string
+	readShared(t, "allPins.json", &pins)
+	if len(pins) != 41129 {
+		t.Fatalf("allPins.json has %d numbers, want 41129", len(pins))
+	}
+	checkAll(t, pins, homecare.Personnummer)
+}
+
+func TestParsePersonIDAllCoords(t *testing.T) {
+	t.Parallel()
+	var coords []string
+	readShared(t, "allCoords.json", &coords)
+	if len(coords) != 2264 {
+		t.Fatalf("allCoords.json has %d numbers, want 2264", len(coords))
+	}
+	checkAll(t, coords, homecare.Samordningsnummer)
+}
+
+// checkAll parses every 12-digit number and its separated 12-digit form, and checks the
+// type, the round trip, the birth date and that the list is the embedded official list.
+func checkAll(t *testing.T, nums []string, want homecare.PersonIDType) {
+	t.Helper()
+	for _, s := range nums {
+		p, err := homecare.ParsePersonIDAt(s, fixedNow)
+		if err != nil {
+			t.Errorf("ParsePersonIDAt(%q): %v", s, err)
+			continue
+		}
+		if p.String() != s || p.Type() != want {
+			t.Errorf("ParsePersonIDAt(%q) = %q %s, want %q %s", s, p, p.Type(), s, want)
+		}
+		sep := s[:8] + "-" + s[8:]
+		if q, err := homecare.ParsePersonIDAt(sep, fixedNow); err != nil || q != p {
+			t.Errorf("ParsePersonIDAt(%q) = %q, %v; want %q", sep, q, err, s)
+		}
+		if b := p.BirthDate(); !b.IsZero() {
+			day := b.Day()
+			if want == homecare.Samordningsnummer {
+				day += 60
+			}
+			if got := b.Format("200601") + twoDigits(day); got != s[:8] {
+				t.Errorf("%q.BirthDate() gives %s", s, got)
+			}
+		} else if want == homecare.Personnummer {
+			t.Errorf("%q.BirthDate() is zero", s)
+		}
+		if got := itoa(int64(p.BirthYear())); got != s[:4] {
+			t.Errorf("%q.BirthYear() = %s", s, got)
+		}
+		if !homecare.IsOfficialTestNumber(p) {
+			t.Errorf("IsOfficialTestNumber(%q) = false", s)
+		}
+	}
+}
+
+func twoDigits(n int) string { return string([]byte{byte('0' + n/10), byte('0' + n%10)}) }
+
+// listEntry is one row of personnummer/meta testdata/list.json.
+type listEntry struct {
+	Integer         int64  `json:"integer"`
+	LongFormat      string `json:"long_format"`
+	ShortFormat     string `json:"short_format"`
+	SeparatedFormat string `json:"separated_format"`
+	SeparatedLong   string `json:"separated_long"`
+	Valid           bool   `json:"valid"`
+	Type            string `json:"type"`
+	IsMale          bool   `json:"isMale"`
+	IsFemale        bool   `json:"isFemale"`
+}
+
+func TestParsePersonIDList(t *testing.T) {
+	t.Parallel()
+	var list []listEntry
+	readShared(t, "list.json", &list)
+	if len(list) == 0 {
+		t.Fatal("list.json is empty")
+	}
+	for _, e := range list {
+		t.Run(e.SeparatedLong, func(t *testing.T) {
+			// The long and separated forms are unambiguous. The short form without separator
+			// cannot carry '+', so for people of 100 or more it means the person born a
+			// century later (list.json records the '+' only in separated_format).
+			wantShort := e.LongFormat
+			if strings.Contains(e.SeparatedFormat, "+") && len(e.LongFormat) == 12 {
+				wantShort = addCentury(e.LongFormat)
+			}
+			forms := []struct{ name, in, want string }{
+				{"long_format", e.LongFormat, e.LongFormat},
+				{"short_format", e.ShortFormat, wantShort},
+				{"separated_format", e.SeparatedFormat, e.LongFormat},
+				{"separated_long", e.SeparatedLong, e.LongFormat},
+			}
+			for _, f := range forms {
+				p, err := homecare.ParsePersonIDAt(f.in, fixedNow)
+				if !e.Valid {
+					if err == nil {
+						t.Errorf("%s %q: parsed as %q, want an error", f.name, f.in, p)
+					}
+					continue
+				}
+				if err != nil {
+					t.Errorf("%s %q: %v", f.name, f.in, err)
+					continue
+				}
+				if p.String() != f.want {
+					t.Errorf("%s %q: String() = %q, want %q", f.name, f.in, p, f.want)
+				}
+				wantType := map[string]homecare.PersonIDType{"ssn": homecare.Personnummer, "con": homecare.Samordningsnummer}[e.Type]
+				if p.Type() != wantType {
+					t.Errorf("%s %q: Type() = %q, want %q", f.name, f.in, p.Type(), wantType)
+				}
+				if got := p.Sex() == homecare.SexMale; got != e.IsMale {
+					t.Errorf("%s %q: Sex() = %v, want isMale %v", f.name, f.in, p.Sex(), e.IsMale)
+				}
+				if got := p.Sex() == homecare.SexFemale; got != e.IsFemale {
+					t.Errorf("%s %q: Sex() = %v, want isFemale %v", f.name, f.in, p.Sex(), e.IsFemale)
+				}
+			}
+		})
+	}
+}
+
+func addCentury(long string) string {
+	c := int(long[0]-'0')*10 + int(long[1]-'0') + 1
+	return twoDigits(c) + long[2:]
+}
+
+func TestParsePersonIDStructured(t *testing.T) {
+	t.Parallel()
+	type group struct {
+		Integer struct{ Valid, Invalid []int64 }  `json:"integer"`
+		String  struct{ Valid, Invalid []string } `json:"string"`
+	}
+	var data map[string]group
+	readShared(t, "structured.json", &data)
+	for kind, g := range data {
+		for _, s := range g.String.Valid {
+			if _, err := homecare.ParsePersonIDAt(s, fixedNow); err != nil {
+				t.Errorf("%s valid %q: %v", kind, s, err)
+			}
+		}
+		for _, s := range g.String.Invalid {
+			if p, err := homecare.ParsePersonIDAt(s, fixedNow); err == nil {
+				t.Errorf("%s invalid %q: parsed as %q", kind, s, p)
+			}
+		}
+		// The integers are 12-digit numbers (0 is the one invalid non-number).
+		for _, n := range g.Integer.Valid {
+			if _, err := homecare.ParsePersonIDAt(itoa(n), fixedNow); err != nil {
+				t.Errorf("%s valid integer %d: %v", kind, n, err)
+			}
+		}
+		for _, n := range g.Integer.Invalid {
+			if p, err := homecare.ParsePersonIDAt(itoa(n), fixedNow); err == nil {
+				t.Errorf("%s invalid integer %d: parsed as %q", kind, n, p)
+			}
+		}
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func TestParsePersonIDInterimRejected(t *testing.T) {
+	t.Parallel()
+	var list []listEntry
+	readShared(t, "interim.json", &list)
+	for _, e := range list {
+		for _, s := range []string{e.LongFormat, e.ShortFormat, e.SeparatedFormat, e.SeparatedLong} {
+			if p, err := homecare.ParsePersonIDAt(s, fixedNow); err == nil {
+				t.Errorf("interim number %q parsed as %q; reserve numbers are not supported", s, p)
+			}
+		}
+	}
+}
+
+func TestParsePersonIDAt(t *testing.T) {
+	t.Parallel()
+	jan1 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name    string
+		in      string
+		now     time.Time
+		want    string
+		typ     homecare.PersonIDType
+		sex     homecare.Sex
+		birth   string
+		wantErr string
+	}{
+		{name: "long", in: "194001042383", now: jan1, want: "194001042383", typ: homecare.Personnummer, sex: homecare.SexFemale, birth: "1940-01-04"},
+		{name: "long separated", in: "19400104-2383", now: jan1, want: "194001042383", typ: homecare.Personnummer, sex: homecare.SexFemale, birth: "1940-01-04"},
+		{name: "long plus", in: "19090527+1474", now: jan1, want: "190905271474", typ: homecare.Personnummer, sex: homecare.SexMale, birth: "1909-05-27"},
+		{name: "short dash", in: "400104-2383", now: jan1, want: "194001042383", typ: homecare.Personnummer, sex: homecare.SexFemale, birth: "1940-01-04"},
+		{name: "short plain", in: "4001042383", now: jan1, want: "194001042383", typ: homecare.Personnummer, sex: homecare.SexFemale, birth: "1940-01-04"},
+		{name: "short plus", in: "090527+1474", now: jan1, want: "190905271474", typ: homecare.Personnummer, sex: homecare.SexMale, birth: "1909-05-27"},
+		{name: "short this century", in: "0002292399", now: jan1, want: "200002292399", typ: homecare.Personnummer, sex: homecare.SexMale, birth: "2000-02-29"},
+		{name: "samordningsnummer", in: "730288-9931", now: jan1, want: "197302889931", typ: homecare.Samordningsnummer, sex: homecare.SexMale, birth: "1973-02-28"},
+		{name: "samordningsnummer long", in: "202107919967", now: jan1, want: "202107919967", typ: homecare.Samordningsnummer, sex: homecare.SexFemale, birth: "2021-07-31"},
+		// Born 2018-07-02: before that date in 2018 the short form meant 1918.
+		{name: "birthday not yet this century", in: "180702-2395", now: time.Date(2018, 7, 1, 0, 0, 0, 0, time.UTC), want: "191807022395", typ: homecare.Personnummer, sex: homecare.SexMale, birth: "1918-07-02"},
+		{name: "birthday today", in: "180702-2395", now: time.Date(2018, 7, 2, 0, 0, 0, 0, time.UTC), want: "201807022395", typ: homecare.Personnummer, sex: homecare.SexMale, birth: "2018-07-02"},
+		// '+' from 1 January of the year the person turns 100, whatever the birthday.
+		{name: "plus in the year of 100th birthday", in: "401231+2387", now: time.Date(2040, 1, 1, 0, 0, 0, 0, time.UTC), want: "194012312387", typ: homecare.Personnummer, sex: homecare.SexFemale, birth: "1940-12-31"},
+		{name: "dash the year before", in: "401231-2387", now: time.Date(2039, 12, 31, 0, 0, 0, 0, time.UTC), want: "194012312387", typ: homecare.Personnummer, sex: homecare.SexFemale, birth: "1940-12-31"},
+
+		{name: "empty", in: "", now: jan1, wantErr: "personnummer: want 10 or 12 digits"},
+		{name: "nine digits", in: "400104238", now: jan1, wantErr: "personnummer: want 10 or 12 digits"},
+		{name: "space separator", in: "19090527 1474", now: jan1, wantErr: "personnummer: want 10 or 12 digits"},
+		{name: "letter", in: "4001042A83", now: jan1, wantErr: "personnummer: want 10 or 12 digits"},
+		{name: "separator misplaced", in: "40010-42383", now: jan1, wantErr: "personnummer: want 10 or 12 digits"},
+		{name: "interim", in: "20000101-T220", now: jan1, wantErr: "personnummer: want 10 or 12 digits"},
+		{name: "bad check digit", in: "194001042384", now: jan1, wantErr: "personnummer: check digit does not match"},
+		{name: "birth number 000 (list.json)", in: "201509160006", now: jan1, wantErr: "personnummer: birth number must be 001-999"},
+		{name: "month 13", in: "194013042389", now: jan1, wantErr: "personnummer: no such date"},
+		{name: "feb 29 non-leap", in: "190102292380", now: jan1, wantErr: "personnummer: no such date"},
+		{name: "coordination bad check (DOMAIN.md §5.1)", in: "193901829913", now: jan1, wantErr: "personnummer: check digit does not match"},
+		{name: "coordination month 00", in: "191500722390", now: jan1, want: "191500722390", typ: homecare.Samordningsnummer, sex: homecare.SexMale, birth: "0001-01-01"},
+		{name: "coordination day 00", in: "191711602399", now: jan1, want: "191711602399", typ: homecare.Samordningsnummer, sex: homecare.SexMale, birth: "0001-01-01"},
+		{name: "coordination 31 April", in: "192004912388", now: jan1, want: "192004912388", typ: homecare.Samordningsnummer, sex: homecare.SexFemale, birth: "0001-01-01"},
+		{name: "coordination month 13", in: "191513722395", now: jan1, wantErr: "personnummer: no such date"},
+		{name: "coordination day 92", in: "191501922395", now: jan1, wantErr: "personnummer: no such date"},
+		{name: "personnummer day 00", in: "194001002387", now: jan1, wantErr: "personnummer: no such date"},
+		{name: "personnummer month 00", in: "194000042384", now: jan1, wantErr: "personnummer: no such date"},
+		{name: "personnummer 31 April", in: "194004312387", now: jan1, wantErr: "personnummer: no such date"},
+		{name: "birth number 000", in: "202611230001", now: jan1, wantErr: "personnummer: birth number must be 001-999"},
+		{name: "century 21", in: "214001042383", now: jan1, wantErr: "personnummer: century must be 18, 19 or 20"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := homecare.ParsePersonIDAt(tt.in, tt.now)
+			if tt.wantErr != "" {
+				if err == nil {
+					t.Fatalf("ParsePersonIDAt(%q) = %q, want error %q", tt.in, p, tt.wantErr)
+				}
+				if err.Error() != tt.wantErr {
+					t.Errorf("ParsePersonIDAt(%q) error = %q, want %q", tt.in, err, tt.wantErr)
+				}
+				var pe *homecare.PersonIDError
+				if !errors.As(err, &pe) {
+					t.Errorf("error %T is not a *PersonIDError", err)
+				}
+				if !p.IsZero() {
+					t.Errorf("failed parse returned non-zero %q", p)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("ParsePersonIDAt(%q): %v", tt.in, err)
+			}
+			got := struct {
+				S, Birth string
+				Type     homecare.PersonIDType
+				Sex      homecare.Sex
+			}{p.String(), p.BirthDate().Format(time.DateOnly), p.Type(), p.Sex()}
+			want := struct {
+				S, Birth string
+				Type     homecare.PersonIDType
+				Sex      homecare.Sex
+			}{tt.want, tt.birth, tt.typ, tt.sex}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("ParsePersonIDAt(%q) mismatch (-want +got):\n%s", tt.in, diff)
+			}
+		})
+	}
+}
+
+// TestPersonIDErrorsHideInput checks that no error message repeats any digits of the input.
+func TestPersonIDErrorsHideInput(t *testing.T) {
+	t.Parallel()
+	for _, in := range []string{"194001042384", "194013042389", "202611230001", "214001042383", "19400104x2383", "400104-238"} {
+		_, err := homecare.ParsePersonID(in)
+		if err == nil {
+			t.Fatalf("ParsePersonID(%q) succeeded", in)
+		}
+		if strings.ContainsAny(err.Error(), "0123456789") && !strings.Contains(err.Error(), "001-999") && !strings.Contains(err.Error(), "10 or 12") && !strings.Contains(err.Error(), "18, 19 or 20") {
+			t.Errorf("ParsePersonID(%q) error %q contains digits", in, err)
+		}
+		if strings.Contains(err.Error(), in[:6]) {
+			t.Errorf("ParsePersonID(%q) error %q contains the input", in, err)
+		}
+	}
+}
+
+func TestPersonIDMethods(t *testing.T) {
+	t.Parallel()
+	p, err := homecare.ParsePersonID("19400104-2383")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ name, got, want string }{
+		{"String", p.String(), "194001042383"},
+		{"Masked", p.Masked(), "19400104-****"},
+		{"GoString", p.GoString(), `homecare.PersonID("19400104-****")`},
+		{"LogValue", p.LogValue().String(), "19400104-****"},
+		{"Sex", p.Sex().String(), "female"},
+		{"zero String", homecare.PersonID{}.String(), ""},
+		{"zero Masked", homecare.PersonID{}.Masked(), ""},
+		{"zero Sex", homecare.PersonID{}.Sex().String(), "unknown"},
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("%s = %q, want %q", tt.name, tt.got, tt.want)
+		}
+	}
+	if p.IsZero() || !(homecare.PersonID{}).IsZero() {
+		t.Error("IsZero wrong")
+	}
+	if !(homecare.PersonID{}).BirthDate().IsZero() {
+		t.Error("zero PersonID has a birth date")
+	}
+}
+
+func TestPersonIDJSON(t *testing.T) {
+	t.Parallel()
+	type doc struct {
+		ID   homecare.PersonID     `json:"id"`
+		Type homecare.PersonIDType `json:"type"`
+	}
+	var d doc
+	if err := json.Unmarshal([]byte(`{"id":"19400104-2383","type":"personnummer"}`), &d); err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(b), `{"id":"194001042383","type":"personnummer"}`; got != want {
+		t.Errorf("Marshal = %s, want %s", got, want)
+	}
+	for _, in := range []string{`{"id":"194001042384"}`, `{"id":""}`, `{"type":"reservnummer"}`} {
+		if err := json.Unmarshal([]byte(in), &d); err == nil {
+			t.Errorf("Unmarshal(%s) succeeded", in)
+		} else if strings.Contains(err.Error(), "19400104") {
+			t.Errorf("Unmarshal(%s) error %q leaks the number", in, err)
+		}
+	}
+}
+
+func FuzzParsePersonID(f *testing.F) {
+	for _, s := range []string{"194001042383", "400104-2383", "090527+1474", "19090527+1474", "4001042383", "730288-9931", "202611230001", "", "x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := homecare.ParsePersonIDAt(s, fixedNow)
+		if err != nil {
+			if !p.IsZero() {
+				t.Fatalf("error with non-zero result %q", p)
+			}
+			return
+		}
+		q, err := homecare.ParsePersonIDAt(p.String(), fixedNow)
+		if err != nil || q != p {
+			t.Fatalf("round trip of %q: got %q, %v", p, q, err)
+		}
+		if len(p.String()) != 12 || p.Masked()[:8] != p.String()[:8] {
+			t.Fatalf("bad normal form %q / %q", p, p.Masked())
+		}
+		if p.Sex() == homecare.SexUnknown {
+			t.Fatalf("valid %q has unknown sex", p)
+		}
+	})
+}

@@ -1,0 +1,220 @@
+package logging
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+
+	"github.com/knutpunkt/knutpunkt/internal/homecare"
+)
+
+// masked replaces the whole value of a field whose key names personal data.
+const masked = "***"
+
+// sensitiveWords are key names whose values are personal data. A key matches when it equals a
+// word or ends with one after '_', '-', '.' or a camelCase boundary (client_name,
+// clientName), ignoring case. Over-masking (pipeline_name) is accepted: it costs a little
+// debugging, leaking a name costs a personal-data incident.
+var sensitiveWords = [...]string{
+	"name", "firstname", "lastname", "fullname", "givenname", "familyname", "surname",
+	"address", "street", "phone", "mobile", "email", "door_code",
+}
+
+// SensitiveKey reports whether a log field with this key has its value replaced by "***"
+// whatever its type.
+func SensitiveKey(key string) bool {
+	for _, w := range sensitiveWords {
+		if len(key) < len(w) || !strings.EqualFold(key[len(key)-len(w):], w) {
+			continue
+		}
+		i := len(key) - len(w)
+		if i == 0 {
+			return true
+		}
+		if c := key[i-1]; c == '_' || c == '-' || c == '.' {
+			return true
+		}
+		if c := key[i]; 'A' <= c && c <= 'Z' && !('A' <= key[i-1] && key[i-1] <= 'Z') {
+			return true
+		}
+	}
+	return false
+}
+
+// MaskString returns s with every personnummer and samordningsnummer masked: the written date
+// part is kept and the last four digits become "****" (e.g. "19400104-****", "400104-****";
+// see writeMasked). A candidate is a digit run of 10 or
+// 12, or 6 or 8 digits, '-' or '+', and 4 digits, not touching other digits, that
+// homecare.ParsePersonID accepts (Luhn, a real date, birth number 001-999). Other numbers,
+// such as order ids or timestamps, are left alone. Strings without such digit runs are
+// returned unchanged without allocating.
+func MaskString(s string) string {
+	var b *strings.Builder
+	last := 0 // s[last:] is not yet copied to b
+	for i := 0; i < len(s); {
+		if !isDigit(s[i]) {
+			i++
+			continue
+		}
+		start := i
+		for i < len(s) && isDigit(s[i]) {
+			i++
+		}
+		end := i
+		run := end - start
+		if (run == 6 || run == 8) && i+5 <= len(s) && (s[i] == '-' || s[i] == '+') &&
+			isDigit(s[i+1]) && isDigit(s[i+2]) && isDigit(s[i+3]) && isDigit(s[i+4]) &&
+			(i+5 == len(s) || !isDigit(s[i+5])) {
+			end = i + 5
+		} else if run != 10 && run != 12 {
+			continue
+		}
+		if _, err := homecare.ParsePersonID(s[start:end]); err != nil {
+			continue
+		}
+		if b == nil {
+			b = new(strings.Builder)
+			b.Grow(len(s))
+		}
+		b.WriteString(s[last:start])
+		writeMasked(b, s[start:end])
+		last = end
+		i = end
+	}
+	if b == nil {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+// writeMasked writes a valid person id as written with its last four digits replaced:
+// "194001042383" and "19400104-2383" become "19400104-****", "4001042383" becomes
+// "400104-****" and "400104+2383" "400104+****". The written date is kept as is rather than
+// normalised, because the century of a 10-digit form depends on the clock and on a '+' the
+// writer may have dropped; the birth number and check digit, which make the number
+// identifying, are always removed.
+func writeMasked(b *strings.Builder, id string) {
+	date := id[:len(id)-4]
+	sep := byte('-')
+	if c := date[len(date)-1]; c == '-' || c == '+' {
+		sep = c
+		date = date[:len(date)-1]
+	}
+	b.WriteString(date)
+	b.WriteByte(sep)
+	b.WriteString("****")
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// maskInt returns the masked form of n when its decimal digits are a person id.
+func maskInt(n uint64) (string, bool) {
+	if n < 1_000_000_000 || n > 999_999_999_999 {
+		return "", false
+	}
+	var buf [20]byte
+	i := len(buf)
+	for ; n > 0; n /= 10 {
+		i--
+		buf[i] = byte('0' + n%10)
+	}
+	digits := len(buf) - i
+	if digits != 10 && digits != 12 {
+		return "", false
+	}
+	id := string(buf[i:])
+	if _, err := homecare.ParsePersonID(id); err != nil {
+		return "", false
+	}
+	var b strings.Builder
+	writeMasked(&b, id)
+	return b.String(), true
+}
+
+// maskJSON rewrites a JSON document, keeping its order: values under sensitive keys become
+// "***", person ids in strings, keys and numbers are masked (a number that is a person id
+// becomes a string).
+func maskJSON(data []byte) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var out bytes.Buffer
+	out.Grow(len(data))
+	if err := maskJSONValue(dec, &out); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
+
+func maskJSONValue(dec *json.Decoder, out *bytes.Buffer) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	switch t := tok.(type) {
+	case json.Delim:
+		switch t {
+		case '{':
+			out.WriteByte('{')
+			for first := true; dec.More(); first = false {
+				if !first {
+					out.WriteByte(',')
+				}
+				kt, err := dec.Token()
+				if err != nil {
+					return err
+				}
+				key, _ := kt.(string)
+				writeJSONString(out, MaskString(key))
+				out.WriteByte(':')
+				if SensitiveKey(key) {
+					var skip json.RawMessage
+					if err := dec.Decode(&skip); err != nil {
+						return err
+					}
+					writeJSONString(out, masked)
+					continue
+				}
+				if err := maskJSONValue(dec, out); err != nil {
+					return err
+				}
+			}
+			out.WriteByte('}')
+		case '[':
+			out.WriteByte('[')
+			for first := true; dec.More(); first = false {
+				if !first {
+					out.WriteByte(',')
+				}
+				if err := maskJSONValue(dec, out); err != nil {
+					return err
+				}
+			}
+			out.WriteByte(']')
+		}
+		_, err = dec.Token() // the closing delimiter
+		return err
+	case string:
+		writeJSONString(out, MaskString(t))
+	case json.Number:
+		if m := MaskString(string(t)); m != string(t) {
+			writeJSONString(out, m)
+		} else {
+			out.WriteString(string(t))
+		}
+	case bool:
+		if t {
+			out.WriteString("true")
+		} else {
+			out.WriteString("false")
+		}
+	case nil:
+		out.WriteString("null")
+	}
+	return nil
+}
+
+func writeJSONString(out *bytes.Buffer, s string) {
+	b, _ := json.Marshal(s) // a string always marshals
+	out.Write(b)
+}
