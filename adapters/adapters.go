@@ -26,7 +26,13 @@ import (
 // DeliverFunc hands one message to the hub. It returns nil only once the hub
 // has stored the message durably; then, and only then, the source may
 // acknowledge it to the vendor. After an error the message must stay
-// redeliverable at the vendor. DeliverFunc is safe for concurrent use.
+// redeliverable at the vendor. An error wrapped with Permanent means the hub
+// will never accept the message (the source reports that to the vendor where
+// its protocol can, or sets the message aside); any other error is transient.
+//
+// m.ID may be empty: the hub then assigns one. A source that must tell the
+// vendor the ID (the http source answers 202 with it) sets it itself.
+// DeliverFunc is safe for concurrent use.
 type DeliverFunc func(ctx context.Context, m knutpunkt.Message) error
 
 // A Source receives messages from a vendor system.

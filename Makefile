@@ -1,0 +1,34 @@
+# Knutpunkt. `make help` lists the targets.
+GO       ?= go
+BIN      := bin/knut
+DEMO_FLAGS ?= --once
+
+.PHONY: help build demo test vet bench bench-ingest validate fmt clean
+
+help: ## list the targets
+	@awk 'BEGIN{FS=":.*## "} /^[a-z-]+:.*## /{printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+build: ## build bin/knut
+	$(GO) build -o $(BIN) ./cmd/knut
+
+demo: build ## run the simulated municipality on loopback (DEMO_FLAGS= to keep serving)
+	$(BIN) demo $(DEMO_FLAGS)
+
+test: vet ## vet, then every test (content tests included)
+	$(GO) test -race -count=1 ./...
+
+vet: ## go vet
+	$(GO) vet ./...
+
+validate: build ## check every pipeline, mapping and schema
+	$(BIN) validate
+
+bench: build ## the ingest benchmark (1,000,000 visit lines through knut import) and the Go benchmarks
+	bash testdata/bench/ingest.sh
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/mapping/ ./internal/schema/
+
+fmt: ## gofmt every file
+	gofmt -w $$(git ls-files '*.go')
+
+clean: ## remove build output
+	rm -rf bin

@@ -1,0 +1,12 @@
+// Package all registers every built-in adapter in adapters.Default. The
+// hub's main imports it; a custom build imports fewer. all_test.go fails
+// when an adapter directory is missing here or registers under a name that
+// differs from its directory.
+package all
+
+import (
+	_ "github.com/knutpunkt/knutpunkt/adapters/file"   // file source and sink
+	_ "github.com/knutpunkt/knutpunkt/adapters/http"   // http source and sink
+	_ "github.com/knutpunkt/knutpunkt/adapters/memory" // memory source and sink (tests, demo)
+	_ "github.com/knutpunkt/knutpunkt/adapters/sftp"   // sftp source and sink
+)

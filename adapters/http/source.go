@@ -1,0 +1,192 @@
+package http
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+
+	"github.com/google/uuid"
+	"go.uber.org/zap"
+
+	"github.com/knutpunkt/knutpunkt"
+	"github.com/knutpunkt/knutpunkt/adapters"
+)
+
+// Source receives messages pushed to /ingest/{path} on the hub's server.
+// It is an http.Handler mounted through Env.Ingress when it is opened.
+//
+// Answers: 202 {"id": ...} once the hub has stored the message; 503 with
+// Retry-After when the hub could not (the client retries: that is this
+// source's redelivery) or while no Receive runs; 422 {"error": reason} when
+// the hub refuses the message for good; 413, 415 and 405 for requests that
+// are too large, of a type not in content_types, or not POST. Requests are
+// handled concurrently, so the source makes no ordering promise.
+type Source struct {
+	cfg   SourceConfig
+	log   *zap.Logger
+	types []string
+
+	mu       sync.Mutex
+	deliver  adapters.DeliverFunc // non-nil while Receive runs
+	recvCtx  context.Context
+	inflight sync.WaitGroup
+	closed   bool
+	closeCh  chan struct{}
+}
+
+var (
+	_ adapters.Source = (*Source)(nil)
+	_ http.Handler    = (*Source)(nil)
+)
+
+// NewSource mounts the source on env.Ingress. Without an Ingress (no hub
+// server, as in `knut import`) it fails.
+func NewSource(cfg SourceConfig, env adapters.Env) (*Source, error) {
+	env = env.WithDefaults()
+	if env.Ingress == nil {
+		return nil, errors.New("http source needs the hub's HTTP server, and this hub serves none")
+	}
+	path := cfg.Path
+	if path == "" {
+		path = env.Name
+	}
+	if path == "" {
+		return nil, errors.New("http source: path is not set and the pipeline has no name")
+	}
+	s := &Source{cfg: cfg, log: env.Logger.With(zap.String("path", "/ingest/"+path)), types: cfg.ContentTypes, closeCh: make(chan struct{})}
+	if err := env.Ingress.Handle(path, s); err != nil {
+		return nil, fmt.Errorf("mount /ingest/%s: %w", path, err)
+	}
+	return s, nil
+}
+
+// Receive implements adapters.Source: requests are delivered while it
+// runs. When ctx ends it stops taking requests, cancels the deliveries in
+// flight and waits for them before returning ctx.Err().
+func (s *Source) Receive(ctx context.Context, deliver adapters.DeliverFunc) error {
+	s.mu.Lock()
+	switch {
+	case s.closed:
+		s.mu.Unlock()
+		return adapters.ErrClosed
+	case s.deliver != nil:
+		s.mu.Unlock()
+		return errors.New("http source is already receiving")
+	}
+	s.deliver, s.recvCtx = deliver, ctx
+	s.mu.Unlock()
+
+	var err error
+	select {
+	case <-ctx.Done():
+		err = ctx.Err()
+	case <-s.closeCh:
+		err = adapters.ErrClosed
+	}
+	s.mu.Lock()
+	s.deliver, s.recvCtx = nil, nil
+	s.mu.Unlock()
+	s.inflight.Wait()
+	return err
+}
+
+// Close stops a running Receive with ErrClosed; later requests get 503.
+// The mount stays until the hub's server stops. Close is idempotent.
+func (s *Source) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closed {
+		s.closed = true
+		close(s.closeCh)
+	}
+	return nil
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeJSON(w, http.StatusMethodNotAllowed, "error", "use POST")
+		return
+	}
+	s.mu.Lock()
+	deliver, recvCtx := s.deliver, s.recvCtx
+	if deliver != nil {
+		s.inflight.Add(1)
+	}
+	s.mu.Unlock()
+	if deliver == nil {
+		s.unavailable(w, "source is not receiving")
+		return
+	}
+	defer s.inflight.Done()
+
+	ct := r.Header.Get("Content-Type")
+	if mt, _, err := mime.ParseMediaType(ct); len(s.types) > 0 && (err != nil || !slices.Contains(s.types, mt)) {
+		writeJSON(w, http.StatusUnsupportedMediaType, "error", fmt.Sprintf("content type %q is not accepted here; accepted: %v", ct, s.types))
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(s.cfg.MaxBodySize)))
+	if err != nil {
+		if _, tooLarge := errors.AsType[*http.MaxBytesError](err); tooLarge {
+			writeJSON(w, http.StatusRequestEntityTooLarge, "error", "body exceeds max_body_size of "+s.cfg.MaxBodySize.String())
+			return
+		}
+		writeJSON(w, http.StatusBadRequest, "error", "read body: "+err.Error())
+		return
+	}
+
+	m := knutpunkt.Message{ID: uuid.Must(uuid.NewV7()).String(), Headers: s.headers(r), Body: body}
+	// The delivery ends with the request or with Receive, whichever first.
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	defer context.AfterFunc(recvCtx, cancel)()
+	err = deliver(ctx, m)
+	log := s.log.With(zap.String("msg_id", m.ID))
+	switch {
+	case err == nil:
+		log.Debug("accepted")
+		writeJSON(w, http.StatusAccepted, "id", m.ID)
+	case adapters.IsPermanent(err):
+		log.Debug("refused", zap.Error(err))
+		writeJSON(w, http.StatusUnprocessableEntity, "error", err.Error())
+	default:
+		log.Debug("not stored, client will retry", zap.Error(err))
+		s.unavailable(w, "message not stored, retry later")
+	}
+}
+
+func (s *Source) headers(r *http.Request) map[string]string {
+	h := map[string]string{}
+	set := func(k, v string) {
+		if v != "" {
+			h[k] = v
+		}
+	}
+	set(knutpunkt.HeaderContentType, r.Header.Get("Content-Type"))
+	set(knutpunkt.HeaderSourceSystem, r.Header.Get(HeaderSourceSystem))
+	set(knutpunkt.HeaderSourceSystem, s.cfg.SourceSystem)
+	set(knutpunkt.HeaderExternalID, r.Header.Get(HeaderIdempotencyKey))
+	set(knutpunkt.HeaderExternalID, r.Header.Get(HeaderExternalID))
+	set(knutpunkt.HeaderCorrelationID, r.Header.Get(HeaderCorrelationID))
+	set(knutpunkt.HeaderCaller, adapters.CallerFromContext(r.Context()))
+	return h
+}
+
+func (s *Source) unavailable(w http.ResponseWriter, msg string) {
+	w.Header().Set("Retry-After", strconv.Itoa(int(s.cfg.RetryAfter.Seconds())))
+	writeJSON(w, http.StatusServiceUnavailable, "error", msg)
+}
+
+func writeJSON(w http.ResponseWriter, status int, key, value string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{key: value})
+}

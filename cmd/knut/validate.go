@@ -1,0 +1,156 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/knutpunkt/knutpunkt/adapters"
+	"github.com/knutpunkt/knutpunkt/internal/config"
+	"github.com/knutpunkt/knutpunkt/internal/mapping"
+	"github.com/knutpunkt/knutpunkt/internal/pipeline"
+	"github.com/knutpunkt/knutpunkt/internal/schema"
+	"github.com/knutpunkt/knutpunkt/internal/server"
+)
+
+func newValidateCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "validate [PATH...]",
+		Short: "Check pipelines, mappings and schemas offline; print every problem as file:line",
+		Long: `validate loads every pipeline, mapping and schema under PATH (files or
+directories; default: the configured pipelines, mappings and schemas
+directories) exactly as knut serve would, without connecting anywhere.
+Each problem is printed as "file:line: path: problem"; the exit status is 1
+if there is any.`,
+	}
+	loadConfig := configFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		cfg, err := loadConfig()
+		if err != nil {
+			return err
+		}
+		if len(args) == 0 {
+			args = []string{cfg.Path(cfg.Pipelines), cfg.Path(cfg.Mappings), cfg.Path(cfg.Schemas)}
+		}
+		files, err := contentFiles(cfg, args)
+		if err != nil {
+			return err
+		}
+		res := server.Resources(cfg, adapters.Default)
+		out := cmd.OutOrStdout()
+		problems := 0
+		for _, f := range files {
+			for _, p := range validateFile(cfg, res, f) {
+				fmt.Fprintln(out, p)
+				problems++
+			}
+		}
+		fmt.Fprintf(out, "%d files checked, %d problems\n", len(files), problems)
+		if problems > 0 {
+			return exitError{"validation failed"}
+		}
+		return nil
+	}
+	return cmd
+}
+
+type contentKind int
+
+const (
+	kindPipeline contentKind = iota
+	kindMapping
+	kindSchema
+	kindOther
+)
+
+// kindOf tells what a file is from where it lives: YAML under the mappings
+// directory is a mapping, other YAML a pipeline, .xsd and .schema.json files
+// schemas. Test files (*_test.yaml) and testdata are not content.
+func kindOf(cfg *config.Config, path string) contentKind {
+	slash := filepath.ToSlash(path)
+	switch {
+	case strings.Contains(slash, "/testdata/") || strings.HasPrefix(slash, "testdata/"):
+		return kindOther
+	case strings.HasSuffix(path, ".xsd"), strings.HasSuffix(path, ".schema.json"):
+		return kindSchema
+	case strings.HasSuffix(path, "_test.yaml"), !strings.HasSuffix(path, ".yaml"):
+		return kindOther
+	}
+	if within(path, cfg.Path(cfg.Mappings)) {
+		return kindMapping
+	}
+	return kindPipeline
+}
+
+func within(path, dir string) bool {
+	abs, err1 := filepath.Abs(path)
+	root, err2 := filepath.Abs(dir)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	rel, err := filepath.Rel(root, abs)
+	return err == nil && !strings.HasPrefix(rel, "..")
+}
+
+// contentFiles expands paths into the content files below them, sorted.
+func contentFiles(cfg *config.Config, paths []string) ([]string, error) {
+	var files []string
+	for _, p := range paths {
+		err := filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() {
+				if d.Name() == "testdata" {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			if kindOf(cfg, path) != kindOther {
+				files = append(files, path)
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%s: no such file or directory", p)
+		}
+	}
+	slices.Sort(files)
+	return slices.Compact(files), nil
+}
+
+// validateFile returns the file's problems, one line each.
+func validateFile(cfg *config.Config, res pipeline.Resources, path string) []string {
+	var err error
+	switch kindOf(cfg, path) {
+	case kindPipeline:
+		_, err = pipeline.Load(path, res)
+	case kindMapping:
+		_, err = mapping.Load(path)
+	case kindSchema:
+		_, err = schema.Load(path)
+	}
+	if err == nil {
+		return nil
+	}
+	var lines []string
+	for _, l := range strings.Split(err.Error(), "\n") {
+		if l = strings.TrimSpace(l); l == "" {
+			continue
+		}
+		if !strings.HasPrefix(l, path) {
+			l = path + ": " + l
+		}
+		lines = append(lines, l)
+	}
+	return lines
+}
+

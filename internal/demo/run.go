@@ -1,0 +1,305 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/knutpunkt/knutpunkt/internal/config"
+	"github.com/knutpunkt/knutpunkt/internal/homecare"
+	"github.com/knutpunkt/knutpunkt/internal/server"
+	"github.com/knutpunkt/knutpunkt/internal/store"
+)
+
+// Options configure a demo run.
+type Options struct {
+	// Root is the directory holding pipelines/, mappings/ and schemas/.
+	Root string
+	// Dir holds the demo's store; default a new temporary directory.
+	Dir string
+	// Days is how many days of visits the TES simulator registers.
+	Days int
+	// Listen is the hub's HTTP address; default 127.0.0.1:0.
+	Listen string
+	// Once exits after the simulated period instead of serving on.
+	Once bool
+	// Seed makes the municipality and its visits reproducible.
+	Seed uint64
+	// Today is the day after the simulated period; default today.
+	Today time.Time
+	// Logger is the hub's logger.
+	Logger *zap.Logger
+	// Out receives the summary.
+	Out io.Writer
+}
+
+// Summary is what the demo's hub did.
+type Summary struct {
+	Sent       int
+	Pipelines  map[string]map[store.Status]int64
+	DeadLetter []store.DeadLetterRecord
+	Visits     []homecare.Visit
+}
+
+// Run starts a hub on the embedded default, lets the simulated municipality
+// live through opts.Days days of visits pushed over HTTP on loopback, waits
+// until every message is stored or dead-lettered, and prints a summary.
+func Run(ctx context.Context, opts Options) (*Summary, error) {
+	if opts.Days <= 0 {
+		opts.Days = 3
+	}
+	if opts.Listen == "" {
+		opts.Listen = "127.0.0.1:0"
+	}
+	if opts.Today.IsZero() {
+		opts.Today = time.Now().In(Stockholm())
+	}
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+	if opts.Dir == "" {
+		dir, err := os.MkdirTemp("", "knut-demo-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+		opts.Dir = dir
+	}
+	cfg := config.Default(opts.Root)
+	cfg.Store.DSN = filepath.Join(opts.Dir, "demo.db")
+	cfg.HTTP.Listen = opts.Listen
+	srv, err := server.New(ctx, cfg, server.Options{Logger: opts.Logger})
+	if err != nil {
+		return nil, err
+	}
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	select {
+	case <-srv.Ready():
+	case err := <-done:
+		return nil, err
+	}
+
+	m := NewMunicipality(opts.Seed)
+	base := "http://" + srv.Addr()
+	fmt.Fprintf(opts.Out, "Knutpunkt demo: %s, %d clients, %d providers; hub on %s (store %s)\n",
+		m.Name, len(m.Clients), len(m.Providers), base, cfg.Store.DSN)
+	tes := &TES{URL: base + "/ingest/tes_visits", Client: &http.Client{Timeout: 10 * time.Second}}
+	sent, err := tes.Run(ctx, m, opts.Today, opts.Days, opts.Seed)
+	if err != nil {
+		return nil, err
+	}
+	if err := waitSettled(ctx, srv.Store(), 25*time.Second); err != nil {
+		return nil, err
+	}
+	sum, err := summarize(ctx, srv.Store(), sent)
+	if err != nil {
+		return nil, err
+	}
+	sum.Print(opts.Out)
+	if opts.Once {
+		cancel()
+		return sum, <-done
+	}
+	fmt.Fprintf(opts.Out, "\nThe hub keeps serving on %s (try %s/metrics); Ctrl-C stops it.\n", base, base)
+	return sum, <-done
+}
+
+// waitSettled waits until no message is still only received.
+func waitSettled(ctx context.Context, st *store.Store, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		counts, err := st.Counts(ctx)
+		if err != nil {
+			return err
+		}
+		if counts[store.StatusReceived] == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("demo: %d messages still unprocessed after %s", counts[store.StatusReceived], limit)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func summarize(ctx context.Context, st *store.Store, sent int) (*Summary, error) {
+	pc, err := st.PipelineCounts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	dls, err := st.ListDeadLetters(ctx, store.DeadLetterFilter{Limit: 100})
+	if err != nil {
+		return nil, err
+	}
+	visits, err := st.ListVisits(ctx, store.VisitFilter{})
+	if err != nil {
+		return nil, err
+	}
+	return &Summary{Sent: sent, Pipelines: pc, DeadLetter: dls, Visits: visits}, nil
+}
+
+// Print writes the summary as tables.
+func (s *Summary) Print(w io.Writer) {
+	fmt.Fprintf(w, "\nTES sent %d messages over HTTP.\n\nMessage log\n", s.Sent)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  PIPELINE\tRECEIVED\tPROCESSED\tDEAD")
+	for _, p := range sortedKeys(s.Pipelines) {
+		c := s.Pipelines[p]
+		fmt.Fprintf(tw, "  %s\t%d\t%d\t%d\n", p, c[store.StatusReceived]+c[store.StatusProcessed]+c[store.StatusDead]+c[store.StatusReplayed],
+			c[store.StatusProcessed], c[store.StatusDead])
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\nDead letters (%d), each with its reason; fix and `knut replay ID`:\n", len(s.DeadLetter))
+	for _, d := range s.DeadLetter {
+		fmt.Fprintf(w, "  %s  %s\n", d.MessageID, d.Reason)
+	}
+	type key struct{ day, provider string }
+	visits, minutes := map[key]int{}, map[key]int{}
+	for _, v := range s.Visits {
+		k := key{v.LocalDate.String(), v.ProviderID}
+		visits[k]++
+		minutes[k] += v.DurationMinutes
+	}
+	keys := make([]key, 0, len(visits))
+	for k := range visits {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		return keys[i].day < keys[j].day || keys[i].day == keys[j].day && keys[i].provider < keys[j].provider
+	})
+	fmt.Fprintf(w, "\nVisits stored (%d), executed time per day and provider:\n", len(s.Visits))
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  DAY\tPROVIDER\tVISITS\tMINUTES")
+	for _, k := range keys {
+		fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\n", k.day, k.provider, visits[k], minutes[k])
+	}
+	tw.Flush()
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// TES simulates a TES-style registration system that pushes each visit to
+// the hub as it is registered, over HTTP, and retries while the hub says
+// 503, as the phone app's sync would.
+type TES struct {
+	URL    string
+	Client *http.Client
+}
+
+// Run registers days of visits ending the day before today, plus the bad
+// and duplicate messages a real feed has, and returns how many it sent.
+func (t *TES) Run(ctx context.Context, m *Municipality, today time.Time, days int, seed uint64) (int, error) {
+	var visits []TESVisit
+	seq := 0
+	first := today.AddDate(0, 0, -days)
+	for d := range days {
+		visits = append(visits, m.Visits(first.AddDate(0, 0, d), seed, &seq)...)
+	}
+	visits = append(visits, badVisits(visits[0])...)
+	// A phone that synced twice: the same visit arrives again.
+	visits = append(visits, visits[1])
+
+	work := make(chan TESVisit)
+	errc := make(chan error, 1)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for v := range work {
+				if err := t.post(ctx, v); err != nil {
+					select {
+					case errc <- err:
+					default:
+					}
+				}
+			}
+		}()
+	}
+	for _, v := range visits {
+		work <- v
+	}
+	close(work)
+	wg.Wait()
+	select {
+	case err := <-errc:
+		return 0, err
+	default:
+		return len(visits), nil
+	}
+}
+
+// badVisits are what a real feed also carries: a client number that fails
+// its check digit (taken from the official test data's invalid cases), an
+// unknown registration method, and an end before the start.
+func badVisits(good TESVisit) []TESVisit {
+	badPnr := good
+	badPnr.VisitID += "-BADPNR"
+	badPnr.ClientPnr = "20150916-0006"
+	badMethod := good
+	badMethod.VisitID += "-BADMETHOD"
+	badMethod.Method = "UTE"
+	reversed := good
+	reversed.VisitID += "-REVERSED"
+	reversed.Start, reversed.End = good.End, good.Start
+	return []TESVisit{badPnr, badMethod, reversed}
+}
+
+func (t *TES) post(ctx context.Context, v TESVisit) error {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	for attempt := 1; ; attempt++ {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.URL, bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Source-System", "tes")
+		req.Header.Set("X-External-Id", v.VisitID)
+		resp, err := t.Client.Do(req)
+		if err != nil {
+			return fmt.Errorf("tes: post visit %s: %w", v.VisitID, err)
+		}
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		resp.Body.Close()
+		switch {
+		case resp.StatusCode < 300:
+			return nil
+		case resp.StatusCode == http.StatusServiceUnavailable && attempt < 5:
+			time.Sleep(time.Duration(attempt) * 100 * time.Millisecond)
+		default:
+			return fmt.Errorf("tes: post visit %s: %s: %s", v.VisitID, resp.Status, strings.TrimSpace(string(msg)))
+		}
+	}
+}
+

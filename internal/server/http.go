@@ -1,0 +1,150 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+
+	"github.com/knutpunkt/knutpunkt/adapters"
+	"github.com/knutpunkt/knutpunkt/internal/config"
+)
+
+// ingress is the hub's adapters.Ingress: HTTP sources mount their handlers
+// here and are served under /ingest/{name}.
+type ingress struct {
+	mu       sync.RWMutex
+	handlers map[string]http.Handler
+}
+
+func (in *ingress) Handle(name string, h http.Handler) error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if _, dup := in.handlers[name]; dup {
+		return fmt.Errorf("ingest path /ingest/%s is already taken", name)
+	}
+	if in.handlers == nil {
+		in.handlers = map[string]http.Handler{}
+	}
+	in.handlers[name] = h
+	return nil
+}
+
+func (in *ingress) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	in.mu.RLock()
+	h, ok := in.handlers[name]
+	in.mu.RUnlock()
+	if !ok {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no pipeline receives on /ingest/%s", name))
+		return
+	}
+	h.ServeHTTP(w, r)
+}
+
+// Checker is a readiness probe.
+type Checker interface {
+	Check(ctx context.Context) error
+}
+
+// handler builds the hub's HTTP routes.
+func handler(in *ingress, reg *prometheus.Registry, maxBody int64, ready []Checker, log *zap.Logger) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("POST /ingest/{name}", http.MaxBytesHandler(in, maxBody))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		defer cancel()
+		var errs []error
+		for _, c := range ready {
+			errs = append(errs, c.Check(ctx))
+		}
+		if err := errors.Join(errs...); err != nil {
+			writeError(w, http.StatusServiceUnavailable, err.Error())
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ready")
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	return identify(log, mux)
+}
+
+// identify puts the caller's identity on the request context: the subject
+// serialNumber of the verified client certificate, which in SITHS
+// certificates is the holder's HSA-ID.
+func identify(log *zap.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		caller := ""
+		if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.VerifiedChains[0]) > 0 {
+			cert := r.TLS.VerifiedChains[0][0]
+			caller = cert.Subject.SerialNumber
+			if caller == "" {
+				caller = cert.Subject.CommonName
+			}
+		}
+		if caller != "" {
+			r = r.WithContext(adapters.WithCaller(r.Context(), caller))
+		}
+		log.Debug("request", zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.String("caller", caller))
+		next.ServeHTTP(w, r)
+	})
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]string{"error": msg})
+}
+
+// tlsConfig builds the server's TLS config: nil without a certificate;
+// with client_ca set, every connection must present a certificate from it.
+func tlsConfig(c config.TLS, resolve func(string) string) (*tls.Config, error) {
+	if c.Cert == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(resolve(c.Cert), resolve(c.Key))
+	if err != nil {
+		return nil, fmt.Errorf("http.tls: load certificate: %w", err)
+	}
+	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if c.ClientCA != "" {
+		pem, err := os.ReadFile(resolve(c.ClientCA))
+		if err != nil {
+			return nil, fmt.Errorf("http.tls.client_ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("http.tls.client_ca: no PEM certificates in %s", c.ClientCA)
+		}
+		tc.ClientCAs = pool
+		tc.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	return tc, nil
+}
+
+// listen opens the listener, with TLS when configured.
+func listen(addr string, tc *tls.Config) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", addr, err)
+	}
+	if tc != nil {
+		ln = tls.NewListener(ln, tc)
+	}
+	return ln, nil
+}

@@ -1,0 +1,118 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/knutpunkt/knutpunkt"
+	"github.com/knutpunkt/knutpunkt/internal/pipeline"
+	"github.com/knutpunkt/knutpunkt/internal/router"
+	"github.com/knutpunkt/knutpunkt/internal/store"
+)
+
+// messageLog is the router's view of the store. Every write goes through one
+// group-committing Writer, so concurrent handlers and HTTP requests share
+// transactions instead of queueing for SQLite's single writer.
+type messageLog struct {
+	s                         *store.Store
+	w                         *store.Writer
+	received, processed, dead *prometheus.CounterVec
+	duplicates                *prometheus.CounterVec
+}
+
+var _ router.Log = (*messageLog)(nil)
+
+func newMessageLog(s *store.Store, reg *prometheus.Registry) *messageLog {
+	counter := func(name, help string) *prometheus.CounterVec {
+		c := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "knut", Name: name, Help: help}, []string{"pipeline"})
+		reg.MustRegister(c)
+		return c
+	}
+	return &messageLog{
+		s:          s,
+		w:          s.NewWriter(store.WriterOptions{MaxBatch: 256, MaxDelay: 2 * time.Millisecond}),
+		received:   counter("messages_received_total", "Messages accepted into a pipeline and stored."),
+		duplicates: counter("messages_duplicate_total", "Messages recognised as already received and not processed again."),
+		processed:  counter("messages_processed_total", "Messages a pipeline finished, their entities committed."),
+		dead:       counter("dead_letters_total", "Messages dead-lettered with a reason."),
+	}
+}
+
+func (l *messageLog) SaveInbound(ctx context.Context, p, source string, m knutpunkt.Message) (bool, error) {
+	var res store.SaveResult
+	err := l.w.Do(ctx, func(tx *store.Tx) error {
+		var err error
+		res, err = tx.SaveInbound(ctx, store.Inbound(p, source, m))
+		return err
+	})
+	if err != nil {
+		return false, err
+	}
+	if res.Duplicate {
+		l.duplicates.WithLabelValues(p).Inc()
+	} else {
+		l.received.WithLabelValues(p).Inc()
+	}
+	return res.Duplicate, nil
+}
+
+func (l *messageLog) RecordAttempt(ctx context.Context, p, step, msgID string, attemptErr error) error {
+	return l.w.Do(ctx, func(tx *store.Tx) error {
+		return tx.RecordAttempt(ctx, msgID, p, step, attemptErr)
+	})
+}
+
+func (l *messageLog) Commit(ctx context.Context, p, msgID string, writes []pipeline.Write) error {
+	err := l.w.Do(ctx, func(tx *store.Tx) error {
+		if err := applyWrites(ctx, tx, writes); err != nil {
+			return err
+		}
+		return tx.MarkProcessed(ctx, msgID)
+	})
+	if err == nil {
+		l.processed.WithLabelValues(p).Inc()
+	}
+	return err
+}
+
+func (l *messageLog) DeadLetter(ctx context.Context, p, step, msgID, reason string) error {
+	err := l.w.Do(ctx, func(tx *store.Tx) error {
+		_, err := tx.DeadLetter(ctx, store.DeadLetterEntry{MessageID: msgID, Pipeline: p, Step: step, Reason: reason})
+		return err
+	})
+	if err == nil {
+		l.dead.WithLabelValues(p).Inc()
+	}
+	return err
+}
+
+func (l *messageLog) Pending(ctx context.Context, p string) ([]knutpunkt.Message, error) {
+	recs, err := l.s.ListMessages(ctx, store.MessageFilter{Pipeline: p, Status: store.StatusReceived, Limit: 100000})
+	if err != nil {
+		return nil, err
+	}
+	msgs := make([]knutpunkt.Message, 0, len(recs))
+	for _, r := range recs {
+		if r.Headers[router.HeaderTopic] == "" {
+			continue
+		}
+		msgs = append(msgs, knutpunkt.Message{ID: r.ID, Headers: r.Headers, Body: r.Body})
+	}
+	return msgs, nil
+}
+
+// Close flushes and stops the writer.
+func (l *messageLog) Close() error { return l.w.Close() }
+
+// applyWrites stores the canonical entities a pipeline's store steps produced.
+func applyWrites(ctx context.Context, tx *store.Tx, writes []pipeline.Write) error {
+	for _, w := range writes {
+		if err := applyWrite(ctx, tx, w); err != nil {
+			return fmt.Errorf("store %s from message %s: %w", w.Kind, w.MessageID, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,41 @@
+package server
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"fmt"
+
+	"github.com/knutpunkt/knutpunkt/adapters"
+	"github.com/knutpunkt/knutpunkt/internal/config"
+	"github.com/knutpunkt/knutpunkt/internal/store"
+)
+
+// developmentKey is the store key outside production when none is
+// configured: the demo and tests hold only official test personnummer.
+const developmentKey = "knutpunkt development key: never for real personal data"
+
+// OpenStore opens the configured store, deriving the keys that hash and
+// encrypt personal identifiers from the store.key secret.
+func OpenStore(ctx context.Context, cfg *config.Config, secrets adapters.SecretResolver) (*store.Store, error) {
+	master := developmentKey
+	if !cfg.Store.Key.IsZero() {
+		v, err := secrets.Resolve(cfg.Store.Key)
+		if err != nil {
+			return nil, fmt.Errorf("store.key: %w", err)
+		}
+		master = v
+	}
+	return store.OpenWith(ctx, cfg.StoreDSN(), store.Options{
+		PersonIDKey:           deriveKey(master, "person-id lookup hash"),
+		PersonIDEncryptionKey: deriveKey(master, "person-id encryption"),
+	})
+}
+
+// deriveKey derives a 32-byte key for one purpose from the master secret,
+// so one configured secret yields independent keys.
+func deriveKey(master, purpose string) []byte {
+	m := hmac.New(sha256.New, []byte(master))
+	m.Write([]byte("knutpunkt/" + purpose))
+	return m.Sum(nil)
+}
