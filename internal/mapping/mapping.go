@@ -1,0 +1,470 @@
+package mapping
+
+import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/knutpunkt/knutpunkt/internal/schema"
+)
+
+// Mapping is a compiled mapping file. Paths and expressions are compiled
+// once at load; Apply only reads the Mapping, so one Mapping is safe for
+// concurrent use by any number of goroutines.
+type Mapping struct {
+	name, desc string
+
+	in         string // formatJSON, formatCSV or formatXML
+	inSchema   string
+	outSchema  string
+	csvDelim   rune
+	csvHeader  bool
+	ns         map[string]string
+	records    *schema.XPath
+	recordsSrc string
+
+	out          string // formatJSON or formatXML
+	xmlRoot      string
+	xmlNS        string
+	root         *tmpl
+	fc           *funcCtx
+	fnOpts       []expr.Option
+	docs, states sync.Pool
+}
+
+// FieldError is a failure to map one output field of one record. Callers
+// dead-letter the message with Error() as the reason; it names the mapping,
+// the field and why, never the personal data that failed.
+type FieldError struct {
+	// Mapping is the mapping's name, e.g. "tes/visit_json_to_visit".
+	Mapping string
+	// Record is the 1-based record number when the input held several
+	// records (JSON lines, CSV rows), and 0 for a single record.
+	Record int
+	// Field is the output path, with indexes inside repeating groups:
+	// "client.person_id", "insatser[1].code".
+	Field string
+	// Err is the reason, e.g. "personnummer: check digit does not match"
+	// or ErrRequired.
+	Err error
+}
+
+// Error reads "mapping tes/visit_json_to_visit: field client.person_id:
+// personnummer: check digit does not match".
+func (e *FieldError) Error() string {
+	if e.Record > 0 {
+		return fmt.Sprintf("mapping %s: record %d: field %s: %v", e.Mapping, e.Record, e.Field, e.Err)
+	}
+	return fmt.Sprintf("mapping %s: field %s: %v", e.Mapping, e.Field, e.Err)
+}
+
+// Unwrap returns the reason, so errors.Is(err, ErrRequired) works.
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// ErrRequired is the reason in a FieldError when a `required: true` field
+// has no value (absent, null or "") and no default.
+var ErrRequired = errors.New("required value is missing")
+
+// Name returns the mapping's name, "<vendor>/<mapping>".
+func (m *Mapping) Name() string { return m.name }
+
+// Description returns the mapping's one-line description.
+func (m *Mapping) Description() string { return m.desc }
+
+// InputSchema is from.schema: the contract inputs are expected to meet, as
+// a path below the schemas directory ("tes/export.schema.json"), or "".
+// The mapping does not validate; pipelines and the test runner do.
+func (m *Mapping) InputSchema() string { return m.inSchema }
+
+// OutputSchema is to.schema, the contract every output must meet
+// ("canonical/visit.schema.json"), or "".
+func (m *Mapping) OutputSchema() string { return m.outSchema }
+
+// OutputContentType is the MIME type of Apply's output, for the message's
+// content-type header.
+func (m *Mapping) OutputContentType() string {
+	if m.out == formatXML {
+		return "application/xml"
+	}
+	return "application/json"
+}
+
+// Apply maps a whole input document to a whole output document. JSON
+// output is compact with keys in declaration order (maps produced by
+// expressions in sorted order), so equal input gives byte-equal output.
+// An input holding several records (JSON values one per line, CSV rows, or
+// the nodes selected by from.records) gives JSON lines, one output per
+// record; a pipeline can follow with `split: {lines: true}`. XML output
+// takes exactly one record. Errors are *FieldError for a field that cannot
+// be mapped, and wrap the parse error for input that is not well-formed.
+func (m *Mapping) Apply(input []byte) ([]byte, error) {
+	st := m.getState()
+	defer m.putState(st)
+	// Canonical output is about as long as the vendor input; one
+	// allocation instead of a chain of growing appends.
+	out := make([]byte, 0, len(input)+len(input)/2+64)
+	n := 0
+	err := m.eachRecord(input, func(sc scope, rec int) error {
+		inst, err := m.eval(st, sc, rec)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			if m.out == formatXML {
+				return fmt.Errorf("mapping %s: xml output takes one record per document, input has more", m.name)
+			}
+			out = append(out, '\n')
+		}
+		n++
+		if m.out == formatXML {
+			out, err = m.writeXML(out, inst)
+			return err
+		}
+		out, err = writeObject(out, inst.t.root, inst.vals)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		return nil, fmt.Errorf("mapping %s: input holds no record", m.name)
+	}
+	return out, nil
+}
+
+// ApplyValue maps one already decoded JSON record (map[string]any, []any,
+// string, float64, …, as encoding/json produces) and returns the output as
+// the same kind of values, for callers that validate or store Go values
+// without another encode/decode round. It needs a json input mapping.
+func (m *Mapping) ApplyValue(input any) (any, error) {
+	if m.in != formatJSON {
+		return nil, fmt.Errorf("mapping %s: ApplyValue needs json input, not %s", m.name, m.in)
+	}
+	st := m.getState()
+	defer m.putState(st)
+	inst, err := m.eval(st, anyScope{input}, 0)
+	if err != nil {
+		return nil, err
+	}
+	return inst.goValue(), nil
+}
+
+// state is the per-Apply scratch space: an expr VM and its env, reused
+// through a pool so a record costs no VM allocation.
+type state struct {
+	vm  vm.VM
+	env exprEnv
+}
+
+func (m *Mapping) getState() *state {
+	if st, ok := m.states.Get().(*state); ok {
+		return st
+	}
+	return &state{}
+}
+
+func (m *Mapping) putState(st *state) { m.states.Put(st) }
+
+// eachRecord parses input in the mapping's input format and calls fn for
+// every record, numbering them from 1 when there are several.
+func (m *Mapping) eachRecord(input []byte, fn func(sc scope, rec int) error) error {
+	switch m.in {
+	case formatXML:
+		return m.eachXMLRecord(input, fn)
+	case formatCSV:
+		return m.eachCSVRecord(input, fn)
+	}
+	d, _ := m.docs.Get().(*jdoc)
+	if d == nil {
+		d = &jdoc{}
+	}
+	defer func() {
+		d.src = "" // do not keep the last input alive in the pool
+		m.docs.Put(d)
+	}()
+	roots, err := d.parse(string(input))
+	if err != nil {
+		return fmt.Errorf("mapping %s: read input: %w", m.name, err)
+	}
+	for i, r := range roots {
+		rec := i + 1
+		if len(roots) == 1 {
+			rec = 0
+		}
+		if err := fn(jsonScope{d, r}, rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var bom = []byte("\xEF\xBB\xBF")
+
+// eachCSVRecord reads input as CSV. With a header row each record is an
+// object keyed by column name ($.visit_id); without, a list ($[0]). Every
+// cell is a string: use type: to get numbers and booleans.
+func (m *Mapping) eachCSVRecord(input []byte, fn func(sc scope, rec int) error) error {
+	input = bytes.TrimPrefix(input, bom) // Excel writes one
+	if !utf8.Valid(input) {
+		return fmt.Errorf("mapping %s: read input: not valid UTF-8 (transcode in the adapter)", m.name)
+	}
+	r := csv.NewReader(bytes.NewReader(input))
+	r.Comma = m.csvDelim
+	r.ReuseRecord = false
+	var header []string
+	var rows [][]string
+	for {
+		row, err := r.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("mapping %s: read input: %w", m.name, err)
+		}
+		if m.csvHeader && header == nil {
+			header = row
+			for i, h := range header {
+				header[i] = strings.TrimSpace(h)
+			}
+			continue
+		}
+		rows = append(rows, row)
+	}
+	for i, row := range rows {
+		var v any
+		if m.csvHeader {
+			obj := make(map[string]any, len(header))
+			for j, h := range header {
+				if j < len(row) {
+					obj[h] = row[j]
+				}
+			}
+			v = obj
+		} else {
+			a := make([]any, len(row))
+			for j, c := range row {
+				a[j] = c
+			}
+			v = a
+		}
+		rec := i + 1
+		if len(rows) == 1 {
+			rec = 0
+		}
+		if err := fn(anyScope{v}, rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// eachXMLRecord parses input through internal/schema (no DTDs, no
+// network). The record is the root element, or each node from.records
+// selects.
+func (m *Mapping) eachXMLRecord(input []byte, fn func(sc scope, rec int) error) error {
+	doc, err := schema.ParseXML(input)
+	if err != nil {
+		return fmt.Errorf("mapping %s: read input: %w", m.name, err)
+	}
+	defer doc.Free()
+	var nodes []*schema.XMLNode
+	collect := func(n *schema.XMLNode) error { nodes = append(nodes, n); return nil }
+	if m.records != nil {
+		err = m.records.Each(doc.Node(), m.ns, collect)
+	} else {
+		err = doc.Each("/*", nil, collect)
+	}
+	if err != nil {
+		return fmt.Errorf("mapping %s: read input: %w", m.name, err)
+	}
+	for i, n := range nodes {
+		rec := i + 1
+		if len(nodes) == 1 {
+			rec = 0
+		}
+		if err := fn(xmlScope{n, m.ns}, rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// scope is one record, or one item of a repeating group, that source
+// paths are evaluated against.
+type scope interface {
+	// get returns the value at p: nil when absent, a []any for a JSON path
+	// with [*], and otherwise a single value (always a string for XML).
+	get(p *srcPath) (any, error)
+	// items returns the scopes p selects, for each:.
+	items(p *srcPath) ([]scope, error)
+}
+
+type jsonScope struct {
+	d *jdoc
+	i int32
+}
+
+func (s jsonScope) get(p *srcPath) (any, error) {
+	if !p.wild {
+		i := s.d.lookup(s.i, p.segs)
+		if i < 0 || s.d.nodes[i].kind == jNull {
+			return nil, nil
+		}
+		return s.d.value(i), nil
+	}
+	var out []any
+	s.d.walk(s.i, p.segs, func(i int32) { out = append(out, s.d.value(i)) })
+	if out == nil {
+		return nil, nil
+	}
+	return out, nil
+}
+
+func (s jsonScope) items(p *srcPath) ([]scope, error) {
+	var out []scope
+	if !p.wild {
+		i := s.d.lookup(s.i, p.segs)
+		if i < 0 {
+			return nil, nil
+		}
+		if s.d.nodes[i].kind != jArray {
+			// each: over a single object maps it as a one-item group.
+			if s.d.nodes[i].kind == jNull {
+				return nil, nil
+			}
+			return []scope{jsonScope{s.d, i}}, nil
+		}
+		n := &s.d.nodes[i]
+		for c := i + 1; c < n.skip; c = s.d.nodes[c].skip {
+			out = append(out, jsonScope{s.d, c})
+		}
+		return out, nil
+	}
+	s.d.walk(s.i, p.segs, func(i int32) { out = append(out, jsonScope{s.d, i}) })
+	return out, nil
+}
+
+type anyScope struct{ v any }
+
+func (s anyScope) get(p *srcPath) (any, error) {
+	return lookupAny(s.v, p.segs, p.wild), nil
+}
+
+func (s anyScope) items(p *srcPath) ([]scope, error) {
+	v := lookupAny(s.v, p.segs, p.wild)
+	a, ok := v.([]any)
+	if !ok {
+		if v == nil {
+			return nil, nil
+		}
+		return []scope{anyScope{v}}, nil
+	}
+	out := make([]scope, 0, len(a))
+	for _, x := range a {
+		out = append(out, anyScope{x})
+	}
+	return out, nil
+}
+
+type xmlScope struct {
+	n  *schema.XMLNode
+	ns map[string]string
+}
+
+func (s xmlScope) get(p *srcPath) (any, error) {
+	v, ok, err := p.xp.Value(s.n, s.ns)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return v, nil
+}
+
+func (s xmlScope) items(p *srcPath) ([]scope, error) {
+	var out []scope
+	err := p.xp.Each(s.n, s.ns, func(n *schema.XMLNode) error {
+		out = append(out, xmlScope{n, s.ns})
+		return nil
+	})
+	return out, err
+}
+
+// outType is a field's `type:`.
+type outType uint8
+
+const (
+	typeAny outType = iota
+	typeString
+	typeInt
+	typeNumber
+	typeBool
+)
+
+// convert coerces v to t. CSV and XML give strings, JSON gives float64 or
+// int; `type:` makes the output what the target schema wants. Errors do
+// not quote v.
+func convert(v any, t outType) (any, error) {
+	switch t {
+	case typeString:
+		s, _ := text(v)
+		switch v.(type) {
+		case []any, map[string]any:
+			return nil, errors.New("type string: value is a list or object")
+		}
+		return s, nil
+	case typeInt:
+		switch x := v.(type) {
+		case int:
+			return x, nil
+		case int64:
+			return int(x), nil
+		case float64:
+			if x == float64(int(x)) {
+				return int(x), nil
+			}
+		case string:
+			if i, err := strconv.Atoi(strings.TrimSpace(x)); err == nil {
+				return i, nil
+			}
+		}
+		return nil, errors.New("type int: not a whole number")
+	case typeNumber:
+		switch x := v.(type) {
+		case int, float64:
+			return x, nil
+		case int64:
+			return int(x), nil
+		case string:
+			if f, err := strconv.ParseFloat(strings.TrimSpace(x), 64); err == nil {
+				return f, nil
+			}
+		}
+		return nil, errors.New("type number: not a number")
+	case typeBool:
+		switch x := v.(type) {
+		case bool:
+			return x, nil
+		case string:
+			switch strings.ToLower(strings.TrimSpace(x)) {
+			case "true", "1", "yes", "ja", "j", "y":
+				return true, nil
+			case "false", "0", "no", "nej", "n":
+				return false, nil
+			}
+		case int:
+			if x == 0 || x == 1 {
+				return x == 1, nil
+			}
+		}
+		return nil, errors.New("type bool: not true or false")
+	}
+	return v, nil
+}
