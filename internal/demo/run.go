@@ -266,7 +266,7 @@ func badVisits(good TESVisit) []TESVisit {
 	badPnr.ClientPnr = "20150916-0006"
 	badMethod := good
 	badMethod.VisitID += "-BADMETHOD"
-	badMethod.Method = "UTE"
+	badMethod.Method = "BLUETOOTH"
 	reversed := good
 	reversed.VisitID += "-REVERSED"
 	reversed.Start, reversed.End = good.End, good.Start

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -29,7 +30,11 @@ func Resources(cfg *config.Config, reg *adapters.Registry) pipeline.Resources {
 		if _, err := os.Stat(path); err != nil {
 			return nil, fmt.Errorf("schema %q: no file %s", name, path)
 		}
-		return schema.Load(path)
+		v, err := schema.Load(path)
+		if err != nil {
+			return nil, err
+		}
+		return namedSchema{v: v, name: name}, nil
 	}}
 	return pipeline.Resources{
 		Registry: reg,
@@ -40,6 +45,22 @@ func Resources(cfg *config.Config, reg *adapters.Registry) pipeline.Resources {
 			RequireTestPersonIDs: cfg.Environment != config.Production,
 		}),
 	}
+}
+
+// namedSchema reports validation problems under the schema's name in the
+// schemas directory, as pipelines refer to it, not its path on this machine.
+type namedSchema struct {
+	v    schema.Validator
+	name string
+}
+
+func (n namedSchema) Validate(body []byte) error {
+	err := n.v.Validate(body)
+	var ve *schema.ValidationError
+	if errors.As(err, &ve) {
+		ve.Schema = n.name
+	}
+	return err
 }
 
 // cache loads each named resource once, so pipelines sharing a mapping or
