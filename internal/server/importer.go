@@ -43,7 +43,7 @@ type ImportStats struct {
 // benchmark) at the speed of group commit. Every message is logged,
 // processed or dead-lettered exactly as `knut serve` would.
 type Importer struct {
-	// Workers is how many messages are processed at once; default 512, so
+	// Workers is how many messages are processed at once; default 2048: four batches, so one commits while the next fills and
 	// batches of the group commit fill up.
 	Workers int
 	// Progress, if set, is called after each message with the running count.
@@ -74,7 +74,7 @@ func (im *Importer) Run(ctx context.Context, cfg *config.Config, opts Options, n
 	defer cancel(nil)
 	workers := im.Workers
 	if workers <= 0 {
-		workers = 512
+		workers = 2048
 	}
 	msgs := make(chan knutpunkt.Message, workers)
 	var wg sync.WaitGroup

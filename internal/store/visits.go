@@ -1,0 +1,371 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+
+	"github.com/knutpunkt/knutpunkt/internal/homecare"
+)
+
+// clientNamespace derives client ids from person id lookup hashes (UUIDv5),
+// so that a visit can refer to its client without first reading the client
+// row back: the id is known before the insert, which saves a query per
+// visit on the import path. The hash is keyed, so the id reveals nothing.
+var clientNamespace = uuid.MustParse("6c1f4a56-54d4-4f6a-9e57-6b6e75747075")
+
+func clientIDFor(hash []byte) string { return uuid.NewSHA1(clientNamespace, hash).String() }
+
+// personKey validates a person id and returns its lookup hash, derived
+// client id and fresh ciphertext.
+func (s *Store) personKey(digits string) (hash []byte, clientID string, enc []byte, err error) {
+	if s.pid == nil {
+		return nil, "", nil, ErrNoPersonIDKeys
+	}
+	if !validPersonDigits(digits) {
+		// Never echo the input: it is personal data.
+		return nil, "", nil, errors.New("person id: want 12 digits")
+	}
+	hash = s.pid.hash(digits)
+	return hash, clientIDFor(hash), s.pid.encrypt(digits, hash), nil
+}
+
+const qEnsureClient = `INSERT INTO clients (id, person_id_hash, person_id_enc, person_id_type, created_at, updated_at)
+	VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (person_id_hash) DO NOTHING`
+
+const visitCols = `source_system, external_id, client_id, provider_ref, unit_ref,
+	planned_visit_ref, start_at, end_at, device_start_at, device_end_at, local_date, duration_minutes,
+	recorded_offline, start_method, end_method, start_tag_uid, end_tag_uid, status, outside_home, is_extra`
+
+// qInsertVisit is the import path's statement: a new visit is one plain
+// insert. (An upsert with RETURNING costs SQLite an ephemeral table per call,
+// which made it the most expensive statement of the import.)
+const qInsertVisit = `INSERT INTO visits (id, ` + visitCols + `, created_at, updated_at)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (source_system, external_id) DO NOTHING`
+
+// qUpdateVisit overwrites a known visit; its parameters are qInsertVisit's
+// without the id, in the same order.
+const qUpdateVisit = `UPDATE visits SET source_system = ?, external_id = ?, client_id = ?, provider_ref = ?,
+	unit_ref = ?, planned_visit_ref = ?, start_at = ?, end_at = ?, device_start_at = ?, device_end_at = ?,
+	local_date = ?, duration_minutes = ?, recorded_offline = ?, start_method = ?, end_method = ?,
+	start_tag_uid = ?, end_tag_uid = ?, status = ?, outside_home = ?, is_extra = ?,
+	updated_at = ?, version = version + 1
+	WHERE source_system = ? AND external_id = ?`
+
+const (
+	qInsertVisitStaff    = `INSERT INTO visit_staff (visit_id, position, hsa_id, staff_ref, role) VALUES `
+	qInsertVisitInsats   = `INSERT INTO visit_insatser (visit_id, position, code, minutes, declined, declined_reason, double_staffed) VALUES `
+	qDeleteVisitStaff    = `DELETE FROM visit_staff WHERE visit_id = ?`
+	qDeleteVisitInsatser = `DELETE FROM visit_insatser WHERE visit_id = ?`
+)
+
+// UpsertVisit stores v, keyed by (SourceSystem, ExternalID): a new visit is
+// inserted, a known one overwritten, and in both cases the visit's staff and
+// insatser become exactly v's. Upserting the same visit twice leaves one
+// visit. The client is found by its person id lookup hash and created (with
+// only its person id) if unknown. It returns the visit's id.
+//
+// UpsertVisit checks only what the tables need (source key, person id,
+// times, local date); the pipeline validates visits (homecare.Visit.Validate)
+// before storing them.
+func (t *Tx) UpsertVisit(ctx context.Context, v homecare.Visit) (string, error) {
+	switch {
+	case v.SourceSystem == "" || v.ExternalID == "":
+		return "", fmt.Errorf("upsert visit %s/%s: source system and external id are required", v.SourceSystem, v.ExternalID)
+	case v.StartAt.IsZero() || v.EndAt.IsZero() || v.LocalDate.IsZero():
+		return "", fmt.Errorf("upsert visit %s/%s: start_at, end_at and local_date are required", v.SourceSystem, v.ExternalID)
+	}
+	hash, clientID, enc, err := t.s.personKey(v.Client.PersonID.String())
+	if err != nil {
+		return "", fmt.Errorf("upsert visit %s/%s: %w", v.SourceSystem, v.ExternalID, err)
+	}
+	pidType := v.Client.PersonIDType
+	if pidType == "" {
+		pidType = v.Client.PersonID.Type()
+	}
+	at := t.s.tv(now())
+	if !t.clients[clientID] {
+		if _, err := t.exec(ctx, qEnsureClient, clientID, hash, enc, string(pidType), at, at); err != nil {
+			return "", fmt.Errorf("upsert visit %s/%s: client: %w", v.SourceSystem, v.ExternalID, err)
+		}
+		t.markClient(clientID)
+	}
+	id := newID()
+	args := []any{
+		id, v.SourceSystem, v.ExternalID, clientID, v.ProviderID, v.UnitID, v.PlannedVisitRef,
+		t.s.tv(v.StartAt), t.s.tv(v.EndAt), t.s.ntv(v.DeviceStartAt), t.s.ntv(v.DeviceEndAt), v.LocalDate.String(),
+		v.DurationMinutes, v.RecordedOffline, string(v.StartMethod), string(v.EndMethod), v.StartTagUID, v.EndTagUID,
+		string(v.Status), v.OutsideHome, v.IsExtra, at, at,
+	}
+	res, err := t.exec(ctx, qInsertVisit, args...)
+	if err != nil {
+		return "", fmt.Errorf("upsert visit %s/%s: %w", v.SourceSystem, v.ExternalID, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return "", fmt.Errorf("upsert visit %s/%s: %w", v.SourceSystem, v.ExternalID, err)
+	}
+	if n == 0 {
+		// A known visit: overwrite it and replace its children. (A new
+		// visit has no children, which saves two deletes on the import path.)
+		upd := append(args[1:len(args)-2:len(args)-2], at, v.SourceSystem, v.ExternalID)
+		if _, err := t.exec(ctx, qUpdateVisit, upd...); err != nil {
+			return "", fmt.Errorf("upsert visit %s/%s: %w", v.SourceSystem, v.ExternalID, err)
+		}
+		if err := t.queryRow(ctx, `SELECT id FROM visits WHERE source_system = ? AND external_id = ?`,
+			[]any{v.SourceSystem, v.ExternalID}, &id); err != nil {
+			return "", fmt.Errorf("upsert visit %s/%s: %w", v.SourceSystem, v.ExternalID, err)
+		}
+		if _, err := t.exec(ctx, qDeleteVisitStaff, id); err != nil {
+			return "", fmt.Errorf("upsert visit %s/%s: staff: %w", v.SourceSystem, v.ExternalID, err)
+		}
+		if _, err := t.exec(ctx, qDeleteVisitInsatser, id); err != nil {
+			return "", fmt.Errorf("upsert visit %s/%s: insatser: %w", v.SourceSystem, v.ExternalID, err)
+		}
+	}
+	// Children go in one multi-row insert per table: on the import path a
+	// statement costs more than a row.
+	if len(v.Staff) > 0 {
+		args := make([]any, 0, 5*len(v.Staff))
+		for i, st := range v.Staff {
+			args = append(args, id, i, string(st.HSAID), st.StaffRef, string(st.Role))
+		}
+		if _, err := t.exec(ctx, multiRow(qInsertVisitStaff, len(v.Staff)), args...); err != nil {
+			return "", fmt.Errorf("upsert visit %s/%s: staff: %w", v.SourceSystem, v.ExternalID, err)
+		}
+	}
+	if len(v.Insatser) > 0 {
+		args := make([]any, 0, 7*len(v.Insatser))
+		for i, in := range v.Insatser {
+			args = append(args, id, i, in.Code, in.Minutes, in.Declined, in.DeclinedReason, in.DoubleStaffed)
+		}
+		if _, err := t.exec(ctx, multiRow(qInsertVisitInsats, len(v.Insatser)), args...); err != nil {
+			return "", fmt.Errorf("upsert visit %s/%s: insatser: %w", v.SourceSystem, v.ExternalID, err)
+		}
+	}
+	return id, nil
+}
+
+// UpsertVisit is Tx.UpsertVisit in a transaction of its own.
+func (s *Store) UpsertVisit(ctx context.Context, v homecare.Visit) (id string, err error) {
+	err = s.write(ctx, func(tx *Tx) error { id, err = tx.UpsertVisit(ctx, v); return err })
+	return id, err
+}
+
+// VisitFilter selects visits for ListVisits. Zero fields match all.
+type VisitFilter struct {
+	// LocalDateFrom and LocalDateTo bound the visit's local date
+	// (Europe/Stockholm), both inclusive.
+	LocalDateFrom homecare.Date
+	LocalDateTo   homecare.Date
+	// Provider is the provider id the visits carry.
+	Provider string
+	// Limit caps the result; 0 means 100, and at most 1000 are returned.
+	Limit int
+}
+
+type visitRow struct {
+	ID              string    `db:"id"`
+	SourceSystem    string    `db:"source_system"`
+	ExternalID      string    `db:"external_id"`
+	PersonIDHash    []byte    `db:"person_id_hash"`
+	PersonIDEnc     []byte    `db:"person_id_enc"`
+	PersonIDType    string    `db:"person_id_type"`
+	ProviderRef     string    `db:"provider_ref"`
+	UnitRef         string    `db:"unit_ref"`
+	PlannedVisitRef string    `db:"planned_visit_ref"`
+	StartAt         nullTime  `db:"start_at"`
+	EndAt           nullTime  `db:"end_at"`
+	DeviceStartAt   nullTime  `db:"device_start_at"`
+	DeviceEndAt     nullTime  `db:"device_end_at"`
+	LocalDate       dateValue `db:"local_date"`
+	DurationMinutes int       `db:"duration_minutes"`
+	RecordedOffline bool      `db:"recorded_offline"`
+	StartMethod     string    `db:"start_method"`
+	EndMethod       string    `db:"end_method"`
+	StartTagUID     string    `db:"start_tag_uid"`
+	EndTagUID       string    `db:"end_tag_uid"`
+	Status          string    `db:"status"`
+	OutsideHome     bool      `db:"outside_home"`
+	IsExtra         bool      `db:"is_extra"`
+}
+
+const visitSelect = `SELECT v.id, v.source_system, v.external_id, c.person_id_hash, c.person_id_enc, c.person_id_type,
+	v.provider_ref, v.unit_ref, v.planned_visit_ref, v.start_at, v.end_at, v.device_start_at, v.device_end_at,
+	v.local_date, v.duration_minutes, v.recorded_offline, v.start_method, v.end_method, v.start_tag_uid,
+	v.end_tag_uid, v.status, v.outside_home, v.is_extra
+	FROM visits v JOIN clients c ON c.id = v.client_id`
+
+type visitStaffRow struct {
+	VisitID  string `db:"visit_id"`
+	HSAID    string `db:"hsa_id"`
+	StaffRef string `db:"staff_ref"`
+	Role     string `db:"role"`
+}
+
+type visitInsatsRow struct {
+	VisitID        string `db:"visit_id"`
+	Code           string `db:"code"`
+	Minutes        *int   `db:"minutes"`
+	Declined       bool   `db:"declined"`
+	DeclinedReason string `db:"declined_reason"`
+	DoubleStaffed  bool   `db:"double_staffed"`
+}
+
+// Visit returns the visit with the given source key, with its client's
+// person id decrypted; ErrNotFound if there is none.
+func (s *Store) Visit(ctx context.Context, sourceSystem, externalID string) (homecare.Visit, error) {
+	vs, err := s.visits(ctx, visitSelect+` WHERE v.source_system = ? AND v.external_id = ?`, sourceSystem, externalID)
+	if err != nil {
+		return homecare.Visit{}, fmt.Errorf("get visit %s/%s: %w", sourceSystem, externalID, err)
+	}
+	if len(vs) == 0 {
+		return homecare.Visit{}, fmt.Errorf("get visit %s/%s: %w", sourceSystem, externalID, ErrNotFound)
+	}
+	return vs[0], nil
+}
+
+// ListVisits returns visits matching f, ordered by local date and start.
+func (s *Store) ListVisits(ctx context.Context, f VisitFilter) ([]homecare.Visit, error) {
+	var (
+		where []string
+		args  []any
+	)
+	if !f.LocalDateFrom.IsZero() {
+		where, args = append(where, "v.local_date >= ?"), append(args, f.LocalDateFrom.String())
+	}
+	if !f.LocalDateTo.IsZero() {
+		where, args = append(where, "v.local_date <= ?"), append(args, f.LocalDateTo.String())
+	}
+	if f.Provider != "" {
+		where, args = append(where, "v.provider_ref = ?"), append(args, f.Provider)
+	}
+	q := visitSelect
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += fmt.Sprintf(" ORDER BY v.local_date, v.start_at, v.id LIMIT %d", limit(f.Limit))
+	vs, err := s.visits(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list visits: %w", err)
+	}
+	return vs, nil
+}
+
+// visits runs a visitSelect query and loads the children of what it found.
+func (s *Store) visits(ctx context.Context, query string, args ...any) ([]homecare.Visit, error) {
+	if s.pid == nil {
+		return nil, ErrNoPersonIDKeys
+	}
+	var rows []visitRow
+	if err := s.sel(ctx, &rows, query, args...); err != nil {
+		return nil, err
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	out := make([]homecare.Visit, len(rows))
+	idx := make(map[string]int, len(rows))
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		digits, err := s.pid.decrypt(r.PersonIDEnc, r.PersonIDHash)
+		if err != nil {
+			return nil, fmt.Errorf("visit %s/%s: %w", r.SourceSystem, r.ExternalID, err)
+		}
+		pid, err := homecare.ParsePersonID(digits)
+		if err != nil {
+			return nil, fmt.Errorf("visit %s/%s: stored %w", r.SourceSystem, r.ExternalID, err)
+		}
+		date, err := homecare.ParseDate(string(r.LocalDate))
+		if err != nil {
+			return nil, fmt.Errorf("visit %s/%s: local_date: %w", r.SourceSystem, r.ExternalID, err)
+		}
+		out[i] = homecare.Visit{
+			SourceSystem: r.SourceSystem, ExternalID: r.ExternalID,
+			Client:     homecare.VisitClient{PersonID: pid, PersonIDType: homecare.PersonIDType(r.PersonIDType)},
+			ProviderID: r.ProviderRef, UnitID: r.UnitRef, PlannedVisitRef: r.PlannedVisitRef,
+			StartAt: r.StartAt.Time, EndAt: r.EndAt.Time,
+			DeviceStartAt: r.DeviceStartAt.Time, DeviceEndAt: r.DeviceEndAt.Time,
+			LocalDate: date, DurationMinutes: r.DurationMinutes, RecordedOffline: r.RecordedOffline,
+			StartMethod: homecare.RegistrationMethod(r.StartMethod), EndMethod: homecare.RegistrationMethod(r.EndMethod),
+			StartTagUID: r.StartTagUID, EndTagUID: r.EndTagUID,
+			Status: homecare.VisitStatus(r.Status), OutsideHome: r.OutsideHome, IsExtra: r.IsExtra,
+		}
+		idx[r.ID] = i
+		ids[i] = r.ID
+	}
+
+	q, qargs, err := sqlx.In(`SELECT visit_id, hsa_id, staff_ref, role FROM visit_staff
+		WHERE visit_id IN (?) ORDER BY visit_id, position`, ids)
+	if err != nil {
+		return nil, err
+	}
+	var staff []visitStaffRow
+	if err := s.rdb.SelectContext(ctx, &staff, s.rdb.Rebind(q), qargs...); err != nil {
+		return nil, fmt.Errorf("staff: %w", err)
+	}
+	for _, r := range staff {
+		v := &out[idx[r.VisitID]]
+		v.Staff = append(v.Staff, homecare.VisitStaff{HSAID: homecare.HSAID(r.HSAID), StaffRef: r.StaffRef, Role: homecare.StaffRole(r.Role)})
+	}
+
+	q, qargs, err = sqlx.In(`SELECT visit_id, code, minutes, declined, declined_reason, double_staffed
+		FROM visit_insatser WHERE visit_id IN (?) ORDER BY visit_id, position`, ids)
+	if err != nil {
+		return nil, err
+	}
+	var ins []visitInsatsRow
+	if err := s.rdb.SelectContext(ctx, &ins, s.rdb.Rebind(q), qargs...); err != nil {
+		return nil, fmt.Errorf("insatser: %w", err)
+	}
+	for _, r := range ins {
+		v := &out[idx[r.VisitID]]
+		v.Insatser = append(v.Insatser, homecare.VisitInsats{Code: r.Code, Minutes: r.Minutes, Declined: r.Declined,
+			DeclinedReason: r.DeclinedReason, DoubleStaffed: r.DoubleStaffed})
+	}
+	return out, nil
+}
+
+// multiRowCache holds multiRow's queries; they are few (one per table and
+// row count seen), so it is never pruned.
+var multiRowCache sync.Map
+
+// multiRow returns prefix (an INSERT ending in "VALUES ") with n row
+// placeholders, the number of columns being the number of columns listed.
+func multiRow(prefix string, n int) string {
+	type key struct {
+		prefix string
+		n      int
+	}
+	if q, ok := multiRowCache.Load(key{prefix, n}); ok {
+		return q.(string)
+	}
+	cols := strings.Count(prefix[:strings.Index(prefix, ")")], ",") + 1
+	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", cols), ", ") + ")"
+	var b strings.Builder
+	b.WriteString(prefix)
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(row)
+	}
+	q := b.String()
+	multiRowCache.Store(key{prefix, n}, q)
+	return q
+}
+
+// ntv is tv for an optional time: the zero time is NULL.
+func (s *Store) ntv(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return s.tv(t)
+}

@@ -1,0 +1,277 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// WriterOptions tune a Writer's group commit.
+type WriterOptions struct {
+	// MaxBatch is the most ops one transaction holds; default 512.
+	MaxBatch int
+	// MaxDelay is how long an open batch waits for more ops once the queue
+	// is empty, counted from the batch's first op. 0 commits as soon as the
+	// queue runs dry, which is already group commit: ops that arrive while
+	// a batch commits form the next batch. A few milliseconds fill batches
+	// better when callers are fewer than MaxBatch, at that cost in latency.
+	MaxDelay time.Duration
+	// QueueSize is how many ops may wait for the batch loop; default MaxBatch.
+	QueueSize int
+}
+
+// WriterStats are a Writer's counters since it was made.
+type WriterStats struct {
+	// Batches is the number of transactions committed or attempted.
+	Batches uint64
+	// Ops is the number of ops run (succeeded or failed).
+	Ops uint64
+	// Failed is the number of ops whose own error was returned.
+	Failed uint64
+}
+
+// Writer shares one transaction, and so one commit (one fsync with durable
+// SQLite), among many concurrent writes. It is what makes a durable store
+// fast: a commit costs milliseconds, a row microseconds.
+//
+// Do is safe for concurrent use. An op that returns an error (or panics) is
+// rolled back alone and the rest of its batch commits: the batch is then
+// re-run with a savepoint per op. So an op's fn may be called twice (only
+// when another op of its batch failed); it must have no effects outside tx.
+// Ops run one at a time on the Writer's goroutine, in arrival order.
+type Writer struct {
+	s    *Store
+	opts WriterOptions
+	ops  chan *writerOp
+	done chan struct{}
+
+	mu     sync.RWMutex // guards closed against sends on a closed ops
+	closed bool
+
+	batches, nops, failed atomic.Uint64
+}
+
+type writerOp struct {
+	ctx  context.Context
+	fn   func(*Tx) error
+	done chan error // buffered: the batch loop never blocks on a gone caller
+}
+
+// NewWriter starts a Writer. Close it before closing the Store (Store.Close
+// also closes it).
+func (s *Store) NewWriter(opts WriterOptions) *Writer {
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 512
+	}
+	if opts.QueueSize <= 0 {
+		opts.QueueSize = opts.MaxBatch
+	}
+	w := &Writer{
+		s:    s,
+		opts: opts,
+		ops:  make(chan *writerOp, opts.QueueSize),
+		done: make(chan struct{}),
+	}
+	s.writersMu.Lock()
+	s.writers[w] = struct{}{}
+	s.writersMu.Unlock()
+	go w.loop()
+	return w
+}
+
+// Do runs fn in the Writer's current batch transaction and returns once that
+// transaction committed: nil then means fn's writes are durable. If fn
+// returns an error, its writes are rolled back, the error is returned as is,
+// and the other ops of the batch are unaffected. If the commit fails, every
+// op in the batch gets the commit error.
+//
+// ctx is checked before fn runs: if it is done by then, fn is not run and
+// ctx.Err() is returned. Once fn runs, its statements ignore ctx's
+// cancellation (the transaction is shared), but Do still returns ctx.Err()
+// as soon as ctx is done; the op's outcome is then unknown, as with any
+// database call cut short, and it may commit.
+//
+// fn must use only tx, must not keep it, must not call Do, and may be
+// called more than once (see Writer).
+func (w *Writer) Do(ctx context.Context, fn func(tx *Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	op := &writerOp{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	w.mu.RLock()
+	if w.closed {
+		w.mu.RUnlock()
+		return ErrClosed
+	}
+	select {
+	case w.ops <- op:
+		w.mu.RUnlock()
+	case <-ctx.Done():
+		w.mu.RUnlock()
+		return ctx.Err()
+	}
+	select {
+	case err := <-op.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Stats returns the Writer's counters, e.g. to report the mean batch size.
+func (w *Writer) Stats() WriterStats {
+	return WriterStats{Batches: w.batches.Load(), Ops: w.nops.Load(), Failed: w.failed.Load()}
+}
+
+// Close stops accepting ops, commits the ops already queued and waits for
+// the batch loop to end. Do after Close returns ErrClosed. Close is
+// idempotent.
+func (w *Writer) Close() error {
+	w.mu.Lock()
+	if !w.closed {
+		w.closed = true
+		close(w.ops)
+	}
+	w.mu.Unlock()
+	<-w.done
+	w.s.writersMu.Lock()
+	delete(w.s.writers, w)
+	w.s.writersMu.Unlock()
+	return nil
+}
+
+func (w *Writer) loop() {
+	defer close(w.done)
+	var timer *time.Timer
+	for op := range w.ops {
+		timer = w.batch(op, timer)
+	}
+	if timer != nil {
+		timer.Stop()
+	}
+}
+
+// batch runs first and whatever else arrives, up to MaxBatch ops, in one
+// transaction and commits it.
+//
+// Ops first run without savepoints: a savepoint makes SQLite copy every page
+// an op touches into the statement journal, which costs more than the op.
+// When an op fails, the transaction is rolled back and the batch is re-run
+// with a savepoint per op, so that only the failing ops are rolled back.
+func (w *Writer) batch(first *writerOp, timer *time.Timer) *time.Timer {
+	w.batches.Add(1)
+	start := time.Now()
+	ops := make([]*writerOp, 0, w.opts.MaxBatch)
+
+	// The batch transaction must not die with any one caller's context.
+	sqltx, err := w.s.wdb.BeginTxx(context.Background(), nil)
+	if err != nil {
+		first.done <- fmt.Errorf("begin batch: %w", err)
+		return timer
+	}
+	tx := newTx(w.s, sqltx, true)
+	failed := false
+	run := func(op *writerOp) {
+		w.nops.Add(1)
+		if err := op.ctx.Err(); err != nil {
+			op.done <- err
+			return
+		}
+		ops = append(ops, op)
+		if failed {
+			return // the batch will be re-run with savepoints anyway
+		}
+		if err := runOp(tx, op); err != nil {
+			failed = true
+		}
+	}
+
+	run(first)
+	n := 1
+collect:
+	for n < w.opts.MaxBatch {
+		select {
+		case op, open := <-w.ops:
+			if !open {
+				break collect
+			}
+			run(op)
+			n++
+			continue
+		default:
+		}
+		wait := w.opts.MaxDelay - time.Since(start)
+		if wait <= 0 {
+			break
+		}
+		if timer == nil {
+			timer = time.NewTimer(wait)
+		} else {
+			timer.Reset(wait)
+		}
+		select {
+		case op, open := <-w.ops:
+			timer.Stop()
+			if !open {
+				break collect
+			}
+			run(op)
+			n++
+		case <-timer.C:
+			break collect
+		}
+	}
+
+	ok := ops
+	if failed {
+		tx.release()
+		_ = sqltx.Rollback()
+		if sqltx, err = w.s.wdb.BeginTxx(context.Background(), nil); err != nil {
+			err = fmt.Errorf("begin batch: %w", err)
+			for _, op := range ops {
+				op.done <- err
+			}
+			return timer
+		}
+		tx = newTx(w.s, sqltx, true)
+		ok = ops[:0:0]
+		for _, op := range ops {
+			if err := tx.savepoint(op.ctx, op.fn); err != nil {
+				w.failed.Add(1)
+				op.done <- err
+				continue
+			}
+			ok = append(ok, op)
+		}
+	}
+
+	tx.release()
+	if err := sqltx.Commit(); err != nil {
+		err = fmt.Errorf("commit batch of %d: %w", len(ok), err)
+		for _, op := range ok {
+			op.done <- err
+		}
+		return timer
+	}
+	w.s.committed()
+	for _, op := range ok {
+		op.done <- nil
+	}
+	return timer
+}
+
+// runOp runs op without a savepoint, turning a panic into an error.
+func runOp(tx *Tx, op *writerOp) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %v", errWriterOpPanic, r)
+		}
+	}()
+	return op.fn(tx)
+}
+
+// errWriterOpPanic is wrapped by the error an op that panicked returns.
+var errWriterOpPanic = errors.New("writer op panicked")
