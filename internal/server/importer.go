@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -43,9 +44,13 @@ type ImportStats struct {
 // benchmark) at the speed of group commit. Every message is logged,
 // processed or dead-lettered exactly as `knut serve` would.
 type Importer struct {
-	// Workers is how many messages are processed at once; default 2048: four batches, so one commits while the next fills and
-	// batches of the group commit fill up.
+	// Workers is how many messages are processed at once; default
+	// GOMAXPROCS. Processing is CPU work, so more would only contend.
 	Workers int
+	// InFlight is how many processed messages may wait for their commit;
+	// default 2048, four group-commit batches, so one batch commits while
+	// the next fills.
+	InFlight int
 	// Progress, if set, is called after each message with the running count.
 	Progress func(done int64)
 }
@@ -72,20 +77,37 @@ func (im *Importer) Run(ctx context.Context, cfg *config.Config, opts Options, n
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	workers := im.Workers
+	workers, inFlight := im.Workers, im.InFlight
 	if workers <= 0 {
-		workers = 2048
+		workers = runtime.GOMAXPROCS(0)
 	}
+	if inFlight <= 0 {
+		inFlight = 2048
+	}
+	// Processing runs on a few goroutines whose stacks stay grown (the
+	// validators recurse deeply); many small goroutines only wait for the
+	// group commit, so the writer always has the next batch queued.
 	msgs := make(chan knutpunkt.Message, workers)
-	var wg sync.WaitGroup
+	processed := make(chan processedMessage, inFlight)
+	var procWG, commitWG sync.WaitGroup
 	for range workers {
-		wg.Add(1)
+		procWG.Add(1)
 		go func() {
-			defer wg.Done()
+			defer procWG.Done()
 			for m := range msgs {
-				if err := importOne(ctx, w, plan, m, &stats); err != nil {
+				res, err := plan.Process(ctx, m)
+				processed <- processedMessage{m, res, err}
+			}
+		}()
+	}
+	for range inFlight {
+		commitWG.Add(1)
+		go func() {
+			defer commitWG.Done()
+			for pm := range processed {
+				if err := commit(ctx, w, plan, pm, &stats); err != nil {
 					cancel(err)
-					return
+					continue // drain, so the processors never block
 				}
 				done := atomic.AddInt64(&stats.Messages, 1)
 				if im.Progress != nil {
@@ -96,7 +118,9 @@ func (im *Importer) Run(ctx context.Context, cfg *config.Config, opts Options, n
 	}
 	readErr := readMessages(ctx, files, plan.MaxBody, msgs)
 	close(msgs)
-	wg.Wait()
+	procWG.Wait()
+	close(processed)
+	commitWG.Wait()
 	stats.Elapsed = time.Since(start)
 	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
 		return stats, cause
@@ -104,18 +128,37 @@ func (im *Importer) Run(ctx context.Context, cfg *config.Config, opts Options, n
 	return stats, errors.Join(readErr, ctx.Err())
 }
 
-// importOne processes m and commits its outcome: stored with its entities,
-// or dead-lettered with its reason. Only a store failure is returned.
-func importOne(ctx context.Context, w *store.Writer, plan *pipeline.Plan, m knutpunkt.Message, stats *ImportStats) error {
-	res, perr := plan.Process(ctx, m)
+// processedMessage is a message and what processing it produced.
+type processedMessage struct {
+	m   knutpunkt.Message
+	res pipeline.Result
+	err error
+}
+
+// commit stores a processed message's outcome: stored with its entities, or
+// dead-lettered with its reason. Only a store failure is returned.
+//
+// A message that processes cleanly is saved as processed in the same op as
+// its entities: its one attempt succeeded, which its status and time say,
+// so no attempt row is written. A failure writes the message, the attempt
+// with its error and the dead letter, as knut serve does.
+func commit(ctx context.Context, w *store.Writer, plan *pipeline.Plan, pm processedMessage, stats *ImportStats) error {
+	m, res, perr := pm.m, pm.res, pm.err
+	in := store.Inbound(plan.Name, "import", m)
+	if perr == nil {
+		in.Status = store.StatusProcessed
+	}
 	var dup bool
 	err := w.Do(ctx, func(tx *store.Tx) error {
-		saved, err := tx.SaveInbound(ctx, store.Inbound(plan.Name, "import", m))
+		saved, err := tx.SaveInbound(ctx, in)
 		if err != nil {
 			return err
 		}
 		if dup = saved.Duplicate; dup {
 			return nil
+		}
+		if perr == nil {
+			return applyWrites(ctx, tx, res.Writes)
 		}
 		step := ""
 		var se *pipeline.StepError
@@ -125,14 +168,8 @@ func importOne(ctx context.Context, w *store.Writer, plan *pipeline.Plan, m knut
 		if err := tx.RecordAttempt(ctx, m.ID, plan.Name, step, perr); err != nil {
 			return err
 		}
-		if perr != nil {
-			_, err := tx.DeadLetter(ctx, store.DeadLetterEntry{MessageID: m.ID, Pipeline: plan.Name, Step: step, Reason: perr.Error()})
-			return err
-		}
-		if err := applyWrites(ctx, tx, res.Writes); err != nil {
-			return err
-		}
-		return tx.MarkProcessed(ctx, m.ID)
+		_, err = tx.DeadLetter(ctx, store.DeadLetterEntry{MessageID: m.ID, Pipeline: plan.Name, Step: step, Reason: perr.Error()})
+		return err
 	})
 	switch {
 	case err != nil:
