@@ -90,7 +90,7 @@ func (l *messageLog) DeadLetter(ctx context.Context, p, step, msgID, reason stri
 }
 
 func (l *messageLog) Pending(ctx context.Context, p string) ([]knutpunkt.Message, error) {
-	recs, err := l.s.ListMessages(ctx, store.MessageFilter{Pipeline: p, Status: store.StatusReceived, Limit: 100000})
+	recs, err := l.s.Pending(ctx, p)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,48 @@
+package server_test
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/knutpunkt/knutpunkt"
+	"github.com/knutpunkt/knutpunkt/internal/demo"
+	"github.com/knutpunkt/knutpunkt/internal/router"
+	"github.com/knutpunkt/knutpunkt/internal/server"
+	"github.com/knutpunkt/knutpunkt/internal/store"
+)
+
+// TestPendingRecovered: a message saved in the log but never queued (the
+// process died between the two) is queued again when the hub starts, and
+// processed, body intact.
+func TestPendingRecovered(t *testing.T) {
+	cfg := repoConfig(t, "")
+	seq := 0
+	v := demo.NewMunicipality(1).Visits(time.Date(2026, 11, 20, 0, 0, 0, 0, demo.Stockholm()), 1, &seq)[0]
+	body, _ := json.Marshal(v)
+
+	st, err := server.OpenStore(t.Context(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := knutpunkt.Message{ID: "01a20000-0000-7000-8000-000000000001", Body: body, Headers: map[string]string{
+		knutpunkt.HeaderContentType: "application/json", knutpunkt.HeaderSourceSystem: "tes",
+		knutpunkt.HeaderExternalID: v.VisitID, router.HeaderTopic: "in.tes_visits.0",
+	}}
+	if _, err := st.SaveInbound(t.Context(), store.Inbound("tes_visits", "adapter:http", msg)); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	srv := start(t, cfg, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)))
+	c := settle(t, srv.Store(), 1)
+	if c[store.StatusProcessed] != 1 {
+		t.Fatalf("counts = %v, want the pending message processed", c)
+	}
+	if _, err := srv.Store().Visit(t.Context(), "tes", v.VisitID); err != nil {
+		t.Errorf("visit of the recovered message: %v", err)
+	}
+}
