@@ -170,7 +170,12 @@ func Parse(file string, data []byte, res Resources) (*Plan, error) {
 		}
 	}
 	if len(l.problems) > 0 {
-		slices.SortStableFunc(l.problems, func(a, b Problem) int { return a.Line - b.Line })
+		slices.SortStableFunc(l.problems, func(a, b Problem) int {
+			if a.Line != b.Line {
+				return a.Line - b.Line
+			}
+			return strings.Compare(a.Path, b.Path)
+		})
 		return nil, l.problems
 	}
 	return p, nil

@@ -62,9 +62,9 @@ type Server struct {
 
 // New builds the hub: it opens the store and bus, loads every pipeline,
 // opens their adapters and binds the HTTP listener. Run starts the work.
-func New(ctx context.Context, cfg *config.Config, opts Options) (s *Server, err error) {
+func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err error) {
 	opts = opts.withDefaults()
-	s = &Server{cfg: cfg, log: opts.Logger, metrics: prometheus.NewRegistry()}
+	s := &Server{cfg: cfg, log: opts.Logger, metrics: prometheus.NewRegistry()}
 	defer func() {
 		if err != nil {
 			s.Close()
