@@ -1,0 +1,69 @@
+package server_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/knutpunkt/knutpunkt/internal/demo"
+)
+
+// TestOperations checks the endpoints operators point their tools at:
+// liveness, readiness (store and adapters) and Prometheus metrics that count
+// what the pipelines did.
+func TestOperations(t *testing.T) {
+	srv := start(t, repoConfig(t, ""), zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)))
+	base := "http://" + srv.Addr()
+	seq := 0
+	v := demo.NewMunicipality(1).Visits(time.Date(2026, 11, 20, 0, 0, 0, 0, demo.Stockholm()), 1, &seq)[0]
+	body, _ := json.Marshal(v)
+	post(t, base+"/ingest/tes_visits", v.VisitID, body)
+	post(t, base+"/ingest/tes_visits", v.VisitID, body)
+	settle(t, srv.Store(), 1)
+
+	get := func(path string) (int, string) {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	tests := []struct {
+		path     string
+		wantCode int
+		want     []string
+	}{
+		{"/healthz", 200, []string{"ok"}},
+		{"/readyz", 200, []string{"ready"}},
+		{"/metrics", 200, []string{
+			`knut_messages_received_total{pipeline="tes_visits"} 1`,
+			`knut_messages_duplicate_total{pipeline="tes_visits"} 1`,
+			`knut_messages_processed_total{pipeline="tes_visits"} 1`,
+		}},
+		{"/ingest/nope", 405, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			code, body := get(tt.path)
+			if code != tt.wantCode {
+				t.Fatalf("GET %s = %d, want %d: %s", tt.path, code, tt.wantCode, body)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(body, w) {
+					t.Errorf("GET %s does not contain %q", tt.path, w)
+				}
+			}
+		})
+	}
+	if code, body := post(t, base+"/ingest/nope", "x", []byte(`{}`)); code != http.StatusNotFound || !strings.Contains(body, "no pipeline receives on /ingest/nope") {
+		t.Errorf("POST to an unknown ingest path = %d %s, want 404 naming it", code, body)
+	}
+}
