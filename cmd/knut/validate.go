@@ -127,7 +127,9 @@ func contentFiles(cfg *config.Config, paths []string) ([]string, error) {
 	return slices.Compact(files), nil
 }
 
-// validateFile returns the file's problems, one line each.
+// validateFile returns the file's problems, one entry each: a pipeline's
+// Problems one by one, other errors split where they were joined. A
+// problem's further lines (a schema's nested causes) are indented under it.
 func validateFile(cfg *config.Config, res pipeline.Resources, path string) []string {
 	var err error
 	switch kindOf(cfg, path) {
@@ -141,16 +143,27 @@ func validateFile(cfg *config.Config, res pipeline.Resources, path string) []str
 	if err == nil {
 		return nil
 	}
-	var lines []string
-	for _, l := range strings.Split(err.Error(), "\n") {
-		if l = strings.TrimSpace(l); l == "" {
-			continue
+	var errs []error
+	var ps pipeline.Problems
+	if errors.As(err, &ps) {
+		for _, p := range ps {
+			errs = append(errs, p)
 		}
-		if !strings.HasPrefix(l, path) {
-			l = path + ": " + l
-		}
-		lines = append(lines, l)
+	} else if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	} else {
+		errs = []error{err}
 	}
-	return lines
+	problems := make([]string, 0, len(errs))
+	for _, e := range errs {
+		lines := strings.Split(strings.TrimSpace(e.Error()), "\n")
+		if !strings.HasPrefix(lines[0], path) {
+			lines[0] = path + ": " + lines[0]
+		}
+		for i := 1; i < len(lines); i++ {
+			lines[i] = "    " + strings.TrimSpace(lines[i])
+		}
+		problems = append(problems, strings.Join(lines, "\n"))
+	}
+	return problems
 }
-

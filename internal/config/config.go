@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -146,12 +147,33 @@ func Parse(path string, data []byte) (*Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, decodeError(path, err)
 	}
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return c, nil
+}
+
+var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+
+// decodeError puts each YAML problem on a line of its own as
+// "file:line: problem".
+func decodeError(path string, err error) error {
+	msgs := []string{err.Error()}
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		msgs = te.Errors
+	}
+	errs := make([]error, len(msgs))
+	for i, m := range msgs {
+		if g := yamlLine.FindStringSubmatch(m); g != nil {
+			errs[i] = fmt.Errorf("%s:%s: %s", path, g[1], g[2])
+		} else {
+			errs[i] = fmt.Errorf("%s: %s", path, m)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Validate reports every problem at once.

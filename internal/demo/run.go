@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -19,7 +18,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/knutpunkt/knutpunkt/internal/config"
-	"github.com/knutpunkt/knutpunkt/internal/homecare"
 	"github.com/knutpunkt/knutpunkt/internal/server"
 	"github.com/knutpunkt/knutpunkt/internal/store"
 )
@@ -51,7 +49,7 @@ type Summary struct {
 	Sent       int
 	Pipelines  map[string]map[store.Status]int64
 	DeadLetter []store.DeadLetterRecord
-	Visits     []homecare.Visit
+	Totals     []store.VisitTotal
 }
 
 // Run starts a hub on the embedded default, lets the simulated municipality
@@ -152,11 +150,11 @@ func summarize(ctx context.Context, st *store.Store, sent int) (*Summary, error)
 	if err != nil {
 		return nil, err
 	}
-	visits, err := st.ListVisits(ctx, store.VisitFilter{})
+	totals, err := st.VisitTotals(ctx, store.VisitFilter{})
 	if err != nil {
 		return nil, err
 	}
-	return &Summary{Sent: sent, Pipelines: pc, DeadLetter: dls, Visits: visits}, nil
+	return &Summary{Sent: sent, Pipelines: pc, DeadLetter: dls, Totals: totals}, nil
 }
 
 // Print writes the summary as tables.
@@ -174,25 +172,15 @@ func (s *Summary) Print(w io.Writer) {
 	for _, d := range s.DeadLetter {
 		fmt.Fprintf(w, "  %s  %s\n", d.MessageID, d.Reason)
 	}
-	type key struct{ day, provider string }
-	visits, minutes := map[key]int{}, map[key]int{}
-	for _, v := range s.Visits {
-		k := key{v.LocalDate.String(), v.ProviderID}
-		visits[k]++
-		minutes[k] += v.DurationMinutes
+	var visits int64
+	for _, t := range s.Totals {
+		visits += t.Visits
 	}
-	keys := make([]key, 0, len(visits))
-	for k := range visits {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		return keys[i].day < keys[j].day || keys[i].day == keys[j].day && keys[i].provider < keys[j].provider
-	})
-	fmt.Fprintf(w, "\nVisits stored (%d), executed time per day and provider:\n", len(s.Visits))
+	fmt.Fprintf(w, "\nVisits stored (%d), executed time per day and provider:\n", visits)
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  DAY\tPROVIDER\tVISITS\tMINUTES")
-	for _, k := range keys {
-		fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\n", k.day, k.provider, visits[k], minutes[k])
+	for _, t := range s.Totals {
+		fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\n", t.LocalDate, t.ProviderID, t.Visits, t.Minutes)
 	}
 	tw.Flush()
 }
@@ -302,4 +290,3 @@ func (t *TES) post(ctx context.Context, v TESVisit) error {
 		}
 	}
 }
-

@@ -34,8 +34,9 @@ type Log interface {
 	RecordAttempt(ctx context.Context, p, step, msgID string, attemptErr error) error
 	// Commit stores writes and marks the message processed, atomically.
 	Commit(ctx context.Context, p, msgID string, writes []pipeline.Write) error
-	// DeadLetter marks the message dead with the step that failed and why.
-	DeadLetter(ctx context.Context, p, step, msgID, reason string) error
+	// DeadLetter marks the message dead with why: cause is the final error,
+	// a *pipeline.StepError naming the step where processing failed.
+	DeadLetter(ctx context.Context, p, msgID string, cause error) error
 	// Pending returns pipeline p's messages that were received but neither
 	// processed nor dead, e.g. after a crash between save and publish.
 	Pending(ctx context.Context, p string) ([]knutpunkt.Message, error)
@@ -298,7 +299,7 @@ func (r *Router) deadLetterFilter(p *pipeline.Plan) message.HandlerMiddleware {
 			if ctx.Err() != nil {
 				return nil, err // shutting down: leave the message for redelivery
 			}
-			if derr := r.cfg.Log.DeadLetter(ctx, p.Name, stepOf(err), m.ID, err.Error()); derr != nil {
+			if derr := r.cfg.Log.DeadLetter(ctx, p.Name, m.ID, err); derr != nil {
 				return nil, errors.Join(err, derr)
 			}
 			r.log.Warn("dead letter", zap.String("pipeline", p.Name), zap.String("msg_id", m.ID),

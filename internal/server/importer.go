@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.uber.org/zap"
 
 	"github.com/knutpunkt/knutpunkt"
 	"github.com/knutpunkt/knutpunkt/internal/config"
@@ -109,6 +110,9 @@ func (im *Importer) Run(ctx context.Context, cfg *config.Config, opts Options, n
 					cancel(err)
 					continue // drain, so the processors never block
 				}
+				if pm.err != nil {
+					opts.Logger.Warn("dead letter", zap.String("pipeline", plan.Name), zap.String("msg_id", pm.m.ID), zap.Error(pm.err))
+				}
 				done := atomic.AddInt64(&stats.Messages, 1)
 				if im.Progress != nil {
 					im.Progress(done)
@@ -160,15 +164,11 @@ func commit(ctx context.Context, w *store.Writer, plan *pipeline.Plan, pm proces
 		if perr == nil {
 			return applyWrites(ctx, tx, res.Writes)
 		}
-		step := ""
-		var se *pipeline.StepError
-		if errors.As(perr, &se) {
-			step = se.Step
-		}
-		if err := tx.RecordAttempt(ctx, m.ID, plan.Name, step, perr); err != nil {
+		entry := deadLetterEntry(plan.Name, m.ID, perr)
+		if err := tx.RecordAttempt(ctx, m.ID, plan.Name, entry.Step, masked(perr)); err != nil {
 			return err
 		}
-		_, err = tx.DeadLetter(ctx, store.DeadLetterEntry{MessageID: m.ID, Pipeline: plan.Name, Step: step, Reason: perr.Error()})
+		_, err = tx.DeadLetter(ctx, entry)
 		return err
 	})
 	switch {

@@ -61,7 +61,7 @@ func (l *messageLog) SaveInbound(ctx context.Context, p, source string, m knutpu
 
 func (l *messageLog) RecordAttempt(ctx context.Context, p, step, msgID string, attemptErr error) error {
 	return l.w.Do(ctx, func(tx *store.Tx) error {
-		return tx.RecordAttempt(ctx, msgID, p, step, attemptErr)
+		return tx.RecordAttempt(ctx, msgID, p, step, masked(attemptErr))
 	})
 }
 
@@ -78,9 +78,10 @@ func (l *messageLog) Commit(ctx context.Context, p, msgID string, writes []pipel
 	return err
 }
 
-func (l *messageLog) DeadLetter(ctx context.Context, p, step, msgID, reason string) error {
+func (l *messageLog) DeadLetter(ctx context.Context, p, msgID string, cause error) error {
+	entry := deadLetterEntry(p, msgID, cause)
 	err := l.w.Do(ctx, func(tx *store.Tx) error {
-		_, err := tx.DeadLetter(ctx, store.DeadLetterEntry{MessageID: msgID, Pipeline: p, Step: step, Reason: reason})
+		_, err := tx.DeadLetter(ctx, entry)
 		return err
 	})
 	if err == nil {

@@ -197,4 +197,3 @@ func (s *Server) Close() error {
 type storeChecker struct{ s *store.Store }
 
 func (c storeChecker) Check(ctx context.Context) error { return c.s.Ping(ctx) }
-

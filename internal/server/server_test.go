@@ -137,6 +137,20 @@ func TestVisitsEndToEnd(t *testing.T) {
 			if got.Client.PersonID.String() != m.Clients[0].PersonID.String() && got.Staff[0].HSAID == "" {
 				t.Errorf("visit %s stored wrongly: %+v", visits[3].VisitID, got)
 			}
+			totals, err := srv.Store().VisitTotals(t.Context(), store.VisitFilter{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var n int64
+			for _, tot := range totals {
+				n += tot.Visits
+				if tot.LocalDate != "2026-11-20" || tot.Minutes <= 0 {
+					t.Errorf("total %+v: want day 2026-11-20 and minutes > 0", tot)
+				}
+			}
+			if n != 10 {
+				t.Errorf("visit totals count %d visits, want 10", n)
+			}
 			dls, err := srv.Store().ListDeadLetters(t.Context(), store.DeadLetterFilter{Pipeline: "tes_visits"})
 			if err != nil {
 				t.Fatal(err)

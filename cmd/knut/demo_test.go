@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestDemoOnce runs the README quick start's demo for one day.
+func TestDemoOnce(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	var out, errOut strings.Builder
+	start := time.Now()
+	err := run(ctx, []string{"demo", "--once", "--days", "1", "--root", "../..", "--dir", t.TempDir()},
+		strings.NewReader(""), &out, &errOut)
+	if err != nil {
+		t.Fatalf("knut demo --once: %v (after %s)\nstdout:\n%s\nstderr:\n%s", err, time.Since(start), out.String(), errOut.String())
+	}
+	got := out.String()
+	for _, want := range []string{
+		"Knutpunkt demo: Demo kommun, ",
+		"\nMessage log\n",
+		"Dead letters (3), each with its reason",
+		"Visits stored (",
+		"DAY", "PROVIDER", "VISITS", "MINUTES",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("demo output does not contain %q:\n%s", want, got)
+		}
+	}
+	m := regexp.MustCompile(`(?m)^\s+tes_visits\s+(\d+)\s+(\d+)\s+(\d+)$`).FindStringSubmatch(got)
+	if m == nil {
+		t.Fatalf("no tes_visits row in the message log:\n%s", got)
+	}
+	received, _ := strconv.Atoi(m[1])
+	processed, _ := strconv.Atoi(m[2])
+	dead, _ := strconv.Atoi(m[3])
+	if processed == 0 || dead != 3 || processed+dead != received {
+		t.Errorf("message log: received %d processed %d dead %d, want processed > 0, 3 dead, and nothing left over", received, processed, dead)
+	}
+	// Each of the three bad visits is explained.
+	for _, reason := range []string{"field client.person_id: personnummer: ", "field duration_minutes: minutes: end is before start", "at '/method'"} {
+		if !strings.Contains(got, reason) {
+			t.Errorf("dead letters do not explain %q:\n%s", reason, got)
+		}
+	}
+	assertNoPersonIDs(t, "knut demo's output", got)
+	assertNoPersonIDs(t, "knut demo's log", errOut.String())
+}
+
+func TestDemoWithoutContent(t *testing.T) {
+	t.Parallel()
+	_, _, err := knut(t, "demo", "--once", "--root", t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), "no pipelines directory") {
+		t.Errorf("knut demo in an empty root: error %v, want one saying there are no pipelines", err)
+	}
+}

@@ -1,0 +1,223 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/knutpunkt/knutpunkt/adapters"
+	"github.com/knutpunkt/knutpunkt/internal/config"
+	"github.com/knutpunkt/knutpunkt/internal/demo"
+	"github.com/knutpunkt/knutpunkt/internal/server"
+	"github.com/knutpunkt/knutpunkt/internal/store"
+)
+
+// demoVisits writes `knut demo visits -n n` to dir/name and returns its
+// path and lines.
+func demoVisits(t *testing.T, dir, name string, n int) (string, []string) {
+	t.Helper()
+	out, _, err := knut(t, "demo", "visits", "-n", strconv.Itoa(n))
+	if err != nil {
+		t.Fatalf("knut demo visits: %v", err)
+	}
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	if len(lines) != n {
+		t.Fatalf("knut demo visits -n %d wrote %d lines", n, len(lines))
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(out), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path, lines
+}
+
+// openStore opens the store of config file cfg as knut does, with the keys
+// that decrypt personal identifiers.
+func openStore(t *testing.T, cfg string) *store.Store {
+	t.Helper()
+	c, err := config.Load(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := server.OpenStore(t.Context(), c, adapters.EnvSecrets{})
+	if err != nil {
+		t.Fatalf("store.Open: %v", err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// TestImportVisits imports 500 demo visits, then the same file again.
+func TestImportVisits(t *testing.T) {
+	t.Parallel()
+	cfg, dir := repoConfig(t, "log: {format: json, level: debug}")
+	file, _ := demoVisits(t, dir, "visits.jsonl", 500)
+
+	var logs strings.Builder
+	steps := []struct {
+		name string
+		want string // in the last line
+	}{
+		{"first import", "messages=500 stored=500 dead=0 duplicate=0 "},
+		{"same file again", "messages=500 stored=0 dead=0 duplicate=500 "},
+	}
+	for _, s := range steps {
+		out, stderr, err := knut(t, "import", "--config", cfg, "--pipeline", "tes_visits", file)
+		logs.WriteString(stderr)
+		if err != nil {
+			t.Fatalf("%s: knut import: %v\n%s", s.name, err, stderr)
+		}
+		if !strings.HasPrefix(out, "imported "+file+": ") || !strings.Contains(lastLine(out), s.want) {
+			t.Errorf("%s: last line %q, want it to contain %q", s.name, lastLine(out), s.want)
+		}
+	}
+
+	st := openStore(t, cfg)
+	c, err := st.Counts(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[store.Status]int64{store.StatusReceived: 0, store.StatusProcessed: 500, store.StatusDead: 0, store.StatusReplayed: 0}
+	if diff := cmp.Diff(want, c); diff != "" {
+		t.Errorf("message counts after two imports (-want +got):\n%s", diff)
+	}
+	visits, err := st.ListVisits(t.Context(), store.VisitFilter{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(visits) != 500 {
+		t.Errorf("%d visits stored, want 500", len(visits))
+	}
+	assertNoPersonIDs(t, "knut import's log", logs.String())
+}
+
+// TestImportDeadLetters imports a file with good lines and bad ones; each
+// bad line is dead-lettered with a reason naming pipeline, step and field.
+func TestImportDeadLetters(t *testing.T) {
+	t.Parallel()
+	cfg, dir := repoConfig(t, "log: {format: json, level: debug}")
+	_, good := demoVisits(t, dir, "visits.jsonl", 4)
+	modified := func(line string, change func(*demo.TESVisit)) string {
+		var v demo.TESVisit
+		if err := json.Unmarshal([]byte(line), &v); err != nil {
+			t.Fatal(err)
+		}
+		change(&v)
+		b, _ := json.Marshal(v)
+		return string(b)
+	}
+	type dead struct {
+		step      string
+		reasonHas []string
+	}
+	lines := []struct {
+		body string
+		dead *dead // nil: stored
+	}{
+		{body: good[0]},
+		{body: good[1]},
+		{ // fails its check digit: an official invalid test case
+			body: modified(good[2], func(v *demo.TESVisit) { v.VisitID += "-BADPNR"; v.ClientPnr = "20150916-0006" }),
+			dead: &dead{"steps[1].map", []string{"mapping tes/visit_json_to_visit", "field client.person_id", "personnummer: "}},
+		},
+		{
+			body: `{"visitId": "TES-BROKEN", "clientPnr": `,
+			dead: &dead{"steps[0].validate.schema", []string{"schema tes/export.schema.json", "invalid JSON"}},
+		},
+		{
+			body: modified(good[3], func(v *demo.TESVisit) { v.VisitID += "-BADMETHOD"; v.Method = "BLUETOOTH" }),
+			dead: &dead{"steps[0].validate.schema", []string{"schema tes/export.schema.json", "at '/method'"}},
+		},
+		{
+			body: modified(good[3], func(v *demo.TESVisit) { v.VisitID += "-REVERSED"; v.Start, v.End = v.End, v.Start }),
+			dead: &dead{"steps[1].map", []string{"mapping tes/visit_json_to_visit", "field duration_minutes", "end is before start"}},
+		},
+		{body: good[3]},
+	}
+	var body strings.Builder
+	wantDead := map[string]dead{} // by external id
+	for i, l := range lines {
+		body.WriteString(l.body + "\n")
+		if l.dead != nil {
+			wantDead["bad.jsonl:"+strconv.Itoa(i+1)] = *l.dead
+		}
+	}
+	file := filepath.Join(dir, "bad.jsonl")
+	if err := os.WriteFile(file, []byte(body.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	var logs strings.Builder
+	for _, s := range []struct{ name, want string }{
+		{"first import", "messages=7 stored=3 dead=4 duplicate=0 "},
+		{"same file again", "messages=7 stored=0 dead=0 duplicate=7 "},
+	} {
+		out, stderr, err := knut(t, "import", "--config", cfg, "--pipeline", "tes_visits", file)
+		logs.WriteString(stderr)
+		if err != nil {
+			t.Fatalf("%s: knut import: %v\n%s", s.name, err, stderr)
+		}
+		if !strings.Contains(lastLine(out), s.want) {
+			t.Errorf("%s: last line %q, want it to contain %q", s.name, lastLine(out), s.want)
+		}
+	}
+
+	st := openStore(t, cfg)
+	dls, err := st.ListDeadLetters(t.Context(), store.DeadLetterFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dls) != len(wantDead) {
+		t.Errorf("%d dead letters, want %d (none added by the second import)", len(dls), len(wantDead))
+	}
+	for _, d := range dls {
+		rec, err := st.Message(t.Context(), d.MessageID)
+		if err != nil {
+			t.Fatalf("message of dead letter %s: %v", d.ID, err)
+		}
+		want, ok := wantDead[rec.ExternalID]
+		if !ok {
+			t.Errorf("unexpected dead letter for %s: %s", rec.ExternalID, d.Reason)
+			continue
+		}
+		delete(wantDead, rec.ExternalID)
+		if d.Pipeline != "tes_visits" || d.Step != want.step || rec.Status != store.StatusDead {
+			t.Errorf("dead letter for %s: pipeline %q step %q message %s, want tes_visits, %q, dead",
+				rec.ExternalID, d.Pipeline, d.Step, rec.Status, want.step)
+		}
+		for _, s := range append([]string{"pipeline tes_visits: " + want.step + ": message " + d.MessageID + ": "}, want.reasonHas...) {
+			if !strings.Contains(d.Reason, s) {
+				t.Errorf("dead letter for %s: reason %q does not contain %q", rec.ExternalID, d.Reason, s)
+			}
+		}
+		if strings.Contains(d.Reason, "20150916") || strings.Contains(d.Reason, "150916") {
+			t.Errorf("dead letter for %s: reason %q contains the personnummer", rec.ExternalID, d.Reason)
+		}
+	}
+	for id := range wantDead {
+		t.Errorf("no dead letter for %s", id)
+	}
+	assertNoPersonIDs(t, "knut import's log", logs.String())
+}
+
+// assertNoPersonIDs fails if text holds any personnummer of the demo
+// municipality's clients, in any of the usual written forms, or the invalid
+// one the bad visits carry.
+func assertNoPersonIDs(t *testing.T, what, text string) {
+	t.Helper()
+	forms := []string{"20150916-0006", "201509160006", "150916-0006"}
+	for _, c := range demo.NewMunicipality(1).Clients {
+		d := c.PersonID.String()
+		forms = append(forms, d, d[:8]+"-"+d[8:], d[2:], d[2:8]+"-"+d[8:])
+	}
+	for _, f := range forms {
+		if i := strings.Index(text, f); i >= 0 {
+			t.Errorf("%s contains personnummer %s unmasked: …%s…", what, f, text[max(0, i-200):min(len(text), i+len(f)+50)])
+		}
+	}
+}
