@@ -127,11 +127,11 @@ func TestImportDeadLetters(t *testing.T) {
 		},
 		{
 			body: `{"visitId": "TES-BROKEN", "clientPnr": `,
-			dead: &dead{"steps[0].validate.schema", []string{"schema tes/export.schema.json", "invalid JSON"}},
+			dead: &dead{"steps[0].validate", []string{"schema tes/export.schema.json", "invalid JSON"}},
 		},
 		{
 			body: modified(good[3], func(v *demo.TESVisit) { v.VisitID += "-BADMETHOD"; v.Method = "BLUETOOTH" }),
-			dead: &dead{"steps[0].validate.schema", []string{"schema tes/export.schema.json", "at '/method'"}},
+			dead: &dead{"steps[0].validate", []string{"schema tes/export.schema.json", "at '/method'"}},
 		},
 		{
 			body: modified(good[3], func(v *demo.TESVisit) { v.VisitID += "-REVERSED"; v.Start, v.End = v.End, v.Start }),

@@ -356,15 +356,20 @@ func (l *loader) validate(n *yaml.Node, path string) Step {
 		if ref = fields["schema"]; ref == nil {
 			return nil
 		}
-		path += ".schema"
 	}
-	schema := l.str(ref, path)
+	// The step is named steps[i].validate in either form; problems with
+	// the reference point at the schema key where there is one.
+	refPath := path
+	if n.Kind == yaml.MappingNode {
+		refPath += ".schema"
+	}
+	schema := l.str(ref, refPath)
 	if schema == "" || l.res.Schema == nil {
 		return nil
 	}
 	v, err := l.res.Schema(schema)
 	if err != nil {
-		l.addf(ref, path, "%v", err)
+		l.addf(ref, refPath, "%v", err)
 		return nil
 	}
 	return &validateStep{name: path, schema: schema, v: v}

@@ -213,8 +213,8 @@ to: {topic: notes.all}
 	t.Run("invalid input is a permanent error naming pipeline, step and field", func(t *testing.T) {
 		_, err := p.Process(context.Background(), knutpunkt.Message{ID: "m2", Headers: map[string]string{}, Body: []byte(`{"external_id": 7}`)})
 		var se *pipeline.StepError
-		if !errors.As(err, &se) || se.Step != "steps[0].validate.schema" || !adapters.IsPermanent(err) {
-			t.Fatalf("err = %v, want a permanent StepError from steps[0].validate.schema", err)
+		if !errors.As(err, &se) || se.Step != "steps[0].validate" || !adapters.IsPermanent(err) {
+			t.Fatalf("err = %v, want a permanent StepError from steps[0].validate", err)
 		}
 		for _, w := range []string{"pipeline visits_staff", "message m2", "/external_id"} {
 			if !strings.Contains(err.Error(), w) {

@@ -49,6 +49,13 @@ const HeaderTopic = "knut-topic"
 // HeaderReplayOf is set on a replayed message to the ID it replays.
 const HeaderReplayOf = "replay-of"
 
+// HeaderOriginExternalID carries the external id of the inbound message a
+// derived message (a delivery, a message to another pipeline) came from.
+// The derived message must not carry knutpunkt.HeaderExternalID itself:
+// with the source system that is the inbound idempotency key, and the
+// message log would take the derived message for a duplicate of its origin.
+const HeaderOriginExternalID = "origin-external-id"
+
 // Config is what New needs.
 type Config struct {
 	Plans    []*pipeline.Plan
@@ -227,7 +234,7 @@ func (r *Router) processHandler(p *pipeline.Plan) message.NoPublishHandlerFunc {
 }
 
 func (r *Router) publishOutput(ctx context.Context, p *pipeline.Plan, out pipeline.Output) error {
-	msg := out.Msg.Clone()
+	msg := derived(out.Msg)
 	if msg.Headers[knutpunkt.HeaderCorrelationID] == "" {
 		msg.Headers[knutpunkt.HeaderCorrelationID] = out.Msg.ID
 	}
@@ -252,7 +259,7 @@ func (r *Router) publishOutput(ctx context.Context, p *pipeline.Plan, out pipeli
 // of its own, so each has its own status, attempts and dead letters.
 func (r *Router) publishTopic(ctx context.Context, topic string, msg knutpunkt.Message) error {
 	for _, c := range r.consumers[topic] {
-		m := msg.Clone()
+		m := derived(msg)
 		m.ID = r.cfg.NewID()
 		if _, err := r.ingest(ctx, c, "topic:"+topic, m); err != nil {
 			return err
@@ -333,6 +340,9 @@ func (r *Router) Deliver(name string) (adapters.DeliverFunc, error) {
 		return nil, fmt.Errorf("unknown pipeline %q", name)
 	}
 	return func(ctx context.Context, m knutpunkt.Message) error {
+		if p.MaxBody > 0 && int64(len(m.Body)) > p.MaxBody {
+			return adapters.Permanent(fmt.Errorf("pipeline %s: body is %d bytes, over the limit of %d", p.Name, len(m.Body), p.MaxBody))
+		}
 		_, err := r.ingest(ctx, p, "adapter:"+p.From.Adapter, m)
 		return err
 	}, nil
@@ -398,6 +408,17 @@ func (r *Router) publish(topic string, m knutpunkt.Message) error {
 		return fmt.Errorf("publish %s to %s: %w", m.ID, topic, err)
 	}
 	return nil
+}
+
+// derived copies m for a message derived from it, moving its external id to
+// HeaderOriginExternalID (see there).
+func derived(m knutpunkt.Message) knutpunkt.Message {
+	d := m.Clone()
+	if ext, ok := d.Headers[knutpunkt.HeaderExternalID]; ok {
+		d.Headers[HeaderOriginExternalID] = ext
+		delete(d.Headers, knutpunkt.HeaderExternalID)
+	}
+	return d
 }
 
 func fromWatermill(wm *message.Message) knutpunkt.Message {

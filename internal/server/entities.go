@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/knutpunkt/knutpunkt/internal/homecare"
@@ -31,7 +32,13 @@ func entityDecoders(opts homecare.ValidateOptions) map[string]pipeline.EntityDec
 func decodeStrict(body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
-	return dec.Decode(v)
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("more than one entity in one message (JSON lines from a mapping need `split: lines` before `store`)")
+	}
+	return nil
 }
 
 // applyWrite stores one entity.
