@@ -48,7 +48,7 @@ the hub stored and dead-lettered, then keeps serving (or exits with --once).`,
 	cmd.Flags().StringVar(&opts.Listen, "listen", "127.0.0.1:0", "the hub's HTTP address")
 	cmd.Flags().BoolVar(&opts.Once, "once", false, "exit after the simulated period instead of serving on")
 	cmd.Flags().Uint64Var(&opts.Seed, "seed", 1, "seed of the synthetic municipality and its visits")
-	cmd.Flags().StringVar(&level, "log-level", "warn", "log level: debug, info, warn or error")
+	cmd.Flags().StringVar(&level, "log-level", "error", "log level: debug, info, warn or error (the summary lists dead letters)")
 	cmd.AddCommand(newDemoVisitsCmd())
 	return cmd
 }
