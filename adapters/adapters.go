@@ -57,6 +57,15 @@ type Sink interface {
 	Send(ctx context.Context, m knutpunkt.Message) error
 }
 
+// Replier is implemented by sinks whose vendor answers a delivery with a
+// message of its own, such as a provider acknowledging an order in its
+// webhook response. SendWithReply has Send's contract; reply is nil when
+// the vendor said nothing worth passing on. The hub publishes a reply on
+// the pipeline's reply_to topic, correlated with the delivery.
+type Replier interface {
+	SendWithReply(ctx context.Context, m knutpunkt.Message) (reply *knutpunkt.Message, err error)
+}
+
 // Checker is implemented by adapters that can probe their vendor endpoint;
 // the hub's /readyz and `knut serve` startup call it. Check returns promptly
 // with an error while the vendor is unreachable.

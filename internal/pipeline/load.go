@@ -161,6 +161,14 @@ func Parse(file string, data []byte, res Resources) (*Plan, error) {
 				}
 				p.DeadLetterTopic = l.topic(v, key+".topic")
 			}
+		case "reply_to":
+			for k, v := range l.mapping(n, key, map[string]bool{"topic": true}) {
+				if k != "topic" {
+					l.unknown(v, key, k)
+					continue
+				}
+				p.ReplyTo = l.topic(v, key+".topic")
+			}
 		case "order_by":
 			p.OrderBy = l.orderBy(n)
 		case "max_body":

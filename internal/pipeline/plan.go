@@ -27,6 +27,9 @@ type Plan struct {
 	To Endpoint
 	// Retry governs transient failures.
 	Retry Retry
+	// ReplyTo, if set, is the topic that receives the replies of sinks that
+	// answer deliveries (adapters.Replier), e.g. provider acknowledgements.
+	ReplyTo string
 	// DeadLetterTopic, if set, also receives every dead-lettered message;
 	// the store always records dead letters.
 	DeadLetterTopic string
@@ -96,6 +99,9 @@ func (p *Plan) Topics() []string {
 	}
 	if p.To.Topic != "" {
 		ts = append(ts, p.To.Topic)
+	}
+	if p.ReplyTo != "" {
+		ts = append(ts, p.ReplyTo)
 	}
 	if p.DeadLetterTopic != "" {
 		ts = append(ts, p.DeadLetterTopic)

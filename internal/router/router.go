@@ -80,6 +80,10 @@ type Router struct {
 	sources   map[string]adapters.Source  // plan → source
 	wm        *message.Router
 	closeOnce sync.Once
+
+	timersMu sync.Mutex
+	timers   map[*time.Timer]struct{} // waiting messages' requeues
+	closed   bool
 }
 
 // New opens every plan's adapters (no network I/O: adapters connect lazily)
@@ -101,6 +105,7 @@ func New(cfg Config) (*Router, error) {
 		consumers: map[string][]*pipeline.Plan{},
 		sinks:     map[string]adapters.Sink{},
 		sources:   map[string]adapters.Source{},
+		timers:    map[*time.Timer]struct{}{},
 	}
 	wmLogger := watermill.NewSlogLoggerWithLevelMapping(
 		slog.New(zapslog.NewHandler(cfg.Logger.Named("watermill").Core())),
@@ -222,7 +227,12 @@ func (r *Router) processHandler(p *pipeline.Plan) message.NoPublishHandlerFunc {
 			return err
 		}
 		if err := r.cfg.Log.Commit(ctx, p.Name, m.ID, res.Writes); err != nil {
-			return fmt.Errorf("pipeline %s: commit message %s: %w", p.Name, m.ID, err)
+			err = &pipeline.StepError{Pipeline: p.Name, Step: "commit", MessageID: m.ID, Err: err}
+			var de *DeferredError
+			if errors.As(err, &de) {
+				return r.deferMessage(ctx, p, m, err)
+			}
+			return err
 		}
 		for _, out := range res.Outputs {
 			if err := r.publishOutput(ctx, p, out); err != nil {
@@ -277,7 +287,7 @@ func (r *Router) deliverHandler(p *pipeline.Plan, ep pipeline.Endpoint, sink ada
 		ctx := wm.Context()
 		m := fromWatermill(wm)
 		delete(m.Headers, HeaderTopic)
-		err := sink.Send(ctx, m)
+		reply, err := send(ctx, sink, m, p.ReplyTo != "")
 		if err != nil {
 			err = &pipeline.StepError{Pipeline: p.Name, Step: step, MessageID: m.ID, Err: err}
 		}
@@ -287,8 +297,107 @@ func (r *Router) deliverHandler(p *pipeline.Plan, ep pipeline.Endpoint, sink ada
 		if err != nil {
 			return err
 		}
+		if reply != nil {
+			// A reply published but not committed is published again on
+			// redelivery; the reply's consumers dedupe by its external id.
+			rm := reply.Clone()
+			if rm.Headers[knutpunkt.HeaderCorrelationID] == "" {
+				rm.Headers[knutpunkt.HeaderCorrelationID] = m.Headers[knutpunkt.HeaderCorrelationID]
+			}
+			rm.Headers[HeaderReplyTo] = m.ID
+			if err := r.publishReply(ctx, p.ReplyTo, rm); err != nil {
+				return err
+			}
+		}
 		return r.cfg.Log.Commit(ctx, p.Name, m.ID, nil)
 	}
+}
+
+// DeferredError marks a failure that a later message will cure: a change
+// that arrived before the order it changes, say. The message waits, without
+// holding up the messages behind it, and is processed again after the
+// pipeline's backoff; after retry.attempts waits it is dead-lettered.
+type DeferredError struct{ Err error }
+
+func (e *DeferredError) Error() string { return "waiting: " + e.Err.Error() }
+
+func (e *DeferredError) Unwrap() error { return e.Err }
+
+// Defer wraps err as a DeferredError. Defer(nil) is nil.
+func Defer(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &DeferredError{Err: err}
+}
+
+// HeaderDeferrals counts how often a message has waited (see DeferredError).
+const HeaderDeferrals = "knut-deferrals"
+
+// deferMessage acknowledges m on the bus and queues it again after the
+// pipeline's backoff, or gives up with a permanent error once it has
+// waited retry.attempts times. While it waits its log status stays
+// received, so a restart queues it again too.
+func (r *Router) deferMessage(ctx context.Context, p *pipeline.Plan, m knutpunkt.Message, err error) error {
+	n, _ := strconv.Atoi(m.Headers[HeaderDeferrals])
+	if n+1 >= p.Retry.Attempts {
+		return adapters.Permanent(fmt.Errorf("gave up after waiting %d times: %w", n, err))
+	}
+	if lerr := r.cfg.Log.RecordAttempt(ctx, p.Name, "commit", m.ID, err); lerr != nil {
+		return lerr
+	}
+	delay := p.Retry.Backoff << n
+	if delay > p.Retry.MaxBackoff || delay <= 0 {
+		delay = p.Retry.MaxBackoff
+	}
+	m = m.Clone()
+	m.Headers[HeaderDeferrals] = strconv.Itoa(n + 1)
+	topic := m.Headers[HeaderTopic]
+	r.timersMu.Lock()
+	defer r.timersMu.Unlock()
+	if r.closed {
+		return nil // the log still holds it as received: the next start queues it
+	}
+	var t *time.Timer
+	t = time.AfterFunc(delay, func() {
+		r.timersMu.Lock()
+		delete(r.timers, t)
+		r.timersMu.Unlock()
+		if err := r.publish(topic, m); err != nil {
+			r.log.Error("requeue waiting message", zap.String("pipeline", p.Name), zap.String("msg_id", m.ID), zap.Error(err))
+		}
+	})
+	r.timers[t] = struct{}{}
+	r.log.Info("message waits", zap.String("pipeline", p.Name), zap.String("msg_id", m.ID),
+		zap.Int("wait", n+1), zap.Duration("for", delay), zap.Error(err))
+	return nil
+}
+
+// HeaderReplyTo names, on a sink's reply, the delivery it answers.
+const HeaderReplyTo = "reply-to"
+
+// send delivers m, asking for the vendor's reply when the pipeline has
+// somewhere to put it and the sink can give one.
+func send(ctx context.Context, sink adapters.Sink, m knutpunkt.Message, wantReply bool) (*knutpunkt.Message, error) {
+	if rs, ok := sink.(adapters.Replier); ok && wantReply {
+		return rs.SendWithReply(ctx, m)
+	}
+	return nil, sink.Send(ctx, m)
+}
+
+// publishReply hands a sink's reply to the pipelines reading topic. Unlike
+// publishTopic it keeps the reply's own external id: the reply is a new
+// inbound message from the vendor, and its idempotency key is what
+// recognises the same answer given twice.
+func (r *Router) publishReply(ctx context.Context, topic string, reply knutpunkt.Message) error {
+	for _, c := range r.consumers[topic] {
+		m := reply.Clone()
+		m.ID = r.cfg.NewID()
+		if _, err := r.ingest(ctx, c, "reply:"+topic, m); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // deadLetterFilter turns a handler's final failure into a dead letter: the
@@ -474,6 +583,7 @@ func (r *Router) Run(ctx context.Context) error {
 		}()
 	}
 	<-ctx.Done()
+	r.stopTimers()
 	r.wm.Close()
 	wg.Wait()
 	select {
@@ -482,6 +592,18 @@ func (r *Router) Run(ctx context.Context) error {
 	default:
 		return nil
 	}
+}
+
+// stopTimers cancels the requeues of waiting messages; they stay received
+// in the log and are queued again at the next start.
+func (r *Router) stopTimers() {
+	r.timersMu.Lock()
+	defer r.timersMu.Unlock()
+	r.closed = true
+	for t := range r.timers {
+		t.Stop()
+	}
+	clear(r.timers)
 }
 
 // Running is closed once the handlers run.
