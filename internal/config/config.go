@@ -59,6 +59,9 @@ type Config struct {
 	Schemas string `yaml:"schemas"`
 	// Log sets log format and level.
 	Log Log `yaml:"log"`
+	// Vars are the values of ${name} references in pipeline files, e.g. a
+	// provider's webhook URL: what one municipality's deployment sets.
+	Vars map[string]string `yaml:"vars"`
 
 	// dir is the config file's directory; relative paths resolve against it.
 	dir string

@@ -30,6 +30,11 @@ type Resources struct {
 	Schema func(path string) (Validator, error)
 	// Entities decode the canonical entity kinds the store step accepts.
 	Entities map[string]EntityDecoder
+	// Vars are the values of ${name} references in pipeline files: what
+	// differs between deployments of the same pipelines (a provider's
+	// webhook URL, a drop directory) lives in knut.yaml, not in the
+	// pipeline. A reference to an undefined var is a problem.
+	Vars map[string]string
 }
 
 // DefaultMaxBody is the body limit when a pipeline sets none: 10 MiB.
@@ -130,6 +135,9 @@ func Parse(file string, data []byte, res Resources) (*Plan, error) {
 	if !nameRE.MatchString(name) {
 		l.addf(nil, "", "file name %q must be snake_case: it is the pipeline's name", name)
 	}
+	if data = l.expand(data); len(l.problems) > 0 {
+		return nil, l.problems // the unexpanded text would only add YAML noise
+	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		l.problems = append(l.problems, Problem{File: file, Line: yamlErrorLine(err), Message: yamlErrorText(err)})
@@ -187,6 +195,28 @@ func Parse(file string, data []byte, res Resources) (*Plan, error) {
 		return nil, l.problems
 	}
 	return p, nil
+}
+
+var varRE = regexp.MustCompile(`\$\{([a-z][a-z0-9_]*)\}`)
+
+// expand replaces ${name} references with their vars, line by line so that
+// an undefined one is reported where it stands. Values are inserted as
+// they are: quote the reference in YAML if the value may need it.
+func (l *loader) expand(data []byte) []byte {
+	lines := bytes.Split(data, []byte("\n"))
+	for i, line := range lines {
+		lines[i] = varRE.ReplaceAllFunc(line, func(ref []byte) []byte {
+			name := string(ref[2 : len(ref)-1])
+			v, ok := l.res.Vars[name]
+			if !ok {
+				l.problems = append(l.problems, Problem{File: l.file, Line: i + 1, Path: "${" + name + "}",
+					Message: "undefined var (define it under vars: in knut.yaml)"})
+				return ref
+			}
+			return []byte(v)
+		})
+	}
+	return bytes.Join(lines, []byte("\n"))
 }
 
 type loader struct {

@@ -257,3 +257,17 @@ func TestProcessMapAndLines(t *testing.T) {
 		t.Errorf("err = %v, want the failing part named", err)
 	}
 }
+
+func TestParseVars(t *testing.T) {
+	res := resources(t)
+	res.Vars = map[string]string{"orders_topic": "orders.in"}
+	p, err := pipeline.Parse("v.yaml", []byte("from: {topic: ${orders_topic}}\nto: {topic: ${nope}}\n"), res)
+	var ps pipeline.Problems
+	if !errors.As(err, &ps) || len(ps) != 1 || !strings.HasPrefix(ps[0].Error(), "v.yaml:2: ${nope}: undefined var") {
+		t.Fatalf("Parse = %v, %v; want one problem for ${nope} on line 2", p, err)
+	}
+	p, err = pipeline.Parse("v.yaml", []byte("from: {topic: ${orders_topic}}\n"), res)
+	if err != nil || p.From.Topic != "orders.in" {
+		t.Fatalf("Parse = %+v, %v; want from topic orders.in", p, err)
+	}
+}

@@ -40,6 +40,7 @@ func Resources(cfg *config.Config, reg *adapters.Registry) pipeline.Resources {
 		Registry: reg,
 		Mapping:  mappings.get,
 		Schema:   schemas.get,
+		Vars:     cfg.Vars,
 		Entities: entityDecoders(homecare.ValidateOptions{
 			AllowTestHSAIDs:      cfg.Environment != config.Production,
 			RequireTestPersonIDs: cfg.Environment != config.Production,
