@@ -453,7 +453,12 @@ func (l *loader) route(n *yaml.Node, path string) Step {
 	s := &routeStep{name: path}
 	for i, rn := range n.Content {
 		rp := fmt.Sprintf("%s[%d]", path, i)
-		fields := l.mapping(rn, rp, map[string]bool{"when": true, "to": true})
+		fields := l.mapping(rn, rp, map[string]bool{"when": true})
+		_, hasTo := fields["to"]
+		_, hasReject := fields["reject"]
+		if hasTo == hasReject {
+			l.addf(rn, rp, "needs exactly one of to and reject")
+		}
 		var r route
 		for k, v := range fields {
 			switch k {
@@ -467,6 +472,8 @@ func (l *loader) route(n *yaml.Node, path string) Step {
 				r.when = prog
 			case "to":
 				r.to = l.endpoint(v, rp+".to", false)
+			case "reject":
+				r.reject = l.str(v, rp+".reject")
 			default:
 				l.unknown(v, rp, k)
 			}

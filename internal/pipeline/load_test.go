@@ -271,3 +271,30 @@ func TestParseVars(t *testing.T) {
 		t.Fatalf("Parse = %+v, %v; want from topic orders.in", p, err)
 	}
 }
+
+func TestRouteReject(t *testing.T) {
+	src := `from: {topic: in.orders}
+steps:
+  - route:
+      - when: 'body.provider == "a"'
+        to: {topic: orders.a}
+      - when: 'true'
+        reject: 'unknown provider'
+`
+	p, err := pipeline.Parse("orders.yaml", []byte(src), resources(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := p.Process(context.Background(), knutpunkt.Message{ID: "m", Headers: map[string]string{}, Body: []byte(`{"provider":"a"}`)})
+	if err != nil || len(res.Outputs) != 1 || res.Outputs[0].To.Topic != "orders.a" {
+		t.Fatalf("Process = %+v, %v; want routed to orders.a", res, err)
+	}
+	_, err = p.Process(context.Background(), knutpunkt.Message{ID: "m", Headers: map[string]string{}, Body: []byte(`{"provider":"x"}`)})
+	if !adapters.IsPermanent(err) || !strings.Contains(err.Error(), "steps[0].route: message m: routes[1]: unknown provider") {
+		t.Fatalf("err = %v, want a permanent rejection naming the route", err)
+	}
+	_, err = pipeline.Parse("orders.yaml", []byte("from: {topic: in.orders}\nsteps:\n  - route:\n      - when: 'true'\n"), resources(t))
+	if err == nil || !strings.Contains(err.Error(), "needs exactly one of to and reject") {
+		t.Errorf("a route with neither to nor reject: err = %v", err)
+	}
+}

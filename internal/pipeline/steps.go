@@ -153,9 +153,10 @@ func (s *storeStep) apply(_ context.Context, x *exchange) error {
 }
 
 type route struct {
-	when *vm.Program
-	src  string
-	to   Endpoint
+	when   *vm.Program
+	src    string
+	to     Endpoint
+	reject string // instead of to: dead-letter the message with this reason
 }
 
 type routeStep struct {
@@ -179,6 +180,9 @@ func (s *routeStep) apply(_ context.Context, x *exchange) error {
 				return adapters.Permanent(fmt.Errorf("routes[%d].when %q: %w", i, r.src, err))
 			}
 			if b, _ := ok.(bool); b {
+				if r.reject != "" {
+					return adapters.Permanent(fmt.Errorf("routes[%d]: %s", i, r.reject))
+				}
 				to := r.to
 				it.to = &to
 				return nil
