@@ -1,0 +1,132 @@
+package lifecare
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+
+	"go.uber.org/zap"
+
+	"github.com/knutpunkt/knutpunkt"
+	"github.com/knutpunkt/knutpunkt/adapters"
+	"github.com/knutpunkt/knutpunkt/adapters/file"
+	kphttp "github.com/knutpunkt/knutpunkt/adapters/http"
+	"github.com/knutpunkt/knutpunkt/adapters/sftp"
+	"github.com/knutpunkt/knutpunkt/internal/schema"
+)
+
+// Source receives order messages from the case system through the
+// configured transport, with that transport's semantics (see the http,
+// sftp and file adapters): over http, concurrent requests and no ordering
+// promise; over sftp and file, one file at a time in name order.
+//
+// Before handing a message to the hub it sets the external-id header to
+// the root's handelseId when the message has no external id (no
+// X-External-Id or Idempotency-Key header; files never have one). A body
+// that is not order XML is delivered unchanged: the pipeline's validate
+// step dead-letters it with the reason.
+type Source struct {
+	transport Transport
+	inner     adapters.Source
+	log       *zap.Logger
+	closed    atomic.Bool
+}
+
+var (
+	_ adapters.Source  = (*Source)(nil)
+	_ adapters.Checker = (*Source)(nil)
+)
+
+// NewSource builds the source for a validated cfg. Over http it mounts
+// /ingest/{path} on env.Ingress; it never touches the network.
+func NewSource(cfg SourceConfig, env adapters.Env) (*Source, error) {
+	env = env.WithDefaults()
+	s := &Source{transport: cfg.Transport, log: env.Logger}
+	var err error
+	switch cfg.Transport {
+	case HTTP:
+		s.inner, err = kphttp.NewSource(cfg.httpSource(), env)
+	case SFTP:
+		s.inner, err = sftp.NewSource(cfg.sftpSource(), env)
+	case File:
+		s.inner = file.NewSource(file.SourceConfig{SourceConfig: cfg.SourceConfig}, env)
+	default:
+		err = fmt.Errorf("transport: unknown %q", cfg.Transport)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lifecare source: %w", err)
+	}
+	return s, nil
+}
+
+// Receive implements adapters.Source.
+func (s *Source) Receive(ctx context.Context, deliver adapters.DeliverFunc) error {
+	if s.closed.Load() {
+		return adapters.ErrClosed
+	}
+	return s.inner.Receive(ctx, func(ctx context.Context, m knutpunkt.Message) error {
+		if m.Header(knutpunkt.HeaderExternalID) == "" {
+			if id := EventID(m.Body); id != "" {
+				m = m.Clone()
+				m.Headers[knutpunkt.HeaderExternalID] = id
+			} else {
+				s.log.Debug("message has no handelseId; delivered without external-id")
+			}
+		}
+		return deliver(ctx, m)
+	})
+}
+
+// Check implements adapters.Checker. Over sftp and file it probes the
+// drop directory; over http the endpoint is the hub's own server, so
+// Check only fails after Close.
+func (s *Source) Check(ctx context.Context) error {
+	if s.closed.Load() {
+		return adapters.ErrClosed
+	}
+	if c, ok := s.inner.(adapters.Checker); ok {
+		return c.Check(ctx)
+	}
+	return nil
+}
+
+// Close stops a running Receive with ErrClosed and releases the
+// transport's connection. It is idempotent.
+func (s *Source) Close() error {
+	s.closed.Store(true)
+	if c, ok := s.inner.(interface{ Close() error }); ok {
+		return c.Close()
+	}
+	return nil
+}
+
+var (
+	eventIDPath = mustXPath("/o:*/o:handelseId")
+	orderNS     = map[string]string{"o": OrderNamespace}
+)
+
+func mustXPath(expr string) *schema.XPath {
+	x, err := schema.CompileXPath(expr)
+	if err != nil {
+		panic(err)
+	}
+	return x
+}
+
+// EventID returns the handelseId of an order message (the first child of
+// the root, in OrderNamespace), or "" when body is not order XML or the id
+// is empty or longer than 128 bytes. It parses through internal/schema,
+// the hub's only XML parser, so the id is the one the validate and map
+// steps will see.
+func EventID(body []byte) string {
+	doc, err := schema.ParseXML(body)
+	if err != nil {
+		return ""
+	}
+	defer doc.Free()
+	id, ok, err := eventIDPath.Value(doc.Node(), orderNS)
+	if err != nil || !ok || id == "" || len(id) > 128 {
+		return ""
+	}
+	return id
+}
