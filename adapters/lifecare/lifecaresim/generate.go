@@ -78,14 +78,14 @@ func Orders(seed uint64, clients []homecare.PersonID, providers []string, decide
 		case 2: // a hospital stay, then resumed
 			from, to := addDays(day, 21), addDays(day, 30)
 			out = append(out,
-				&Paus{Head: head(at.Add(21 * 24 * time.Hour)), Order: o.ID, From: from, Reason: "sjukhus"},
-				&Ateruptagande{Head: head(at.Add(30 * 24 * time.Hour)), Order: o.ID, Date: to})
+				&Paus{Head: head(at.Add(21 * 24 * time.Hour)), Order: o.ID, Provider: o.Provider, From: from, Reason: "sjukhus"},
+				&Ateruptagande{Head: head(at.Add(30 * 24 * time.Hour)), Order: o.ID, Provider: o.Provider, Date: to})
 		case 3: // an end
 			reasons := []string{"flyttat", "avliden", "byte_av_utforare", "nytt_beslut", "avbojt", "beslut_upphort", "ovrigt"}
-			out = append(out, &Avslut{Head: head(at.Add(60 * 24 * time.Hour)), Order: o.ID, Date: addDays(day, 60), Reason: reasons[r.IntN(len(reasons))]})
+			out = append(out, &Avslut{Head: head(at.Add(60 * 24 * time.Hour)), Order: o.ID, Provider: o.Provider, Date: addDays(day, 60), Reason: reasons[r.IntN(len(reasons))]})
 		case 4: // a planned trip with a known end
 			from, to := addDays(day, 40), addDays(day, 47)
-			out = append(out, &Paus{Head: head(at.Add(35 * 24 * time.Hour)), Order: o.ID, From: from, To: &to, Reason: "resa", Planned: true})
+			out = append(out, &Paus{Head: head(at.Add(35 * 24 * time.Hour)), Order: o.ID, Provider: o.Provider, From: from, To: &to, Reason: "resa", Planned: true})
 		}
 	}
 	slices.SortStableFunc(out, func(a, b OrderMessage) int { return a.EventTime().Compare(b.EventTime()) })

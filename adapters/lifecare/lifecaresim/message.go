@@ -104,28 +104,31 @@ type Andring struct {
 type Paus struct {
 	XMLName xml.Name `xml:"urn:knutpunkt:lifecare:order:1 Paus"`
 	Head
-	Order   string         `xml:"bestallningsId"`
-	From    homecare.Date  `xml:"from"`
-	To      *homecare.Date `xml:"tom,omitempty"`
-	Reason  string         `xml:"orsak"` // sjukhus, korttidsboende, resa, annat
-	Planned bool           `xml:"planerad"`
+	Order    string         `xml:"bestallningsId"`
+	Provider string         `xml:"utforare"`
+	From     homecare.Date  `xml:"from"`
+	To       *homecare.Date `xml:"tom,omitempty"`
+	Reason   string         `xml:"orsak"` // sjukhus, korttidsboende, resa, annat
+	Planned  bool           `xml:"planerad"`
 }
 
 // Ateruptagande resumes a paused order on Date.
 type Ateruptagande struct {
 	XMLName xml.Name `xml:"urn:knutpunkt:lifecare:order:1 Ateruptagande"`
 	Head
-	Order string        `xml:"bestallningsId"`
-	Date  homecare.Date `xml:"datum"`
+	Order    string        `xml:"bestallningsId"`
+	Provider string        `xml:"utforare"`
+	Date     homecare.Date `xml:"datum"`
 }
 
 // Avslut ends an order; Date is the last day.
 type Avslut struct {
 	XMLName xml.Name `xml:"urn:knutpunkt:lifecare:order:1 Avslut"`
 	Head
-	Order  string        `xml:"bestallningsId"`
-	Date   homecare.Date `xml:"datum"`
-	Reason string        `xml:"orsak"` // avliden, flyttat, nytt_beslut, avbojt, byte_av_utforare, beslut_upphort, ovrigt
+	Order    string        `xml:"bestallningsId"`
+	Provider string        `xml:"utforare"`
+	Date     homecare.Date `xml:"datum"`
+	Reason   string        `xml:"orsak"` // avliden, flyttat, nytt_beslut, avbojt, byte_av_utforare, beslut_upphort, ovrigt
 }
 
 // Kvittens is a receipt from the hub, as the case system records it.
