@@ -65,13 +65,17 @@ func (s *Source) Receive(ctx context.Context, deliver adapters.DeliverFunc) erro
 		return adapters.ErrClosed
 	}
 	return s.inner.Receive(ctx, func(ctx context.Context, m knutpunkt.Message) error {
+		eventID, orderID := ids(m.Body)
+		m = m.Clone()
 		if m.Header(knutpunkt.HeaderExternalID) == "" {
-			if id := EventID(m.Body); id != "" {
-				m = m.Clone()
-				m.Headers[knutpunkt.HeaderExternalID] = id
+			if eventID != "" {
+				m.Headers[knutpunkt.HeaderExternalID] = eventID
 			} else {
 				s.log.Debug("message has no handelseId; delivered without external-id")
 			}
+		}
+		if orderID != "" {
+			m.Headers[HeaderOrderID] = orderID
 		}
 		return deliver(ctx, m)
 	})
@@ -100,8 +104,14 @@ func (s *Source) Close() error {
 	return nil
 }
 
+// HeaderOrderID is set on every order message to its bestallningsId, so a
+// pipeline can keep each order's messages in order:
+// `order_by: {header: lifecare-order-id}`.
+const HeaderOrderID = "lifecare-order-id"
+
 var (
 	eventIDPath = mustXPath("/o:*/o:handelseId")
+	orderIDPath = mustXPath("/o:*/o:bestallningsId")
 	orderNS     = map[string]string{"o": OrderNamespace}
 )
 
@@ -119,14 +129,24 @@ func mustXPath(expr string) *schema.XPath {
 // the hub's only XML parser, so the id is the one the validate and map
 // steps will see.
 func EventID(body []byte) string {
+	id, _ := ids(body)
+	return id
+}
+
+// ids returns the handelseId and bestallningsId of an order message, each
+// "" when absent, empty or longer than 128 bytes.
+func ids(body []byte) (eventID, orderID string) {
 	doc, err := schema.ParseXML(body)
 	if err != nil {
-		return ""
+		return "", ""
 	}
 	defer doc.Free()
-	id, ok, err := eventIDPath.Value(doc.Node(), orderNS)
-	if err != nil || !ok || id == "" || len(id) > 128 {
-		return ""
+	get := func(x *schema.XPath) string {
+		id, ok, err := x.Value(doc.Node(), orderNS)
+		if err != nil || !ok || len(id) > 128 {
+			return ""
+		}
+		return id
 	}
-	return id
+	return get(eventIDPath), get(orderIDPath)
 }

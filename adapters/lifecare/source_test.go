@@ -104,13 +104,13 @@ func TestSourceHeaders(t *testing.T) {
 			name: "http push without external id takes handelseId",
 			push: http.Header{"Content-Type": {"application/xml"}},
 			body: body,
-			want: map[string]string{"content-type": "application/xml", "source-system": "lifecare", "external-id": msg.EventID(), "caller": "SE2321000016-ABCD"},
+			want: map[string]string{"content-type": "application/xml", "source-system": "lifecare", "external-id": msg.EventID(), "lifecare-order-id": "BEST-2026-0001", "caller": "SE2321000016-ABCD"},
 		},
 		{
 			name: "X-External-Id wins",
 			push: http.Header{"Content-Type": {"text/xml; charset=utf-8"}, "X-External-Id": {"LC-OWN-1"}, "X-Source-System": {"evil"}},
 			body: body,
-			want: map[string]string{"content-type": "text/xml; charset=utf-8", "source-system": "lifecare", "external-id": "LC-OWN-1", "caller": "SE2321000016-ABCD"},
+			want: map[string]string{"content-type": "text/xml; charset=utf-8", "source-system": "lifecare", "external-id": "LC-OWN-1", "lifecare-order-id": "BEST-2026-0001", "caller": "SE2321000016-ABCD"},
 		},
 		{
 			name: "http push of a non-order is delivered without external id",
@@ -121,13 +121,13 @@ func TestSourceHeaders(t *testing.T) {
 		{
 			name: "file drop takes handelseId",
 			body: body,
-			want: map[string]string{"content-type": "application/xml", "source-system": "lifecare", "external-id": msg.EventID(), "filename": "order.xml"},
+			want: map[string]string{"content-type": "application/xml", "source-system": "lifecare", "external-id": msg.EventID(), "lifecare-order-id": "BEST-2026-0001", "filename": "order.xml"},
 		},
 		{
 			name:   "file drop with own source system",
 			body:   body,
 			config: "source_system: lifecare-demokommun\n",
-			want:   map[string]string{"content-type": "application/xml", "source-system": "lifecare-demokommun", "external-id": msg.EventID(), "filename": "order.xml"},
+			want:   map[string]string{"content-type": "application/xml", "source-system": "lifecare-demokommun", "external-id": msg.EventID(), "lifecare-order-id": "BEST-2026-0001", "filename": "order.xml"},
 		},
 	}
 	for _, tt := range tests {
