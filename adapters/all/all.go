@@ -9,5 +9,6 @@ import (
 	_ "github.com/knutpunkt/knutpunkt/adapters/http"     // http source and sink
 	_ "github.com/knutpunkt/knutpunkt/adapters/lifecare" // lifecare source and sink (case system orders and receipts)
 	_ "github.com/knutpunkt/knutpunkt/adapters/memory"   // memory source and sink (tests, demo)
+	_ "github.com/knutpunkt/knutpunkt/adapters/provider" // provider sink (orders to providers) and source (their acknowledgements)
 	_ "github.com/knutpunkt/knutpunkt/adapters/sftp"     // sftp source and sink
 )
