@@ -20,11 +20,14 @@ type program struct {
 }
 
 // exprEnv is what an expression sees: `value` (the value read by from:,
-// inside fn:) and, hidden, the record that from("…") reads.
+// inside fn:), `headers` (the message's headers, e.g.
+// headers["source-system"]; empty outside a pipeline) and, hidden, the
+// record that from("…") reads.
 type exprEnv struct {
-	Value any `expr:"value"`
-	sc    scope
-	paths []*srcPath
+	Value   any               `expr:"value"`
+	Headers map[string]string `expr:"headers"`
+	sc      scope
+	paths   []*srcPath
 }
 
 // fromFunc is the internal name from("path") is rewritten to: the record

@@ -107,8 +107,17 @@ func (m *Mapping) OutputContentType() string {
 // takes exactly one record. Errors are *FieldError for a field that cannot
 // be mapped, and wrap the parse error for input that is not well-formed.
 func (m *Mapping) Apply(input []byte) ([]byte, error) {
+	return m.ApplyWithHeaders(input, nil)
+}
+
+// ApplyWithHeaders is Apply for a message: expressions see its headers as
+// `headers`, for what the transport knows and the body does not say (the
+// provider a signed callback came from, say).
+func (m *Mapping) ApplyWithHeaders(input []byte, headers map[string]string) ([]byte, error) {
 	st := m.getState()
 	defer m.putState(st)
+	st.env.Headers = headers
+	defer func() { st.env.Headers = nil }()
 	// Canonical output is about as long as the vendor input; one
 	// allocation instead of a chain of growing appends.
 	out := make([]byte, 0, len(input)+len(input)/2+64)

@@ -86,8 +86,9 @@ type testFile struct {
 }
 
 type testInput struct {
-	body []byte
-	file string // input from a file, relative to the test file
+	body    []byte
+	file    string            // input from a file, relative to the test file
+	headers map[string]string // the message headers expressions see
 }
 
 type testWant struct {
@@ -247,12 +248,19 @@ func (l *loader) testCase(n *yaml.Node, path string) *TestCase {
 }
 
 func (l *loader) testInput(n *yaml.Node, path string) testInput {
-	k := l.keys(n, path, []string{"json", "text", "xml", "csv", "file"})
+	k := l.keys(n, path, []string{"json", "text", "xml", "csv", "file", "headers"})
+	var in testInput
+	if v := k["headers"]; v != nil {
+		in.headers = map[string]string{}
+		l.pairs(v, path+".headers", func(key string, vn *yaml.Node) {
+			in.headers[key] = l.str(vn, path+".headers."+key)
+		})
+		delete(k, "headers")
+	}
 	if len(k) != 1 {
 		l.addf(n, path, "needs exactly one of json, text, xml, csv or file")
 		return testInput{}
 	}
-	var in testInput
 	for key, v := range k {
 		switch key {
 		case "json":
@@ -388,7 +396,7 @@ func (tc *TestCase) Run(opts TestOptions) TestResult {
 		input = b
 	}
 	m := tc.tf.mapping
-	out, err := m.Apply(input)
+	out, err := m.ApplyWithHeaders(input, tc.input.headers)
 	if tc.wantErr != "" {
 		switch {
 		case err == nil:

@@ -122,9 +122,21 @@ type mapStep struct {
 
 func (s *mapStep) Name() string { return s.name }
 
+// headerMapper is a Mapper whose expressions can read the message headers.
+type headerMapper interface {
+	ApplyWithHeaders(input []byte, headers map[string]string) ([]byte, error)
+}
+
 func (s *mapStep) apply(_ context.Context, x *exchange) error {
+	hm, withHeaders := s.m.(headerMapper)
 	return x.forEach(func(it *item) error {
-		out, err := s.m.Apply(it.msg.Body)
+		var out []byte
+		var err error
+		if withHeaders {
+			out, err = hm.ApplyWithHeaders(it.msg.Body, it.msg.Headers)
+		} else {
+			out, err = s.m.Apply(it.msg.Body)
+		}
 		if err != nil {
 			return adapters.Permanent(err)
 		}
