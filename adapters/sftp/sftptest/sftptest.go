@@ -33,7 +33,7 @@ type Server struct {
 	// Absolute paths are not confined; this is a test server.
 	Root string
 
-	t      testing.TB
+	logf   func(format string, args ...any)
 	config *ssh.ServerConfig
 
 	mu      sync.Mutex
@@ -48,20 +48,31 @@ type Server struct {
 // user "knut" with a random password, and the keys given to AuthorizeKey.
 func NewServer(t testing.TB, root string) *Server {
 	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	s, err := Start(root, t.Logf)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Start starts a server for root outside a test, e.g. as the demo's SFTP
+// provider; logf receives its troubles. Close stops it.
+func Start(root string, logf func(format string, args ...any)) (*Server, error) {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
 	signer, err := ssh.NewSignerFromKey(priv)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	s := &Server{
 		HostKey:  signer.PublicKey(),
 		User:     "knut",
 		Password: "pw-" + rand.Text(),
 		Root:     root,
-		t:        t,
+		logf:     logf,
 		conns:    map[net.Conn]struct{}{},
 	}
 	s.config = &ssh.ServerConfig{
@@ -85,15 +96,17 @@ func NewServer(t testing.TB, root string) *Server {
 	s.config.AddHostKey(signer)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	s.Addr = ln.Addr().String()
 	s.start(ln)
-	t.Cleanup(func() {
-		s.Down()
-		s.wg.Wait()
-	})
-	return s
+	return s, nil
+}
+
+// Close stops the server and waits for its sessions to end.
+func (s *Server) Close() {
+	s.Down()
+	s.wg.Wait()
 }
 
 // AuthorizeKey makes the server accept key for User.
@@ -161,7 +174,7 @@ func (s *Server) Up() {
 		time.Sleep(20 * time.Millisecond)
 	}
 	if err != nil {
-		s.t.Errorf("sftptest: listen again on %s: %v", s.Addr, err)
+		s.logf("sftptest: listen again on %s: %v", s.Addr, err)
 		return
 	}
 	s.start(ln)
@@ -227,7 +240,7 @@ func (s *Server) serveSession(ch ssh.Channel, reqs <-chan *ssh.Request) {
 			return
 		}
 		if err := srv.Serve(); err != nil && !errors.Is(err, io.EOF) {
-			s.t.Logf("sftptest: session ended: %v", err)
+			s.logf("sftptest: session ended: %v", err)
 		}
 		_ = srv.Close()
 		return
