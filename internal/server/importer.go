@@ -18,8 +18,10 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/knutpunkt/knutpunkt"
+	"github.com/knutpunkt/knutpunkt/adapters"
 	"github.com/knutpunkt/knutpunkt/internal/config"
 	"github.com/knutpunkt/knutpunkt/internal/pipeline"
+	"github.com/knutpunkt/knutpunkt/internal/router"
 	"github.com/knutpunkt/knutpunkt/internal/store"
 )
 
@@ -73,9 +75,6 @@ func (im *Importer) Run(ctx context.Context, cfg *config.Config, opts Options, n
 		return stats, err
 	}
 	defer st.Close()
-	w := st.NewWriter(store.WriterOptions{MaxBatch: 512, MaxDelay: 5 * time.Millisecond})
-	defer w.Close()
-
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	workers, inFlight := im.Workers, im.InFlight
@@ -85,46 +84,66 @@ func (im *Importer) Run(ctx context.Context, cfg *config.Config, opts Options, n
 	if inFlight <= 0 {
 		inFlight = 2048
 	}
+	// The Writer's queue holds the processed messages waiting for their
+	// commit, so one batch commits while the next fills.
+	w := st.NewWriter(store.WriterOptions{MaxBatch: 512, MaxDelay: 5 * time.Millisecond, QueueSize: inFlight})
+	defer w.Close()
+
 	// Processing runs on a few goroutines whose stacks stay grown (the
-	// validators recurse deeply); many small goroutines only wait for the
-	// group commit, so the writer always has the next batch queued.
+	// validators recurse deeply). They hand each message to the Writer
+	// without waiting for its commit (Writer.Go); the outcomes come back on
+	// done, to one goroutine. No goroutine per message in flight: with
+	// thousands, scanning their stacks was a good part of every GC cycle.
 	msgs := make(chan knutpunkt.Message, workers)
-	processed := make(chan processedMessage, inFlight)
-	var procWG, commitWG sync.WaitGroup
+	done := make(chan *importOp, inFlight+512)
+	var procWG, opsWG sync.WaitGroup
 	for range workers {
 		procWG.Add(1)
 		go func() {
 			defer procWG.Done()
 			for m := range msgs {
 				res, err := plan.Process(ctx, m)
-				processed <- processedMessage{m, res, err}
+				op := prepareImport(st, plan, processedMessage{m, res, err})
+				opsWG.Add(1)
+				w.Go(ctx, op.fn(ctx, plan), func(err error) {
+					op.err = err
+					done <- op
+				})
 			}
 		}()
 	}
-	for range inFlight {
-		commitWG.Add(1)
-		go func() {
-			defer commitWG.Done()
-			for pm := range processed {
-				if err := commit(ctx, w, plan, pm, &stats); err != nil {
-					cancel(err)
-					continue // drain, so the processors never block
-				}
-				if pm.err != nil {
-					opts.Logger.Warn("dead letter", zap.String("pipeline", plan.Name), zap.String("msg_id", pm.m.ID), zap.Error(pm.err))
-				}
-				done := atomic.AddInt64(&stats.Messages, 1)
+	outcomes := make(chan struct{})
+	go func() {
+		defer close(outcomes)
+		for op := range done {
+			next, err := op.outcome(st, plan, opts, &stats)
+			switch {
+			case next != nil:
+				// Its entities cannot be stored: dead-letter it instead.
+				// From a goroutine of its own, as this one must never block
+				// on the Writer, whose callbacks wait for it.
+				opsWG.Add(1)
+				go w.Go(ctx, next.fn(ctx, plan), func(err error) {
+					next.err = err
+					done <- next
+				})
+			case err != nil:
+				cancel(err)
+			default:
+				n := atomic.AddInt64(&stats.Messages, 1)
 				if im.Progress != nil {
-					im.Progress(done)
+					im.Progress(n)
 				}
 			}
-		}()
-	}
+			opsWG.Done()
+		}
+	}()
 	readErr := readMessages(ctx, files, plan.MaxBody, msgs)
 	close(msgs)
 	procWG.Wait()
-	close(processed)
-	commitWG.Wait()
+	opsWG.Wait()
+	close(done)
+	<-outcomes
 	stats.Elapsed = time.Since(start)
 	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
 		return stats, cause
@@ -139,30 +158,54 @@ type processedMessage struct {
 	err error
 }
 
-// commit stores a processed message's outcome: stored with its entities, or
-// dead-lettered with its reason. Only a store failure is returned.
+// importOp is one processed message on its way into the store: what to
+// write, prepared (store.PrepareInbound, prepareWrites) on the processing
+// goroutine so that the Writer's goroutine only runs statements, and then
+// what the write did.
+type importOp struct {
+	pm     processedMessage
+	in     store.PreparedInbound
+	inErr  error
+	writes []pipeline.Write
+	// perr is why the message is dead-lettered; nil stores its entities.
+	perr error
+	dup  bool
+	err  error // the Writer's outcome
+}
+
+func prepareImport(st *store.Store, plan *pipeline.Plan, pm processedMessage) *importOp {
+	in := store.Inbound(plan.Name, "import", pm.m)
+	op := &importOp{pm: pm, perr: pm.err}
+	if pm.err == nil {
+		in.Status = store.StatusProcessed
+		op.writes = prepareWrites(st, pm.res.Writes)
+	}
+	op.in, op.inErr = st.PrepareInbound(in)
+	return op
+}
+
+// fn is the Writer op that stores a processed message's outcome: stored
+// with its entities, or dead-lettered with its reason.
 //
 // A message that processes cleanly is saved as processed in the same op as
 // its entities: its one attempt succeeded, which its status and time say,
 // so no attempt row is written. A failure writes the message, the attempt
 // with its error and the dead letter, as knut serve does.
-func commit(ctx context.Context, w *store.Writer, plan *pipeline.Plan, pm processedMessage, stats *ImportStats) error {
-	m, res, perr := pm.m, pm.res, pm.err
-	in := store.Inbound(plan.Name, "import", m)
-	if perr == nil {
-		in.Status = store.StatusProcessed
-	}
-	var dup bool
-	err := w.Do(ctx, func(tx *store.Tx) error {
-		saved, err := tx.SaveInbound(ctx, in)
+func (op *importOp) fn(ctx context.Context, plan *pipeline.Plan) func(tx *store.Tx) error {
+	return func(tx *store.Tx) error {
+		if op.inErr != nil {
+			return op.inErr
+		}
+		saved, err := tx.SavePreparedInbound(ctx, op.in)
 		if err != nil {
 			return err
 		}
-		if dup = saved.Duplicate; dup {
+		if op.dup = saved.Duplicate; op.dup {
 			return nil
 		}
+		m, perr := op.pm.m, op.perr
 		if perr == nil {
-			return applyWrites(ctx, tx, res.Writes)
+			return applyWrites(ctx, tx, op.writes)
 		}
 		entry := deadLetterEntry(plan.Name, m.ID, perr)
 		if err := tx.RecordAttempt(ctx, m.ID, plan.Name, entry.Step, masked(perr)); err != nil {
@@ -170,18 +213,34 @@ func commit(ctx context.Context, w *store.Writer, plan *pipeline.Plan, pm proces
 		}
 		_, err = tx.DeadLetter(ctx, entry)
 		return err
-	})
+	}
+}
+
+// outcome counts what the op did. Only a store failure is returned, and
+// next, the op to run instead, when the message's entities cannot be
+// stored: an order event its order's state refuses, or one whose order is
+// not there, which no later message of a one-shot import will bring.
+func (op *importOp) outcome(st *store.Store, plan *pipeline.Plan, opts Options, stats *ImportStats) (next *importOp, err error) {
+	m := op.pm.m
+	var de *router.DeferredError
 	switch {
-	case err != nil:
-		return fmt.Errorf("import message %s: %w", m.ID, err)
-	case dup:
+	case op.err != nil && op.perr == nil && (adapters.IsPermanent(op.err) || errors.As(op.err, &de)):
+		next = &importOp{pm: op.pm, perr: &pipeline.StepError{Pipeline: plan.Name, Step: "commit", MessageID: m.ID, Err: op.err}}
+		next.in, next.inErr = st.PrepareInbound(store.Inbound(plan.Name, "import", m))
+		return next, nil
+	case op.err != nil:
+		return nil, fmt.Errorf("import message %s: %w", m.ID, op.err)
+	case op.dup:
 		atomic.AddInt64(&stats.Duplicates, 1)
-	case perr != nil:
+	case op.perr != nil:
 		atomic.AddInt64(&stats.Dead, 1)
 	default:
 		atomic.AddInt64(&stats.Stored, 1)
 	}
-	return nil
+	if op.pm.err != nil {
+		opts.Logger.Warn("dead letter", zap.String("pipeline", plan.Name), zap.String("msg_id", m.ID), zap.Error(op.pm.err))
+	}
+	return nil, nil
 }
 
 // readMessages turns files into messages. The external id is the file's

@@ -30,7 +30,10 @@ func BenchmarkImport(b *testing.B) {
 	}
 	w.Flush()
 	f.Close()
-	cfg := config.Default("../..")
+	cfg, err := config.Load("../../knut.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
 	cfg.Store.DSN = filepath.Join(dir, "bench.db")
 	b.ResetTimer()
 	stats, err := (&server.Importer{}).Run(b.Context(), cfg, server.Options{}, "tes_visits", []string{path})

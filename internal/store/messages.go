@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -176,29 +177,44 @@ func limit(n int) int {
 	return n
 }
 
-const qInsertMessage = `INSERT INTO messages (id, pipeline, source_adapter, source_system, external_id, caller,
-	content_type, headers, body, sha256, size, received_at, status, updated_at)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-	ON CONFLICT DO NOTHING`
+const (
+	qInsertMessagesPrefix = `INSERT INTO messages (id, pipeline, source_adapter, source_system, external_id, caller,
+	content_type, headers, body, sha256, size, received_at, status, updated_at) VALUES `
+	qInsertMessagesSuffix = ` ON CONFLICT DO NOTHING`
+	qInsertMessage        = qInsertMessagesPrefix + `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)` + qInsertMessagesSuffix
+)
 
-// SaveInbound stores m in the message log. When a message with the same
-// source system and external id (both non-empty) or the same id is already
-// stored, it inserts nothing and returns that message's id with
-// Duplicate=true. This holds under concurrency: of two racing saves of one
-// key, exactly one inserts.
-func (t *Tx) SaveInbound(ctx context.Context, m InboundMessage) (SaveResult, error) {
+// PreparedInbound is an InboundMessage with its row computed (id, headers
+// JSON, SHA-256, times), made by Store.PrepareInbound off the writer's
+// goroutine. Tx.SavePreparedInbound stores it.
+type PreparedInbound struct {
+	m                  InboundMessage
+	headers            string
+	body               []byte
+	sum                string
+	status             Status
+	receivedAt, update any
+}
+
+// ID is the message id the prepared message will be stored with.
+func (p PreparedInbound) ID() string { return p.m.ID }
+
+// PrepareInbound does the work of SaveInbound that needs no transaction, so
+// that callers feeding a Writer can do it on their own goroutines.
+func (s *Store) PrepareInbound(m InboundMessage) (PreparedInbound, error) {
 	if m.ID == "" {
 		m.ID = newID()
 	}
+	update := now()
 	at := m.ReceivedAt
 	if at.IsZero() {
-		at = now()
+		at = update
 	}
 	headers := []byte("{}")
 	if len(m.Headers) > 0 {
 		var err error
-		if headers, err = json.Marshal(m.Headers); err != nil {
-			return SaveResult{}, fmt.Errorf("save inbound %s: headers: %w", m.ID, err)
+		if headers, err = marshalHeaders(m.Headers); err != nil {
+			return PreparedInbound{}, fmt.Errorf("save inbound %s: headers: %w", m.ID, err)
 		}
 	}
 	status := m.Status
@@ -207,16 +223,51 @@ func (t *Tx) SaveInbound(ctx context.Context, m InboundMessage) (SaveResult, err
 		status = StatusReceived
 	case StatusReceived, StatusProcessed:
 	default:
-		return SaveResult{}, fmt.Errorf("save inbound %s: initial status %q: want received or processed", m.ID, status)
+		return PreparedInbound{}, fmt.Errorf("save inbound %s: initial status %q: want received or processed", m.ID, status)
 	}
 	body := m.Body
 	if body == nil {
 		body = []byte{}
 	}
 	sum := sha256.Sum256(body)
-	res, err := t.exec(ctx, qInsertMessage, m.ID, m.Pipeline, m.SourceAdapter, m.SourceSystem, m.ExternalID,
-		m.Caller, m.ContentType, string(headers), body, hex.EncodeToString(sum[:]), int64(len(body)),
-		t.s.tv(at), string(status), t.s.tv(now()))
+	p := PreparedInbound{m: m, headers: string(headers), body: body, sum: hex.EncodeToString(sum[:]),
+		status: status, receivedAt: s.tv(at)}
+	if at == update {
+		p.update = p.receivedAt
+	} else {
+		p.update = s.tv(update)
+	}
+	return p, nil
+}
+
+// SaveInbound stores m in the message log. When a message with the same
+// source system and external id (both non-empty) or the same id is already
+// stored, it inserts nothing and returns that message's id with
+// Duplicate=true. This holds under concurrency: of two racing saves of one
+// key, exactly one inserts.
+func (t *Tx) SaveInbound(ctx context.Context, m InboundMessage) (SaveResult, error) {
+	p, err := t.s.PrepareInbound(m)
+	if err != nil {
+		return SaveResult{}, err
+	}
+	return t.SavePreparedInbound(ctx, p)
+}
+
+// SavePreparedInbound is SaveInbound of a message PrepareInbound prepared.
+func (t *Tx) SavePreparedInbound(ctx context.Context, p PreparedInbound) (SaveResult, error) {
+	m := &p.m
+	args := [...]any{m.ID, m.Pipeline, m.SourceAdapter, m.SourceSystem, m.ExternalID,
+		m.Caller, m.ContentType, p.headers, p.body, p.sum, int64(len(p.body)),
+		p.receivedAt, string(p.status), p.update}
+	if t.wb != nil {
+		// Write-behind (a Writer's first pass): the row goes in with its
+		// batch's other messages. Had it been a duplicate, the flush sees
+		// fewer rows inserted than buffered and the Writer re-runs the
+		// batch op by op, where this returns Duplicate.
+		t.wb.messages.add(args[:]...)
+		return SaveResult{ID: m.ID}, nil
+	}
+	res, err := t.exec(ctx, qInsertMessage, args[:]...)
 	if err != nil {
 		return SaveResult{}, fmt.Errorf("save inbound %s: %w", m.ID, err)
 	}
@@ -581,9 +632,79 @@ func (s *Store) PipelineCounts(ctx context.Context) (map[string]map[Status]int64
 func (s *Store) tv(t time.Time) any {
 	t = t.UTC().Truncate(time.Microsecond)
 	if s.dialect == DialectSQLite {
-		return t.Format(timeLayout)
+		return formatTime(t)
 	}
 	return t
+}
+
+// formatTime is t.Format(timeLayout) for a UTC time, without Format's
+// layout interpretation: the import path formats six times per message.
+func formatTime(t time.Time) string {
+	y, mo, d := t.Date()
+	if y < 0 || y > 9999 {
+		return t.Format(timeLayout)
+	}
+	h, mi, sec := t.Clock()
+	var b [len(timeLayout)]byte
+	put := func(i, v, n int) {
+		for j := i + n - 1; j >= i; j-- {
+			b[j] = byte('0' + v%10)
+			v /= 10
+		}
+	}
+	put(0, y, 4)
+	b[4] = '-'
+	put(5, int(mo), 2)
+	b[7] = '-'
+	put(8, d, 2)
+	b[10] = 'T'
+	put(11, h, 2)
+	b[13] = ':'
+	put(14, mi, 2)
+	b[16] = ':'
+	put(17, sec, 2)
+	b[19] = '.'
+	put(20, t.Nanosecond()/1000, 6)
+	b[26] = 'Z'
+	return string(b[:])
+}
+
+// marshalHeaders is json.Marshal(h), done by hand when every key and value
+// is printable ASCII that encoding/json writes as is; otherwise it is
+// json.Marshal's own result.
+func marshalHeaders(h map[string]string) ([]byte, error) {
+	plain := func(s string) bool {
+		for i := 0; i < len(s); i++ {
+			switch c := s[i]; {
+			case c < 0x20 || c >= 0x7f, c == '"', c == '\\', c == '<', c == '>', c == '&':
+				return false
+			}
+		}
+		return true
+	}
+	keys := make([]string, 0, len(h))
+	n := 2
+	for k, v := range h {
+		if !plain(k) || !plain(v) {
+			return json.Marshal(h)
+		}
+		keys = append(keys, k)
+		n += len(k) + len(v) + 6
+	}
+	slices.Sort(keys)
+	b := make([]byte, 0, n)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		b = append(b, k...)
+		b = append(b, '"', ':', '"')
+		b = append(b, h[k]...)
+		b = append(b, '"')
+	}
+	return append(b, '}'), nil
 }
 
 func isNoRows(err error) bool { return errors.Is(err, errNoRows) }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -26,6 +27,9 @@ type Tx struct {
 	// sets it: its transaction is shared, and with pgx a query cancelled
 	// mid-flight breaks the connection and so the whole batch.
 	detached bool
+	// wb, when set, holds the hot inserts (messages, clients, visits and
+	// their children) for multi-row statements: see writeBehind.
+	wb *writeBehind
 }
 
 func newTx(s *Store, tx *sqlx.Tx, detached bool) *Tx {
@@ -61,9 +65,17 @@ func (t *Tx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	if st, ok := t.stmts[query]; ok {
 		return st, nil
 	}
-	st, err := t.tx.PrepareContext(ctx, query)
-	if err != nil {
-		return nil, err
+	var st *sql.Stmt
+	if t.wb != nil && t.wb.stmts[query] != nil {
+		// Prepared once for the Writer's connection: its multi-row
+		// inserts are long, and parsing them every batch cost more than a
+		// row does.
+		st = t.tx.StmtContext(ctx, t.wb.stmts[query])
+	} else {
+		var err error
+		if st, err = t.tx.PrepareContext(ctx, query); err != nil {
+			return nil, err
+		}
 	}
 	if t.stmts == nil {
 		t.stmts = make(map[string]*sql.Stmt, 16)
@@ -74,6 +86,11 @@ func (t *Tx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 
 func (t *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	ctx = t.ctx(ctx)
+	if t.wb != nil && !t.wb.flushing && t.wb.pending() {
+		if err := t.flush(ctx); err != nil {
+			return nil, err
+		}
+	}
 	if t.s.dialect == DialectSQLite {
 		st, err := t.stmt(ctx, query)
 		if err != nil {
@@ -87,6 +104,11 @@ func (t *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, e
 // queryRow runs a query returning one row and scans it into dest.
 func (t *Tx) queryRow(ctx context.Context, query string, args []any, dest ...any) error {
 	ctx = t.ctx(ctx)
+	if t.wb != nil && !t.wb.flushing && t.wb.pending() {
+		if err := t.flush(ctx); err != nil {
+			return err
+		}
+	}
 	if t.s.dialect == DialectSQLite {
 		st, err := t.stmt(ctx, query)
 		if err != nil {
@@ -95,6 +117,141 @@ func (t *Tx) queryRow(ctx context.Context, query string, args []any, dest ...any
 		return st.QueryRowContext(ctx, args...).Scan(dest...)
 	}
 	return t.tx.QueryRowContext(ctx, t.s.q(query), args...).Scan(dest...)
+}
+
+// writeBehind collects a Writer batch's hot rows so that they go in as a few
+// multi-row INSERTs instead of several statements per op: on SQLite a
+// statement costs more than a row. Only a Writer's first, savepoint-less
+// pass over a batch uses it. Any other statement flushes it first, so every
+// statement sees the rows buffered before it. A flush failing, or inserting
+// fewer messages or visits than buffered (a duplicate message, a visit
+// already stored, which take other paths), is an error of the batch: the
+// Writer then re-runs it op by op without write-behind, where each op gets
+// its own outcome.
+type writeBehind struct {
+	clients, messages, visits, staff, insatser rowBuf
+	// stmts are the flush's statements prepared on the Writer's SQLite
+	// connection outside any transaction (prepareStmts); nil for
+	// PostgreSQL, where pgx caches prepared statements itself.
+	stmts    map[string]*sql.Stmt
+	flushing bool
+}
+
+// prepareStmts prepares the flush's statements on db, once. With SQLite db
+// has one connection, so they stay prepared on the one the batches use.
+func (w *writeBehind) prepareStmts(ctx context.Context, db *sql.DB) error {
+	if w.stmts != nil {
+		return nil
+	}
+	stmts := map[string]*sql.Stmt{}
+	for _, b := range [...]*rowBuf{&w.clients, &w.messages, &w.visits, &w.staff, &w.insatser} {
+		for _, n := range wbChunks {
+			q := multiRowSuffix(b.prefix, n, b.suffix)
+			st, err := db.PrepareContext(ctx, q)
+			if err != nil {
+				for _, st := range stmts {
+					_ = st.Close()
+				}
+				return err
+			}
+			stmts[q] = st
+		}
+	}
+	w.stmts = stmts
+	return nil
+}
+
+// closeStmts closes what prepareStmts prepared.
+func (w *writeBehind) closeStmts() {
+	for _, st := range w.stmts {
+		_ = st.Close()
+	}
+	w.stmts = nil
+}
+
+// errWriteBehindConflict is a flush that inserted fewer rows than buffered.
+var errWriteBehindConflict = errors.New("write-behind: a buffered row already exists")
+
+// rowBuf is one table's buffered rows.
+type rowBuf struct {
+	prefix, suffix string // INSERT ... VALUES and what follows the rows
+	cols           int
+	strict         bool // every row must be inserted
+	args           []any
+}
+
+func newWriteBehind() *writeBehind {
+	return &writeBehind{
+		clients:  rowBuf{prefix: qEnsureClientsPrefix, suffix: qEnsureClientsSuffix, cols: 6},
+		messages: rowBuf{prefix: qInsertMessagesPrefix, suffix: qInsertMessagesSuffix, cols: 14, strict: true},
+		visits:   rowBuf{prefix: qInsertVisitsPrefix, suffix: qInsertVisitsSuffix, cols: 23, strict: true},
+		staff:    rowBuf{prefix: qInsertVisitStaff, cols: 5},
+		insatser: rowBuf{prefix: qInsertVisitInsats, cols: 7},
+	}
+}
+
+// reset empties every buffer, e.g. after a failed batch left rows behind.
+func (w *writeBehind) reset() {
+	for _, b := range [...]*rowBuf{&w.clients, &w.messages, &w.visits, &w.staff, &w.insatser} {
+		clear(b.args)
+		b.args = b.args[:0]
+	}
+}
+
+func (b *rowBuf) add(row ...any) { b.args = append(b.args, row...) }
+
+func (w *writeBehind) pending() bool {
+	return len(w.clients.args)+len(w.messages.args)+len(w.visits.args)+len(w.staff.args)+len(w.insatser.args) > 0
+}
+
+// addChildren buffers rows (cols values each) prefixed with visitID.
+func (w *writeBehind) addChildren(b *rowBuf, visitID string, rows []any, cols int) {
+	for i := 0; i < len(rows); i += cols {
+		b.args = append(b.args, visitID)
+		b.args = append(b.args, rows[i:i+cols]...)
+	}
+}
+
+// wbChunks are the row counts of the multi-row statements a flush runs,
+// largest first: a batch prepares each at most once and runs the largest
+// many times. 64 rows of the widest table are 1,472 variables, far below
+// SQLite's 32,766 and PostgreSQL's 65,535.
+var wbChunks = [...]int{64, 16, 4, 1}
+
+// flush inserts the buffered rows, parents before children, and empties
+// the buffers.
+func (t *Tx) flush(ctx context.Context) error {
+	w := t.wb
+	w.flushing = true // the inserts below must not recurse into flush
+	defer func() { w.flushing = false }()
+	for _, b := range [...]*rowBuf{&w.clients, &w.messages, &w.visits, &w.staff, &w.insatser} {
+		rows := len(b.args) / b.cols
+		args := b.args
+		for _, chunk := range wbChunks {
+			for rows >= chunk {
+				q := multiRowSuffix(b.prefix, chunk, b.suffix)
+				res, err := t.exec(ctx, q, args[:chunk*b.cols]...)
+				if err != nil {
+					w.reset() // the batch is re-run without them
+					return fmt.Errorf("write-behind: %w", err)
+				}
+				if b.strict {
+					if n, err := res.RowsAffected(); err != nil || n != int64(chunk) {
+						w.reset()
+						if err != nil {
+							return fmt.Errorf("write-behind: %w", err)
+						}
+						return errWriteBehindConflict
+					}
+				}
+				args = args[chunk*b.cols:]
+				rows -= chunk
+			}
+		}
+		clear(b.args) // drop references to bodies
+		b.args = b.args[:0]
+	}
+	return nil
 }
 
 // savepoint runs fn inside a savepoint, rolling back only fn's writes when it

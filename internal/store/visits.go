@@ -36,8 +36,14 @@ func (s *Store) personKey(digits string) (hash []byte, clientID string, enc []by
 	return hash, clientIDFor(hash), s.pid.encrypt(digits, hash), nil
 }
 
-const qEnsureClient = `INSERT INTO clients (id, person_id_hash, person_id_enc, person_id_type, created_at, updated_at)
-	VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (person_id_hash) DO NOTHING`
+const (
+	qEnsureClientsPrefix = `INSERT INTO clients (id, person_id_hash, person_id_enc, person_id_type, created_at, updated_at) VALUES `
+	// Any conflict, not only on person_id_hash: the id is derived from the
+	// hash, and on PostgreSQL two concurrent inserts of one client can meet
+	// at the primary key first.
+	qEnsureClientsSuffix = ` ON CONFLICT DO NOTHING`
+	qEnsureClient        = qEnsureClientsPrefix + `(?, ?, ?, ?, ?, ?)` + qEnsureClientsSuffix
+)
 
 const visitCols = `source_system, external_id, client_id, provider_ref, unit_ref,
 	planned_visit_ref, start_at, end_at, device_start_at, device_end_at, local_date, duration_minutes,
@@ -46,9 +52,11 @@ const visitCols = `source_system, external_id, client_id, provider_ref, unit_ref
 // qInsertVisit is the import path's statement: a new visit is one plain
 // insert. (An upsert with RETURNING costs SQLite an ephemeral table per call,
 // which made it the most expensive statement of the import.)
-const qInsertVisit = `INSERT INTO visits (id, ` + visitCols + `, created_at, updated_at)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-	ON CONFLICT (source_system, external_id) DO NOTHING`
+const (
+	qInsertVisitsPrefix = `INSERT INTO visits (id, ` + visitCols + `, created_at, updated_at) VALUES `
+	qInsertVisitsSuffix = ` ON CONFLICT (source_system, external_id) DO NOTHING`
+	qInsertVisit        = qInsertVisitsPrefix + `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)` + qInsertVisitsSuffix
+)
 
 // qUpdateVisit overwrites a known visit; its parameters are qInsertVisit's
 // without the id, in the same order.
@@ -66,6 +74,66 @@ const (
 	qDeleteVisitInsatser = `DELETE FROM visit_insatser WHERE visit_id = ?`
 )
 
+// PreparedVisit is a visit with its rows computed (person id hash and
+// ciphertext, client id, times), made by Store.PrepareVisit off the writer's
+// goroutine. Tx.UpsertPreparedVisit stores it.
+type PreparedVisit struct {
+	v                 homecare.Visit
+	hash, enc         []byte
+	clientID, pidType string
+	at                any
+	row               []any // qInsertVisit's arguments
+	staff, insatser   []any // the children's rows, without visit_id
+	err               error
+}
+
+// PrepareVisit does the work of UpsertVisit that needs no transaction, so
+// that callers feeding a Writer can do it on their own goroutines. An
+// invalid visit is not an error here: UpsertPreparedVisit returns the error
+// UpsertVisit would.
+func (s *Store) PrepareVisit(v homecare.Visit) PreparedVisit {
+	p := PreparedVisit{v: v}
+	switch {
+	case v.SourceSystem == "" || v.ExternalID == "":
+		p.err = fmt.Errorf("upsert visit %s/%s: source system and external id are required", v.SourceSystem, v.ExternalID)
+		return p
+	case v.StartAt.IsZero() || v.EndAt.IsZero() || v.LocalDate.IsZero():
+		p.err = fmt.Errorf("upsert visit %s/%s: start_at, end_at and local_date are required", v.SourceSystem, v.ExternalID)
+		return p
+	}
+	var err error
+	p.hash, p.clientID, p.enc, err = s.personKey(v.Client.PersonID.String())
+	if err != nil {
+		p.err = fmt.Errorf("upsert visit %s/%s: %w", v.SourceSystem, v.ExternalID, err)
+		return p
+	}
+	pidType := v.Client.PersonIDType
+	if pidType == "" {
+		pidType = v.Client.PersonID.Type()
+	}
+	p.pidType = string(pidType)
+	p.at = s.tv(now())
+	p.row = []any{
+		newID(), v.SourceSystem, v.ExternalID, p.clientID, v.ProviderID, v.UnitID, v.PlannedVisitRef,
+		s.tv(v.StartAt), s.tv(v.EndAt), s.ntv(v.DeviceStartAt), s.ntv(v.DeviceEndAt), v.LocalDate.String(),
+		v.DurationMinutes, v.RecordedOffline, string(v.StartMethod), string(v.EndMethod), v.StartTagUID, v.EndTagUID,
+		string(v.Status), v.OutsideHome, v.IsExtra, p.at, p.at,
+	}
+	if len(v.Staff) > 0 {
+		p.staff = make([]any, 0, 4*len(v.Staff))
+		for i, st := range v.Staff {
+			p.staff = append(p.staff, i, string(st.HSAID), st.StaffRef, string(st.Role))
+		}
+	}
+	if len(v.Insatser) > 0 {
+		p.insatser = make([]any, 0, 6*len(v.Insatser))
+		for i, in := range v.Insatser {
+			p.insatser = append(p.insatser, i, in.Code, in.Minutes, in.Declined, in.DeclinedReason, in.DoubleStaffed)
+		}
+	}
+	return p
+}
+
 // UpsertVisit stores v, keyed by (SourceSystem, ExternalID): a new visit is
 // inserted, a known one overwritten, and in both cases the visit's staff and
 // insatser become exactly v's. Upserting the same visit twice leaves one
@@ -76,33 +144,34 @@ const (
 // times, local date); the pipeline validates visits (homecare.Visit.Validate)
 // before storing them.
 func (t *Tx) UpsertVisit(ctx context.Context, v homecare.Visit) (string, error) {
-	switch {
-	case v.SourceSystem == "" || v.ExternalID == "":
-		return "", fmt.Errorf("upsert visit %s/%s: source system and external id are required", v.SourceSystem, v.ExternalID)
-	case v.StartAt.IsZero() || v.EndAt.IsZero() || v.LocalDate.IsZero():
-		return "", fmt.Errorf("upsert visit %s/%s: start_at, end_at and local_date are required", v.SourceSystem, v.ExternalID)
+	return t.UpsertPreparedVisit(ctx, t.s.PrepareVisit(v))
+}
+
+// UpsertPreparedVisit is UpsertVisit of a visit PrepareVisit prepared.
+func (t *Tx) UpsertPreparedVisit(ctx context.Context, p PreparedVisit) (string, error) {
+	if p.err != nil {
+		return "", p.err
 	}
-	hash, clientID, enc, err := t.s.personKey(v.Client.PersonID.String())
-	if err != nil {
-		return "", fmt.Errorf("upsert visit %s/%s: %w", v.SourceSystem, v.ExternalID, err)
-	}
-	pidType := v.Client.PersonIDType
-	if pidType == "" {
-		pidType = v.Client.PersonID.Type()
-	}
-	at := t.s.tv(now())
-	if !t.clients[clientID] {
-		if _, err := t.exec(ctx, qEnsureClient, clientID, hash, enc, string(pidType), at, at); err != nil {
+	v := &p.v
+	at := p.at
+	if !t.clients[p.clientID] {
+		if t.wb != nil {
+			t.wb.clients.add(p.clientID, p.hash, p.enc, p.pidType, at, at)
+		} else if _, err := t.exec(ctx, qEnsureClient, p.clientID, p.hash, p.enc, p.pidType, at, at); err != nil {
 			return "", fmt.Errorf("upsert visit %s/%s: client: %w", v.SourceSystem, v.ExternalID, err)
 		}
-		t.markClient(clientID)
+		t.markClient(p.clientID)
 	}
-	id := newID()
-	args := []any{
-		id, v.SourceSystem, v.ExternalID, clientID, v.ProviderID, v.UnitID, v.PlannedVisitRef,
-		t.s.tv(v.StartAt), t.s.tv(v.EndAt), t.s.ntv(v.DeviceStartAt), t.s.ntv(v.DeviceEndAt), v.LocalDate.String(),
-		v.DurationMinutes, v.RecordedOffline, string(v.StartMethod), string(v.EndMethod), v.StartTagUID, v.EndTagUID,
-		string(v.Status), v.OutsideHome, v.IsExtra, at, at,
+	args := p.row
+	id := args[0].(string)
+	if t.wb != nil {
+		// Write-behind (a Writer's first pass): a visit already stored
+		// makes the flush insert fewer visits than buffered, and the
+		// Writer re-runs the batch op by op, taking the update path below.
+		t.wb.visits.add(args...)
+		t.wb.addChildren(&t.wb.staff, id, p.staff, 4)
+		t.wb.addChildren(&t.wb.insatser, id, p.insatser, 6)
+		return id, nil
 	}
 	res, err := t.exec(ctx, qInsertVisit, args...)
 	if err != nil {
@@ -133,24 +202,28 @@ func (t *Tx) UpsertVisit(ctx context.Context, v homecare.Visit) (string, error) 
 	// Children go in one multi-row insert per table: on the import path a
 	// statement costs more than a row.
 	if len(v.Staff) > 0 {
-		args := make([]any, 0, 5*len(v.Staff))
-		for i, st := range v.Staff {
-			args = append(args, id, i, string(st.HSAID), st.StaffRef, string(st.Role))
-		}
+		args := childRows(id, p.staff, 4)
 		if _, err := t.exec(ctx, multiRow(qInsertVisitStaff, len(v.Staff)), args...); err != nil {
 			return "", fmt.Errorf("upsert visit %s/%s: staff: %w", v.SourceSystem, v.ExternalID, err)
 		}
 	}
 	if len(v.Insatser) > 0 {
-		args := make([]any, 0, 7*len(v.Insatser))
-		for i, in := range v.Insatser {
-			args = append(args, id, i, in.Code, in.Minutes, in.Declined, in.DeclinedReason, in.DoubleStaffed)
-		}
+		args := childRows(id, p.insatser, 6)
 		if _, err := t.exec(ctx, multiRow(qInsertVisitInsats, len(v.Insatser)), args...); err != nil {
 			return "", fmt.Errorf("upsert visit %s/%s: insatser: %w", v.SourceSystem, v.ExternalID, err)
 		}
 	}
 	return id, nil
+}
+
+// childRows prefixes each row of rows (cols values each) with visitID.
+func childRows(visitID string, rows []any, cols int) []any {
+	out := make([]any, 0, len(rows)/cols*(cols+1))
+	for i := 0; i < len(rows); i += cols {
+		out = append(out, visitID)
+		out = append(out, rows[i:i+cols]...)
+	}
+	return out
 }
 
 // UpsertVisit is Tx.UpsertVisit in a transaction of its own.
@@ -359,6 +432,23 @@ func multiRow(prefix string, n int) string {
 	}
 	q := b.String()
 	multiRowCache.Store(key{prefix, n}, q)
+	return q
+}
+
+// multiRowSuffix is multiRow followed by suffix (e.g. an ON CONFLICT clause).
+func multiRowSuffix(prefix string, n int, suffix string) string {
+	if suffix == "" {
+		return multiRow(prefix, n)
+	}
+	type key struct {
+		prefix, suffix string
+		n              int
+	}
+	if q, ok := multiRowCache.Load(key{prefix, suffix, n}); ok {
+		return q.(string)
+	}
+	q := multiRow(prefix, n) + suffix
+	multiRowCache.Store(key{prefix, suffix, n}, q)
 	return q
 }
 

@@ -42,6 +42,13 @@ type WriterStats struct {
 // re-run with a savepoint per op. So an op's fn may be called twice (only
 // when another op of its batch failed); it must have no effects outside tx.
 // Ops run one at a time on the Writer's goroutine, in arrival order.
+//
+// In a batch's first pass the hot inserts (SaveInbound, UpsertVisit and
+// their Prepared forms) are written behind: buffered and inserted as
+// multi-row statements before any other statement and before the commit
+// (see writeBehind). Should that fail, or meet a duplicate message or a
+// visit already stored, the batch is re-run op by op as above, so each op
+// still gets its own outcome.
 type Writer struct {
 	s    *Store
 	opts WriterOptions
@@ -52,12 +59,25 @@ type Writer struct {
 	closed bool
 
 	batches, nops, failed atomic.Uint64
+
+	// wb is the batch's write-behind buffer, reused from batch to batch.
+	wb *writeBehind
 }
 
 type writerOp struct {
 	ctx  context.Context
 	fn   func(*Tx) error
-	done chan error // buffered: the batch loop never blocks on a gone caller
+	done chan error  // buffered: the batch loop never blocks on a gone caller
+	cb   func(error) // instead of done, for Go
+}
+
+// finish reports the op's outcome to its caller.
+func (op *writerOp) finish(err error) {
+	if op.cb != nil {
+		op.cb(err)
+		return
+	}
+	op.done <- err
 }
 
 // NewWriter starts a Writer. Close it before closing the Store (Store.Close
@@ -74,6 +94,7 @@ func (s *Store) NewWriter(opts WriterOptions) *Writer {
 		opts: opts,
 		ops:  make(chan *writerOp, opts.QueueSize),
 		done: make(chan struct{}),
+		wb:   newWriteBehind(),
 	}
 	s.writersMu.Lock()
 	s.writers[w] = struct{}{}
@@ -121,6 +142,34 @@ func (w *Writer) Do(ctx context.Context, fn func(tx *Tx) error) error {
 	}
 }
 
+// Go is Do without the wait: it queues fn (blocking only while the queue is
+// full) and returns; done is then called once with what Do would have
+// returned. done runs on the Writer's goroutine, so it must be quick and
+// must not call the Writer. It lets a caller keep thousands of ops in
+// flight without a goroutine, and a goroutine stack, for each. If ctx is
+// done before fn is queued, or the Writer is closed, Go calls done with
+// that error before it returns.
+func (w *Writer) Go(ctx context.Context, fn func(tx *Tx) error, done func(error)) {
+	if err := ctx.Err(); err != nil {
+		done(err)
+		return
+	}
+	op := &writerOp{ctx: ctx, fn: fn, cb: done}
+	w.mu.RLock()
+	if w.closed {
+		w.mu.RUnlock()
+		done(ErrClosed)
+		return
+	}
+	select {
+	case w.ops <- op:
+		w.mu.RUnlock()
+	case <-ctx.Done():
+		w.mu.RUnlock()
+		done(ctx.Err())
+	}
+}
+
 // Stats returns the Writer's counters, e.g. to report the mean batch size.
 func (w *Writer) Stats() WriterStats {
 	return WriterStats{Batches: w.batches.Load(), Ops: w.nops.Load(), Failed: w.failed.Load()}
@@ -146,6 +195,7 @@ func (w *Writer) Close() error {
 func (w *Writer) loop() {
 	defer close(w.done)
 	var timer *time.Timer
+	defer w.wb.closeStmts()
 	for op := range w.ops {
 		timer = w.batch(op, timer)
 	}
@@ -166,18 +216,25 @@ func (w *Writer) batch(first *writerOp, timer *time.Timer) *time.Timer {
 	start := time.Now()
 	ops := make([]*writerOp, 0, w.opts.MaxBatch)
 
+	if w.s.dialect == DialectSQLite && w.wb.stmts == nil {
+		// Best effort: without them the flush prepares its statements in
+		// each batch's transaction.
+		_ = w.wb.prepareStmts(context.Background(), w.s.wdb.DB)
+	}
 	// The batch transaction must not die with any one caller's context.
 	sqltx, err := w.s.wdb.BeginTxx(context.Background(), nil)
 	if err != nil {
-		first.done <- fmt.Errorf("begin batch: %w", err)
+		first.finish(fmt.Errorf("begin batch: %w", err))
 		return timer
 	}
 	tx := newTx(w.s, sqltx, true)
+	w.wb.reset()
+	tx.wb = w.wb
 	failed := false
 	run := func(op *writerOp) {
 		w.nops.Add(1)
 		if err := op.ctx.Err(); err != nil {
-			op.done <- err
+			op.finish(err)
 			return
 		}
 		ops = append(ops, op)
@@ -226,13 +283,19 @@ collect:
 	}
 
 	ok := ops
+	if !failed && tx.wb != nil && tx.wb.pending() {
+		if err := tx.flush(context.Background()); err != nil {
+			failed = true
+		}
+	}
+	tx.wb = nil
 	if failed {
 		tx.release()
 		_ = sqltx.Rollback()
 		if sqltx, err = w.s.wdb.BeginTxx(context.Background(), nil); err != nil {
 			err = fmt.Errorf("begin batch: %w", err)
 			for _, op := range ops {
-				op.done <- err
+				op.finish(err)
 			}
 			return timer
 		}
@@ -241,7 +304,7 @@ collect:
 		for _, op := range ops {
 			if err := tx.savepoint(op.ctx, op.fn); err != nil {
 				w.failed.Add(1)
-				op.done <- err
+				op.finish(err)
 				continue
 			}
 			ok = append(ok, op)
@@ -252,13 +315,13 @@ collect:
 	if err := sqltx.Commit(); err != nil {
 		err = fmt.Errorf("commit batch of %d: %w", len(ok), err)
 		for _, op := range ok {
-			op.done <- err
+			op.finish(err)
 		}
 		return timer
 	}
 	w.s.committed()
 	for _, op := range ok {
-		op.done <- nil
+		op.finish(nil)
 	}
 	return timer
 }

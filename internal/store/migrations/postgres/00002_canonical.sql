@@ -124,7 +124,9 @@ CREATE TABLE visits (
     UNIQUE (source_system, external_id)
 );
 CREATE INDEX visits_local_date ON visits (local_date, provider_ref);
-CREATE INDEX visits_client ON visits (client_id, local_date);
+-- No index on client_id: no query selects visits by client, and clients are
+-- never deleted nor re-keyed, so the foreign key needs none either. Its keys
+-- (UUIDv5, random) made it the import's most scattered B-tree insert.
 
 CREATE TABLE visit_staff (
     visit_id  TEXT        NOT NULL REFERENCES visits (id) ON DELETE CASCADE,
