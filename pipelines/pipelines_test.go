@@ -45,9 +45,14 @@ var contentTypes = map[string]string{
 }
 
 // resources are what knut serve and knut validate resolve pipelines against:
-// the repository's mappings and schemas, and every built-in adapter.
+// the repository's knut.yaml (its vars), mappings and schemas, and every
+// built-in adapter.
 func resources() pipeline.Resources {
-	return server.Resources(config.Default(".."), adapters.Default)
+	cfg, err := config.Load("../knut.yaml")
+	if err != nil {
+		panic(err)
+	}
+	return server.Resources(cfg, adapters.Default)
 }
 
 // TestPipelinesLoad loads every pipeline file, one subtest each, and then
@@ -152,7 +157,7 @@ func samples(t *testing.T, name string) []string {
 			t.Fatal(err)
 		}
 		for _, f := range m {
-			if !strings.HasSuffix(f, ".golden.json") {
+			if !strings.HasSuffix(f, ".golden.json") && !strings.HasSuffix(f, ".headers.json") {
 				inputs = append(inputs, f)
 			}
 		}
@@ -177,6 +182,13 @@ func runSample(t *testing.T, p *pipeline.Plan, in string) {
 			knutpunkt.HeaderExternalID:   id,
 		},
 		Body: body,
+	}
+	// NAME.headers.json, if there, sets headers the transport would (a
+	// provider's signed source-system, say).
+	if b, err := os.ReadFile(base + ".headers.json"); err == nil {
+		if err := json.Unmarshal(b, &m.Headers); err != nil {
+			t.Fatalf("%s.headers.json: %v", base, err)
+		}
 	}
 	goldenPath, errPath := base+".golden.json", base+".err"
 	wantErr, err := os.ReadFile(errPath)

@@ -59,7 +59,7 @@ func TestAdaptersListDirections(t *testing.T) {
 		f := strings.Fields(line)
 		got[f[0]] = f[1]
 	}
-	for _, name := range []string{"memory", "http", "file", "sftp"} {
+	for _, name := range []string{"memory", "http", "file", "sftp", "lifecare", "provider"} {
 		if got[name] != "source+sink" {
 			t.Errorf("adapter %s: direction %q, want source+sink; output:\n%s", name, got[name], out)
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
@@ -12,14 +13,21 @@ import (
 	"github.com/knutpunkt/knutpunkt/internal/logging"
 )
 
+// defaultConfig is read when no --config is given and it exists: the
+// repository's own knut.yaml describes the demo municipality.
+const defaultConfig = "knut.yaml"
+
 // configFlag adds --config to cmd and returns a loader for it.
 func configFlag(cmd *cobra.Command) func() (*config.Config, error) {
-	path := cmd.Flags().StringP("config", "c", "", "config file (default: built-in defaults, relative to the current directory)")
+	path := cmd.Flags().StringP("config", "c", "", "config file (default: ./knut.yaml if there is one, else built-in defaults)")
 	return func() (*config.Config, error) {
-		if *path == "" {
-			return config.Default("."), nil
+		if *path != "" {
+			return config.Load(*path)
 		}
-		return config.Load(*path)
+		if _, err := os.Stat(defaultConfig); err == nil {
+			return config.Load(defaultConfig)
+		}
+		return config.Default("."), nil
 	}
 }
 

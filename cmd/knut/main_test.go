@@ -88,8 +88,28 @@ func repoConfig(t *testing.T, extra ...string) (path, dir string) {
 		t.Fatal(err)
 	}
 	dir = t.TempDir()
+	// The repository's pipelines refer to the vars of its knut.yaml.
+	repo, err := os.ReadFile(filepath.Join(root, "knut.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, vars, ok := strings.Cut(string(repo), "\nvars:\n")
+	if !ok {
+		t.Fatal("knut.yaml has no vars: block")
+	}
+	extra = append(extra, "vars:\n"+strings.TrimRight(vars, "\n"))
 	return writeConfig(t, dir, filepath.Join(root, "pipelines"), filepath.Join(root, "mappings"),
 		filepath.Join(root, "schemas"), extra...), dir
+}
+
+// TestMain gives the secret references of the repository's knut.yaml
+// values, as an operator's environment would: commands that open every
+// pipeline's adapters (serve, replay) resolve them.
+func TestMain(m *testing.M) {
+	for _, name := range []string{"KNUT_OMSORG_NORR_WEBHOOK_SECRET", "KNUT_HEMTJANST_SODER_CALLBACK_SECRET", "KNUT_HEMTJANST_SODER_SFTP_PASSWORD"} {
+		os.Setenv(name, "test-"+strings.ToLower(name))
+	}
+	os.Exit(m.Run())
 }
 
 // copyTestdata copies testdata/src into a fresh directory and returns it.

@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/knutpunkt/knutpunkt/internal/config"
+	"github.com/knutpunkt/knutpunkt/internal/homecare"
 	"github.com/knutpunkt/knutpunkt/internal/server"
 	"github.com/knutpunkt/knutpunkt/internal/store"
 )
@@ -50,6 +51,7 @@ type Summary struct {
 	Pipelines  map[string]map[store.Status]int64
 	DeadLetter []store.DeadLetterRecord
 	Totals     []store.VisitTotal
+	Orders     *OrderSummary
 }
 
 // Run starts a hub on the embedded default, lets the simulated municipality
@@ -76,10 +78,18 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		defer os.RemoveAll(dir)
 		opts.Dir = dir
 	}
-	cfg := config.Default(opts.Root)
+	cfg, err := config.Load(filepath.Join(opts.Root, "knut.yaml"))
+	if err != nil {
+		return nil, err
+	}
 	cfg.Store.DSN = filepath.Join(opts.Dir, "demo.db")
 	cfg.HTTP.Listen = opts.Listen
-	srv, err := server.New(ctx, cfg, server.Options{Logger: opts.Logger})
+	orders, secrets, err := startOrderWorld(opts.Dir, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer orders.close()
+	srv, err := server.New(ctx, cfg, server.Options{Logger: opts.Logger, Secrets: secrets})
 	if err != nil {
 		return nil, err
 	}
@@ -106,8 +116,21 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	if err := waitSettled(ctx, srv.Store(), 25*time.Second); err != nil {
 		return nil, err
 	}
+	var clients []homecare.PersonID
+	for _, c := range m.Clients {
+		if c.PersonID.Type() == homecare.Personnummer && len(clients) < 12 {
+			clients = append(clients, c.PersonID)
+		}
+	}
+	sentOrders, err := orders.run(ctx, base, srv.Store(), clients, opts.Today.AddDate(0, 0, -opts.Days), opts.Seed)
+	if err != nil {
+		return nil, err
+	}
 	sum, err := summarize(ctx, srv.Store(), sent)
 	if err != nil {
+		return nil, err
+	}
+	if sum.Orders, err = orders.summarize(ctx, srv.Store(), sentOrders); err != nil {
 		return nil, err
 	}
 	sum.Print(opts.Out)
@@ -183,6 +206,9 @@ func (s *Summary) Print(w io.Writer) {
 		fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\n", t.LocalDate, t.ProviderID, t.Visits, t.Minutes)
 	}
 	tw.Flush()
+	if s.Orders != nil {
+		s.Orders.Print(w)
+	}
 }
 
 func sortedKeys[V any](m map[string]V) []string {

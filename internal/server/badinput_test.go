@@ -22,6 +22,7 @@ import (
 	adhttp "github.com/knutpunkt/knutpunkt/adapters/http"
 	"github.com/knutpunkt/knutpunkt/adapters/memory"
 	"github.com/knutpunkt/knutpunkt/internal/config"
+	"github.com/knutpunkt/knutpunkt/internal/demo"
 	"github.com/knutpunkt/knutpunkt/internal/router"
 	"github.com/knutpunkt/knutpunkt/internal/server"
 	"github.com/knutpunkt/knutpunkt/internal/store"
@@ -589,6 +590,9 @@ to:
 // caller picks the registry.
 func startWith(t *testing.T, cfg *config.Config, opts server.Options) *server.Server {
 	t.Helper()
+	if opts.Secrets == nil {
+		opts.Secrets = demo.Secrets(nil)
+	}
 	srv, err := server.New(t.Context(), cfg, opts)
 	if err != nil {
 		t.Fatalf("server.New: %v", err)

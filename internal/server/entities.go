@@ -3,12 +3,18 @@ package server
 import (
 	"bytes"
 	"context"
+	"encoding"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"time"
+	"unicode/utf8"
 
+	"github.com/knutpunkt/knutpunkt/adapters"
 	"github.com/knutpunkt/knutpunkt/internal/homecare"
 	"github.com/knutpunkt/knutpunkt/internal/pipeline"
+	"github.com/knutpunkt/knutpunkt/internal/router"
 	"github.com/knutpunkt/knutpunkt/internal/store"
 )
 
@@ -16,10 +22,23 @@ import (
 // accepts, each decoded strictly from its canonical JSON and validated.
 func entityDecoders(opts homecare.ValidateOptions) map[string]pipeline.EntityDecoder {
 	return map[string]pipeline.EntityDecoder{
+		"order_event": func(body []byte) (any, error) {
+			var ev homecare.OrderEvent
+			if err := decodeStrict(body, &ev); err != nil {
+				return nil, fmt.Errorf("order_event: %w", err)
+			}
+			if err := ev.Validate(opts); err != nil {
+				return nil, err
+			}
+			return ev, nil
+		},
 		"visit": func(body []byte) (any, error) {
 			var v homecare.Visit
-			if err := decodeStrict(body, &v); err != nil {
-				return nil, fmt.Errorf("visit: %w", err)
+			if !decodeVisitFast(body, &v) {
+				v = homecare.Visit{}
+				if err := decodeStrict(body, &v); err != nil {
+					return nil, fmt.Errorf("visit: %w", err)
+				}
 			}
 			if err := v.ValidateWith(opts); err != nil {
 				return nil, err
@@ -41,13 +60,319 @@ func decodeStrict(body []byte, v any) error {
 	return nil
 }
 
+// prepareWrites returns writes with the entities the store can prepare off
+// its writer's goroutine (store.PrepareVisit) prepared; applyWrite stores
+// either form.
+func prepareWrites(st *store.Store, writes []pipeline.Write) []pipeline.Write {
+	var out []pipeline.Write
+	for i, w := range writes {
+		if v, ok := w.Entity.(homecare.Visit); ok {
+			if out == nil {
+				out = append([]pipeline.Write(nil), writes...)
+			}
+			out[i].Entity = st.PrepareVisit(v)
+		}
+	}
+	if out == nil {
+		return writes
+	}
+	return out
+}
+
 // applyWrite stores one entity.
 func applyWrite(ctx context.Context, tx *store.Tx, w pipeline.Write) error {
 	switch e := w.Entity.(type) {
 	case homecare.Visit:
 		_, err := tx.UpsertVisit(ctx, e)
 		return err
+	case store.PreparedVisit:
+		_, err := tx.UpsertPreparedVisit(ctx, e)
+		return err
+	case homecare.OrderEvent:
+		_, err := tx.ApplyOrderEvent(ctx, e, w.MessageID)
+		switch {
+		case errors.Is(err, homecare.ErrUnknownOrder):
+			// Its create may be behind it in the queue: wait, bounded.
+			return router.Defer(err)
+		case err != nil:
+			var te *homecare.TransitionError
+			if errors.As(err, &te) {
+				return adapters.Permanent(err)
+			}
+		}
+		return err
 	default:
 		return fmt.Errorf("no store for entity %T", e)
+	}
+}
+
+// decodeVisitFast decodes a canonical visit as decodeStrict does, several
+// times faster, for the JSON a mapping writes: exact keys, each once, no
+// escapes, no nulls, integers as plain digits. It reports false for
+// anything else, including any value a field refuses, and the caller then
+// runs decodeStrict, whose result and error are the contract; so this only
+// ever returns what decodeStrict would.
+func decodeVisitFast(body []byte, v *homecare.Visit) bool {
+	if !utf8.Valid(body) {
+		return false
+	}
+	d := fastJSON{b: body}
+	ok := d.object(func(key string) bool {
+		switch key {
+		case "source_system":
+			return d.str(&v.SourceSystem)
+		case "external_id":
+			return d.str(&v.ExternalID)
+		case "client":
+			return d.object(func(key string) bool {
+				switch key {
+				case "person_id":
+					return d.text(&v.Client.PersonID)
+				case "person_id_type":
+					return d.text(&v.Client.PersonIDType)
+				}
+				return false
+			})
+		case "provider_id":
+			return d.str(&v.ProviderID)
+		case "unit_id":
+			return d.str(&v.UnitID)
+		case "planned_visit_ref":
+			return d.str(&v.PlannedVisitRef)
+		case "start_at":
+			return d.time(&v.StartAt)
+		case "end_at":
+			return d.time(&v.EndAt)
+		case "device_start_at":
+			return d.time(&v.DeviceStartAt)
+		case "device_end_at":
+			return d.time(&v.DeviceEndAt)
+		case "local_date":
+			return d.text(&v.LocalDate)
+		case "duration_minutes":
+			return d.int(&v.DurationMinutes)
+		case "recorded_offline":
+			return d.bool(&v.RecordedOffline)
+		case "start_method":
+			return d.text(&v.StartMethod)
+		case "end_method":
+			return d.text(&v.EndMethod)
+		case "start_tag_uid":
+			return d.str(&v.StartTagUID)
+		case "end_tag_uid":
+			return d.str(&v.EndTagUID)
+		case "status":
+			return d.text(&v.Status)
+		case "outside_home":
+			return d.bool(&v.OutsideHome)
+		case "is_extra":
+			return d.bool(&v.IsExtra)
+		case "staff":
+			v.Staff = []homecare.VisitStaff{}
+			return d.array(func() bool {
+				var st homecare.VisitStaff
+				ok := d.object(func(key string) bool {
+					switch key {
+					case "hsa_id":
+						var s string
+						ok := d.str(&s)
+						st.HSAID = homecare.HSAID(s)
+						return ok
+					case "staff_ref":
+						return d.str(&st.StaffRef)
+					case "role":
+						return d.text(&st.Role)
+					}
+					return false
+				})
+				v.Staff = append(v.Staff, st)
+				return ok
+			})
+		case "insatser":
+			v.Insatser = []homecare.VisitInsats{}
+			return d.array(func() bool {
+				var in homecare.VisitInsats
+				ok := d.object(func(key string) bool {
+					switch key {
+					case "code":
+						return d.str(&in.Code)
+					case "minutes":
+						in.Minutes = new(int)
+						return d.int(in.Minutes)
+					case "declined":
+						return d.bool(&in.Declined)
+					case "declined_reason":
+						return d.str(&in.DeclinedReason)
+					case "double_staffed":
+						return d.bool(&in.DoubleStaffed)
+					}
+					return false
+				})
+				v.Insatser = append(v.Insatser, in)
+				return ok
+			})
+		}
+		return false
+	})
+	d.ws()
+	return ok && d.i == len(d.b)
+}
+
+// fastJSON reads the plain subset of JSON decodeVisitFast accepts; every
+// method reports false where encoding/json might decide otherwise.
+type fastJSON struct {
+	b []byte
+	i int
+}
+
+func (d *fastJSON) ws() {
+	for d.i < len(d.b) {
+		switch d.b[d.i] {
+		case ' ', '\t', '\n', '\r':
+			d.i++
+		default:
+			return
+		}
+	}
+}
+
+// rawStr reads a string without escapes or control characters and returns
+// its contents.
+func (d *fastJSON) rawStr() ([]byte, bool) {
+	d.ws()
+	if d.i >= len(d.b) || d.b[d.i] != '"' {
+		return nil, false
+	}
+	start := d.i + 1
+	for j := start; j < len(d.b); j++ {
+		switch c := d.b[j]; {
+		case c == '"':
+			d.i = j + 1
+			return d.b[start:j], true
+		case c == '\\' || c < 0x20:
+			return nil, false
+		}
+	}
+	return nil, false
+}
+
+func (d *fastJSON) str(dst *string) bool {
+	s, ok := d.rawStr()
+	*dst = string(s)
+	return ok
+}
+
+func (d *fastJSON) text(dst encoding.TextUnmarshaler) bool {
+	s, ok := d.rawStr()
+	return ok && dst.UnmarshalText(s) == nil
+}
+
+func (d *fastJSON) time(dst *time.Time) bool {
+	d.ws()
+	start := d.i
+	if _, ok := d.rawStr(); !ok {
+		return false
+	}
+	return dst.UnmarshalJSON(d.b[start:d.i]) == nil
+}
+
+func (d *fastJSON) int(dst *int) bool {
+	d.ws()
+	start := d.i
+	if d.i < len(d.b) && d.b[d.i] == '-' {
+		d.i++
+	}
+	digits := d.i
+	for d.i < len(d.b) && d.b[d.i] >= '0' && d.b[d.i] <= '9' {
+		d.i++
+	}
+	n := d.i - digits
+	if n == 0 || n > 18 || (n > 1 && d.b[digits] == '0') {
+		return false
+	}
+	if d.i < len(d.b) {
+		switch d.b[d.i] {
+		case '.', 'e', 'E':
+			return false
+		}
+	}
+	v, err := strconv.Atoi(string(d.b[start:d.i]))
+	*dst = v
+	return err == nil
+}
+
+func (d *fastJSON) bool(dst *bool) bool {
+	d.ws()
+	switch {
+	case bytes.HasPrefix(d.b[d.i:], []byte("true")):
+		*dst, d.i = true, d.i+4
+	case bytes.HasPrefix(d.b[d.i:], []byte("false")):
+		*dst, d.i = false, d.i+5
+	default:
+		return false
+	}
+	return true
+}
+
+func (d *fastJSON) punct(c byte) bool {
+	d.ws()
+	if d.i < len(d.b) && d.b[d.i] == c {
+		d.i++
+		return true
+	}
+	return false
+}
+
+// object reads an object, calling member for each key with the reader at
+// its value. A key seen twice is refused (encoding/json merges repeats).
+func (d *fastJSON) object(member func(key string) bool) bool {
+	if !d.punct('{') {
+		return false
+	}
+	if d.punct('}') {
+		return true
+	}
+	var seen [24]string
+	n := 0
+	for {
+		k, ok := d.rawStr()
+		if !ok || !d.punct(':') {
+			return false
+		}
+		for _, s := range seen[:n] {
+			if s == string(k) {
+				return false
+			}
+		}
+		if n == len(seen) {
+			return false
+		}
+		seen[n] = string(k)
+		n++
+		if !member(seen[n-1]) {
+			return false
+		}
+		if d.punct(',') {
+			continue
+		}
+		return d.punct('}')
+	}
+}
+
+func (d *fastJSON) array(elem func() bool) bool {
+	if !d.punct('[') {
+		return false
+	}
+	if d.punct(']') {
+		return true
+	}
+	for {
+		if !elem() {
+			return false
+		}
+		if d.punct(',') {
+			continue
+		}
+		return d.punct(']')
 	}
 }

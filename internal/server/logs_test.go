@@ -47,7 +47,7 @@ func TestLogsMaskPersonalData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(t.Context(), repoConfig(t, ""), server.Options{Logger: log})
+	srv, err := server.New(t.Context(), repoConfig(t, ""), server.Options{Logger: log, Secrets: demo.Secrets(nil)})
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
 	}

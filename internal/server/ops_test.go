@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +19,15 @@ import (
 // liveness, readiness (store and adapters) and Prometheus metrics that count
 // what the pipelines did.
 func TestOperations(t *testing.T) {
-	srv := start(t, repoConfig(t, ""), zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)))
+	// Only the TES pipeline: /readyz probes every adapter, and the order
+	// pipelines' providers and case system are not running here.
+	cfg := repoConfig(t, "")
+	tes, err := os.ReadFile("../../pipelines/tes_visits.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Pipelines = writePipelines(t, map[string]string{"tes_visits": string(tes)})
+	srv := start(t, cfg, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)))
 	base := "http://" + srv.Addr()
 	seq := 0
 	v := demo.NewMunicipality(1).Visits(time.Date(2026, 11, 20, 0, 0, 0, 0, demo.Stockholm()), 1, &seq)[0]

@@ -26,7 +26,10 @@ import (
 // and a store in a fresh directory; dsn overrides the store (PostgreSQL).
 func repoConfig(t *testing.T, dsn string) *config.Config {
 	t.Helper()
-	cfg := config.Default("../..")
+	cfg, err := config.Load("../../knut.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg.Environment = config.Test
 	cfg.Store.DSN = filepath.Join(t.TempDir(), "knut.db")
 	if dsn != "" {
@@ -40,7 +43,7 @@ func repoConfig(t *testing.T, dsn string) *config.Config {
 // start runs a hub until the test ends.
 func start(t *testing.T, cfg *config.Config, log *zap.Logger) *server.Server {
 	t.Helper()
-	srv, err := server.New(t.Context(), cfg, server.Options{Logger: log})
+	srv, err := server.New(t.Context(), cfg, server.Options{Logger: log, Secrets: demo.Secrets(nil)})
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
 	}

@@ -1,0 +1,287 @@
+package demo
+
+import (
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/knutpunkt/knutpunkt/adapters"
+	"github.com/knutpunkt/knutpunkt/adapters/lifecare/lifecaresim"
+	"github.com/knutpunkt/knutpunkt/adapters/provider"
+	"github.com/knutpunkt/knutpunkt/adapters/provider/providersim"
+	"github.com/knutpunkt/knutpunkt/adapters/sftp/sftptest"
+	"github.com/knutpunkt/knutpunkt/internal/config"
+	"github.com/knutpunkt/knutpunkt/internal/homecare"
+	"github.com/knutpunkt/knutpunkt/internal/store"
+)
+
+// orderWorld is the order side of the demo municipality: the case system
+// (Lifecare simulator) that decides and sends orders and records receipts,
+// Omsorg Norr taking orders on a signed JSON webhook and acknowledging in
+// its answer, and Hemtjänsten Söder taking XML files over SFTP and
+// acknowledging through the hub's signed callback.
+type orderWorld struct {
+	caseSystem *lifecaresim.CaseSystem
+	norr       *providersim.Server // webhook
+	soderAcks  *providersim.Server // only signs Söder's callbacks
+	soderSFTP  *sftptest.Server
+	soderDir   string
+
+	stop func()
+	wg   sync.WaitGroup
+}
+
+const (
+	secretNorrWebhook  = "env:KNUT_OMSORG_NORR_WEBHOOK_SECRET"
+	secretSoderAcks    = "env:KNUT_HEMTJANST_SODER_CALLBACK_SECRET"
+	secretSoderSFTPPwd = "env:KNUT_HEMTJANST_SODER_SFTP_PASSWORD"
+)
+
+// startOrderWorld starts the simulators and points cfg's vars at them; the
+// returned resolver holds the secrets the hub needs to reach them.
+func startOrderWorld(dir string, cfg *config.Config) (*orderWorld, adapters.SecretResolver, error) {
+	secrets := Secrets(nil).(fallback).m
+	w := &orderWorld{soderDir: filepath.Join(dir, "hemtjanst-soder-sftp")}
+	var err error
+	if w.caseSystem, err = lifecaresim.New(lifecaresim.Options{}); err != nil {
+		return nil, nil, err
+	}
+	if w.norr, err = providersim.New(providersim.Options{Secret: secrets[secretNorrWebhook]}); err != nil {
+		w.close()
+		return nil, nil, err
+	}
+	if w.soderAcks, err = providersim.New(providersim.Options{Secret: secrets[secretSoderAcks]}); err != nil {
+		w.close()
+		return nil, nil, err
+	}
+	if err := os.MkdirAll(filepath.Join(w.soderDir, "in", "orders"), 0o750); err != nil {
+		w.close()
+		return nil, nil, err
+	}
+	if w.soderSFTP, err = sftptest.Start(w.soderDir, func(string, ...any) {}); err != nil {
+		w.close()
+		return nil, nil, err
+	}
+	host, port, _ := strings.Cut(w.soderSFTP.Addr, ":")
+	if cfg.Vars == nil {
+		cfg.Vars = map[string]string{}
+	}
+	cfg.Vars["lifecare_receipts_url"] = w.caseSystem.ReceiptURL()
+	cfg.Vars["omsorg_norr_webhook_url"] = w.norr.URL()
+	cfg.Vars["hemtjanst_soder_sftp_host"] = host
+	cfg.Vars["hemtjanst_soder_sftp_port"] = port
+	cfg.Vars["hemtjanst_soder_sftp_user"] = w.soderSFTP.User
+	cfg.Vars["hemtjanst_soder_sftp_host_key"] = w.soderSFTP.Fingerprint()
+	return w, Secrets(adapters.MapSecrets{secretSoderSFTPPwd: w.soderSFTP.Password}), nil
+}
+
+// run sends the case system's orders to the hub in two rounds, as days
+// would pass: first the new orders, then, once the providers have
+// answered, the changes, pauses, resumptions and ends. Meanwhile
+// Hemtjänsten Söder's office reads its SFTP drop and answers each new
+// order by callback: mottagen, then verkstalld on the order's first day.
+func (w *orderWorld) run(ctx context.Context, hub string, st *store.Store, clients []homecare.PersonID, decidedOn time.Time, seed uint64) (int, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	w.stop = cancel
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		w.soderOffice(ctx, hub+"/ingest/hemtjanst-soder-acks")
+	}()
+	msgs := lifecaresim.Orders(seed, clients, []string{"omsorg-norr", "hemtjanst-soder"}, decidedOn)
+	first := slices.DeleteFunc(slices.Clone(msgs), func(m lifecaresim.OrderMessage) bool { return m.Kind() != "Bestallning" })
+	later := slices.DeleteFunc(slices.Clone(msgs), func(m lifecaresim.OrderMessage) bool { return m.Kind() == "Bestallning" })
+	for _, round := range [][]lifecaresim.OrderMessage{first, later} {
+		for _, m := range round {
+			if err := w.caseSystem.QueueOrder(hub+"/ingest/lifecare_orders", m); err != nil {
+				return 0, err
+			}
+		}
+		if err := w.settle(ctx, st, 25*time.Second); err != nil {
+			return 0, err
+		}
+	}
+	return len(msgs), nil
+}
+
+// settle waits until the case system has handed over everything and the
+// hub has nothing left to do: no message received but unprocessed, and no
+// order answer still on its way.
+func (w *orderWorld) settle(ctx context.Context, st *store.Store, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	quiet := 0
+	var last int64
+	for {
+		counts, err := st.Counts(ctx)
+		if err != nil {
+			return err
+		}
+		total := counts[store.StatusProcessed] + counts[store.StatusDead]
+		if w.caseSystem.Pending() == 0 && counts[store.StatusReceived] == 0 && total == last {
+			// Stable twice in a row: acknowledgements travel through two
+			// more pipelines after a delivery, and the office polls.
+			if quiet++; quiet >= 6 {
+				return nil
+			}
+		} else {
+			quiet = 0
+		}
+		last = total
+		if time.Now().After(deadline) {
+			return fmt.Errorf("demo: orders not settled after %s (%d messages waiting in the case system, %d in the hub)",
+				limit, w.caseSystem.Pending(), counts[store.StatusReceived])
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// providerOrder is what the office reads from an order file.
+type providerOrder struct {
+	Event     string `xml:"event"`
+	OrderID   string `xml:"order_id"`
+	ValidFrom string `xml:"valid_from"`
+}
+
+// soderOffice polls Hemtjänsten Söder's drop directory and answers new
+// orders through the hub's callback endpoint.
+func (w *orderWorld) soderOffice(ctx context.Context, callback string) {
+	seen := map[string]bool{}
+	dir := filepath.Join(w.soderDir, "in", "orders")
+	for {
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			if seen[e.Name()] || !strings.HasSuffix(e.Name(), ".xml") {
+				continue
+			}
+			b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+			if err != nil {
+				continue
+			}
+			seen[e.Name()] = true
+			var o providerOrder
+			if xml.Unmarshal(b, &o) != nil || o.Event != "created" {
+				continue
+			}
+			now := time.Now().UTC()
+			acks := []provider.Ack{{ID: "HS-" + o.OrderID + "-mottagen", OrderID: o.OrderID, Status: "mottagen",
+				OccurredAt: now.Format(time.RFC3339)}}
+			if o.ValidFrom != "" {
+				acks = append(acks, provider.Ack{ID: "HS-" + o.OrderID + "-verkstalld", OrderID: o.OrderID, Status: "verkstalld",
+					OccurredAt: now.Add(time.Second).Format(time.RFC3339)})
+			}
+			for _, a := range acks {
+				w.sendAck(ctx, callback, a, o.ValidFrom)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// sendAck posts one acknowledgement, with the start date for verkstalld,
+// retrying while the hub asks to.
+func (w *orderWorld) sendAck(ctx context.Context, callback string, a provider.Ack, date string) {
+	body := map[string]any{"id": a.ID, "order_id": a.OrderID, "status": string(a.Status), "occurred_at": a.OccurredAt}
+	if a.Status == "verkstalld" {
+		body["date"] = date
+	}
+	raw, _ := json.Marshal(body)
+	for attempt := 0; attempt < 20 && ctx.Err() == nil; attempt++ {
+		code, _, err := w.soderAcks.Post(ctx, callback, raw, a.ID, time.Now())
+		if err == nil && code < 300 {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func (w *orderWorld) close() {
+	if w.stop != nil {
+		w.stop()
+	}
+	w.wg.Wait()
+	if w.caseSystem != nil {
+		w.caseSystem.Close()
+	}
+	if w.norr != nil {
+		w.norr.Close()
+	}
+	if w.soderAcks != nil {
+		w.soderAcks.Close()
+	}
+	if w.soderSFTP != nil {
+		w.soderSFTP.Close()
+	}
+}
+
+// OrderSummary is what happened to the orders.
+type OrderSummary struct {
+	Sent        int
+	Statuses    map[homecare.OrderStatus]int
+	Receipts    map[string]int
+	Norr, Soder int
+}
+
+func (w *orderWorld) summarize(ctx context.Context, st *store.Store, sent int) (*OrderSummary, error) {
+	s := &OrderSummary{Sent: sent, Statuses: map[homecare.OrderStatus]int{}, Receipts: map[string]int{}}
+	orders, err := st.ListOrders(ctx, store.OrderFilter{Limit: 1000})
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range orders {
+		s.Statuses[o.Status]++
+	}
+	for _, r := range w.caseSystem.Receipts() {
+		s.Receipts[r.Kvittens.Type]++
+	}
+	s.Norr = len(w.norr.Received())
+	files, err := os.ReadDir(filepath.Join(w.soderDir, "in", "orders"))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	for _, f := range files {
+		if strings.HasSuffix(f.Name(), ".xml") {
+			s.Soder++
+		}
+	}
+	return s, nil
+}
+
+// Print writes the order summary.
+func (s *OrderSummary) Print(w io.Writer) {
+	fmt.Fprintf(w, "\nOrders: the case system sent %d messages; Omsorg Norr got %d webhook deliveries, Hemtjänsten Söder %d files over SFTP.\n",
+		s.Sent, s.Norr, s.Soder)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  ORDER STATUS\tORDERS")
+	for _, st := range homecare.OrderStatuses() {
+		if n := s.Statuses[st]; n > 0 {
+			fmt.Fprintf(tw, "  %s\t%d\n", st, n)
+		}
+	}
+	tw.Flush()
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  RECEIPT TO THE CASE SYSTEM\tCOUNT")
+	for _, typ := range []string{"mottagen", "verkstalld", "avvisad", "avbrott", "avslut"} {
+		if n := s.Receipts[typ]; n > 0 {
+			fmt.Fprintf(tw, "  %s\t%d\n", typ, n)
+		}
+	}
+	tw.Flush()
+}

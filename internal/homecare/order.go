@@ -1,0 +1,576 @@
+package homecare
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// OrderEventType is what happened to an order (DOMAIN.md §1.5). The case system sends
+// created, changed, paused, resumed and ended; the provider sends acknowledged (mottagen),
+// executed (verkställd) and rejected.
+type OrderEventType string
+
+// The order event types.
+const (
+	OrderCreated      OrderEventType = "created"
+	OrderChanged      OrderEventType = "changed"
+	OrderPaused       OrderEventType = "paused"
+	OrderResumed      OrderEventType = "resumed"
+	OrderEnded        OrderEventType = "ended"
+	OrderAcknowledged OrderEventType = "acknowledged"
+	OrderExecuted     OrderEventType = "executed"
+	OrderRejected     OrderEventType = "rejected"
+)
+
+var orderEventTypes = []OrderEventType{OrderCreated, OrderChanged, OrderPaused, OrderResumed, OrderEnded,
+	OrderAcknowledged, OrderExecuted, OrderRejected}
+
+// OrderEventTypes returns every order event type, in lifecycle order.
+func OrderEventTypes() []OrderEventType { return append([]OrderEventType(nil), orderEventTypes...) }
+
+// UnmarshalText accepts only the known types.
+func (t *OrderEventType) UnmarshalText(b []byte) error {
+	v, err := parseEnum(b, "order event type", orderEventTypes...)
+	*t = v
+	return err
+}
+
+// OrderStatus is where an order stands. Ended, superseded and rejected are final: an order in
+// them takes no event but, for rejected, ended.
+type OrderStatus string
+
+// The order statuses.
+const (
+	OrderStatusSent         OrderStatus = "sent"         // beställd: sent to the provider
+	OrderStatusAcknowledged OrderStatus = "acknowledged" // mottagen by the provider
+	OrderStatusExecuted     OrderStatus = "executed"     // verkställd: care has started
+	OrderStatusPaused       OrderStatus = "paused"       // avbrott: interrupted
+	OrderStatusEnded        OrderStatus = "ended"        // avslutad
+	// OrderStatusSuperseded is an order ended because another replaces it: a new decision
+	// (nytt_beslut) or a change of provider (byte_av_utforare). Nothing is deleted.
+	OrderStatusSuperseded OrderStatus = "superseded"
+	OrderStatusRejected   OrderStatus = "rejected" // the provider declined the order
+)
+
+var orderStatuses = []OrderStatus{OrderStatusSent, OrderStatusAcknowledged, OrderStatusExecuted,
+	OrderStatusPaused, OrderStatusEnded, OrderStatusSuperseded, OrderStatusRejected}
+
+// OrderStatuses returns every order status, in lifecycle order.
+func OrderStatuses() []OrderStatus { return append([]OrderStatus(nil), orderStatuses...) }
+
+// UnmarshalText accepts only the known statuses.
+func (s *OrderStatus) UnmarshalText(b []byte) error {
+	v, err := parseEnum(b, "order status", orderStatuses...)
+	*s = v
+	return err
+}
+
+// Closed reports whether s is ended or superseded: the order is over and takes no event.
+func (s OrderStatus) Closed() bool { return s == OrderStatusEnded || s == OrderStatusSuperseded }
+
+// EndReason is why an order ended (avslutsorsak).
+type EndReason string
+
+// The end reasons.
+const (
+	EndDeceased        EndReason = "avliden"
+	EndMoved           EndReason = "flyttat"
+	EndNewDecision     EndReason = "nytt_beslut"
+	EndDeclined        EndReason = "avbojt" // the client declined the care
+	EndProviderChange  EndReason = "byte_av_utforare"
+	EndDecisionExpired EndReason = "beslut_upphort"
+	EndOther           EndReason = "ovrigt"
+)
+
+var endReasons = []EndReason{EndDeceased, EndMoved, EndNewDecision, EndDeclined, EndProviderChange,
+	EndDecisionExpired, EndOther}
+
+// UnmarshalText accepts only the known reasons.
+func (r *EndReason) UnmarshalText(b []byte) error {
+	v, err := parseEnum(b, "end reason", endReasons...)
+	*r = v
+	return err
+}
+
+// Supersedes reports whether an order ended for r is replaced by another order (a new
+// decision or another provider), which makes its status superseded rather than ended.
+func (r EndReason) Supersedes() bool { return r == EndNewDecision || r == EndProviderChange }
+
+// PauseReason is why an order is interrupted (avbrott).
+type PauseReason string
+
+// The pause reasons.
+const (
+	PauseHospital    PauseReason = "sjukhus"
+	PauseShortStay   PauseReason = "korttidsboende"
+	PauseTravel      PauseReason = "resa"
+	PauseOtherReason PauseReason = "annat"
+)
+
+var pauseReasons = []PauseReason{PauseHospital, PauseShortStay, PauseTravel, PauseOtherReason}
+
+// UnmarshalText accepts only the known reasons.
+func (r *PauseReason) UnmarshalText(b []byte) error {
+	v, err := parseEnum(b, "pause reason", pauseReasons...)
+	*r = v
+	return err
+}
+
+// Period is what an insats's granted minutes are counted per.
+type Period string
+
+// The periods.
+const (
+	PeriodDay   Period = "day"
+	PeriodWeek  Period = "week"
+	PeriodMonth Period = "month"
+)
+
+var periods = []Period{PeriodDay, PeriodWeek, PeriodMonth}
+
+// UnmarshalText accepts only the known periods.
+func (p *Period) UnmarshalText(b []byte) error {
+	v, err := parseEnum(b, "period", periods...)
+	*p = v
+	return err
+}
+
+// OrderContact is a contact person of the client (anhörig, god man).
+type OrderContact struct {
+	Name     string `json:"name"`
+	Relation string `json:"relation,omitempty"`
+	Phone    string `json:"phone,omitempty"`
+}
+
+// OrderClient is the client as an order carries it to the provider (DOMAIN.md §1.6). All of it
+// is personal data: the store keeps the person id hashed and encrypted and the rest encrypted,
+// and with ProtectedIdentity set, name and address go to the chosen provider only.
+type OrderClient struct {
+	PersonID          PersonID       `json:"person_id"`
+	PersonIDType      PersonIDType   `json:"person_id_type"`
+	ProtectedIdentity bool           `json:"protected_identity"` // skyddad identitet
+	GivenName         string         `json:"given_name,omitempty"`
+	FamilyName        string         `json:"family_name,omitempty"`
+	Address           Address        `json:"address,omitzero"`
+	Phone             string         `json:"phone,omitempty"`
+	Contacts          []OrderContact `json:"contacts,omitempty"`
+}
+
+// OrderInsats is one granted insats of an order: the municipality's insats code and the
+// minutes granted per period.
+type OrderInsats struct {
+	Code           string `json:"code"` // the municipality's InsatsType.Code
+	Text           string `json:"text,omitempty"`
+	GrantedMinutes int    `json:"granted_minutes"`
+	Period         Period `json:"period"`
+	TimesPerPeriod int    `json:"times_per_period,omitempty"` // 0: not given
+	ValidFrom      Date   `json:"valid_from,omitzero"`
+	ValidTo        Date   `json:"valid_to,omitzero"`
+}
+
+// OrderSnapshot is the order an event carries: all of it, as it stands after the event, from
+// the case system (created, changed, …); only ExternalID from the provider (acknowledged,
+// executed, rejected).
+type OrderSnapshot struct {
+	ExternalID string        `json:"external_id"`
+	DecisionID string        `json:"decision_id,omitempty"`
+	DecidedAt  Date          `json:"decided_at,omitzero"` // beslutsdatum: the EVB clock starts here
+	ProviderID string        `json:"provider_id,omitempty"`
+	Client     *OrderClient  `json:"client,omitempty"`
+	ValidFrom  Date          `json:"valid_from,omitzero"`
+	ValidTo    Date          `json:"valid_to,omitzero"`
+	OrderText  string        `json:"order_text,omitempty"` // beställningstext
+	Insatser   []OrderInsats `json:"insatser,omitempty"`
+}
+
+// OrderPause is an interruption (avbrott) of an order: from a date, until a date when known.
+type OrderPause struct {
+	From    Date        `json:"from"`
+	To      Date        `json:"to,omitzero"` // last day of the pause; zero while open-ended
+	Reason  PauseReason `json:"reason"`
+	Planned bool        `json:"planned"`
+}
+
+// OrderEnd is when and why an order ends.
+type OrderEnd struct {
+	Date   Date      `json:"date"` // the order's last day
+	Reason EndReason `json:"reason"`
+}
+
+// OrderEvent is one event in the life of an order in canonical form; its JSON is exactly
+// schemas/canonical/order_event.schema.json. EventID is the idempotency key within
+// SourceSystem, and (SourceSystem, Order.ExternalID) names the order: events the provider
+// sends are mapped onto the case system's source system and order id. Use Validate after
+// decoding, and Order.Apply to move an order along.
+type OrderEvent struct {
+	SourceSystem string         `json:"source_system"`
+	EventID      string         `json:"event_id"`
+	Type         OrderEventType `json:"type"`
+	OccurredAt   time.Time      `json:"occurred_at"`
+	Order        OrderSnapshot  `json:"order"`
+	Pause        *OrderPause    `json:"pause,omitempty"`        // paused
+	End          *OrderEnd      `json:"end,omitempty"`          // ended
+	ExecutedDate Date           `json:"executed_date,omitzero"` // executed: verkställighetsdatum
+	Reason       string         `json:"reason,omitempty"`       // rejected
+}
+
+// Validate checks the rules that order_event.schema.json cannot express, and those it can but
+// a Go-built event could break (enums, what each type requires), so that an event built in Go
+// is held to the same contract as a decoded one:
+//   - source_system, event_id, occurred_at and order.external_id are set;
+//   - created carries decision_id, decided_at, provider_id, client, valid_from and at least
+//     one insats; paused carries pause, ended end, executed executed_date, rejected reason;
+//   - order.valid_to is not before order.valid_from, likewise for each insats, and pause.to
+//     not before pause.from;
+//   - the client's person id is set, of person_id_type, and with o.RequireTestPersonIDs an
+//     official test number;
+//   - insats codes are set, granted_minutes is 0-44640, times_per_period 0 (absent) or 1-100.
+//
+// Rules that need the order's state (an end not before the order's valid_from, which
+// transitions are allowed) are Order.Apply's. All problems are returned together
+// (errors.Join), each as "order_event <event_id>: <field>: <problem>", and never contain the
+// person id.
+func (e *OrderEvent) Validate(o ValidateOptions) error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("order_event %s: %s: %s", e.EventID, field, fmt.Sprintf(format, args...)))
+	}
+	if e.SourceSystem == "" {
+		bad("source_system", "empty")
+	}
+	if e.EventID == "" {
+		bad("event_id", "empty")
+	}
+	if err := checkEnum(e.Type, "order event type", orderEventTypes...); err != nil {
+		bad("type", "%v", err)
+	}
+	if e.OccurredAt.IsZero() {
+		bad("occurred_at", "empty")
+	}
+	ord := &e.Order
+	if ord.ExternalID == "" {
+		bad("order.external_id", "empty")
+	}
+
+	switch e.Type {
+	case OrderCreated:
+		if ord.DecisionID == "" {
+			bad("order.decision_id", "required for created")
+		}
+		if ord.DecidedAt.IsZero() {
+			bad("order.decided_at", "required for created")
+		}
+		if ord.ProviderID == "" {
+			bad("order.provider_id", "required for created")
+		}
+		if ord.Client == nil {
+			bad("order.client", "required for created")
+		}
+		if ord.ValidFrom.IsZero() {
+			bad("order.valid_from", "required for created")
+		}
+		if ord.Insatser == nil {
+			bad("order.insatser", "required for created")
+		}
+	case OrderPaused:
+		if e.Pause == nil {
+			bad("pause", "required for paused")
+		}
+	case OrderEnded:
+		if e.End == nil {
+			bad("end", "required for ended")
+		}
+	case OrderExecuted:
+		if e.ExecutedDate.IsZero() {
+			bad("executed_date", "required for executed")
+		}
+	case OrderRejected:
+		if e.Reason == "" {
+			bad("reason", "required for rejected")
+		}
+	}
+
+	if c := ord.Client; c != nil {
+		switch {
+		case c.PersonID.IsZero():
+			bad("order.client.person_id", "empty")
+		case c.PersonID.Type() != c.PersonIDType:
+			bad("order.client.person_id_type", "is %q but person_id is a %s", c.PersonIDType, c.PersonID.Type())
+		case o.RequireTestPersonIDs && !IsOfficialTestNumber(c.PersonID):
+			bad("order.client.person_id", "not an official test number (refused outside production)")
+		}
+		if pc := c.Address.Postcode; pc != "" && !validPostcode(pc) {
+			bad("order.client.address.postcode", "want 5 digits, optionally as NNN NN")
+		}
+		for i, ct := range c.Contacts {
+			if ct.Name == "" {
+				bad(fmt.Sprintf("order.client.contacts[%d].name", i), "empty")
+			}
+		}
+	}
+	if !ord.ValidTo.IsZero() && ord.ValidTo.Before(ord.ValidFrom) {
+		bad("order.valid_to", "before valid_from")
+	}
+	if ord.Insatser != nil && len(ord.Insatser) == 0 {
+		bad("order.insatser", "empty")
+	}
+	for i, in := range ord.Insatser {
+		field := fmt.Sprintf("order.insatser[%d]", i)
+		if in.Code == "" {
+			bad(field+".code", "empty")
+		}
+		if in.GrantedMinutes < 0 || in.GrantedMinutes > 44640 {
+			bad(field+".granted_minutes", "want 0-44640")
+		}
+		if err := checkEnum(in.Period, "period", periods...); err != nil {
+			bad(field+".period", "%v", err)
+		}
+		if in.TimesPerPeriod < 0 || in.TimesPerPeriod > 100 {
+			bad(field+".times_per_period", "want 1-100")
+		}
+		if !in.ValidTo.IsZero() && in.ValidTo.Before(in.ValidFrom) {
+			bad(field+".valid_to", "before valid_from")
+		}
+	}
+
+	if p := e.Pause; p != nil {
+		if p.From.IsZero() {
+			bad("pause.from", "empty")
+		}
+		if !p.To.IsZero() && p.To.Before(p.From) {
+			bad("pause.to", "before pause.from")
+		}
+		if err := checkEnum(p.Reason, "pause reason", pauseReasons...); err != nil {
+			bad("pause.reason", "%v", err)
+		}
+	}
+	if end := e.End; end != nil {
+		if end.Date.IsZero() {
+			bad("end.date", "empty")
+		}
+		if err := checkEnum(end.Reason, "end reason", endReasons...); err != nil {
+			bad("end.reason", "%v", err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// validPostcode matches the schema's ^[0-9]{3} ?[0-9]{2}$.
+func validPostcode(s string) bool {
+	digits := 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case isDigit(c):
+			digits++
+		case c == ' ' && i == 3 && len(s) == 6:
+		default:
+			return false
+		}
+	}
+	return digits == 5
+}
+
+// Order is an order (beställning, uppdrag) as it stands after the events applied to it: the
+// projection the store keeps. The zero Order is an order not seen yet; Apply is the only way
+// to move one along. Dates are calendar dates in Europe/Stockholm; times are instants.
+type Order struct {
+	ID           uuid.UUID     `json:"id,omitzero"` // the store's id; Apply leaves it alone
+	SourceSystem string        `json:"source_system"`
+	ExternalID   string        `json:"external_id"`
+	DecisionID   string        `json:"decision_id"`
+	DecidedAt    Date          `json:"decided_at"` // beslutsdatum
+	ProviderID   string        `json:"provider_id"`
+	Client       OrderClient   `json:"client"`
+	ValidFrom    Date          `json:"valid_from"`
+	ValidTo      Date          `json:"valid_to,omitzero"`
+	OrderText    string        `json:"order_text,omitempty"`
+	Insatser     []OrderInsats `json:"insatser"`
+
+	Status         OrderStatus `json:"status"`
+	OrderedAt      time.Time   `json:"ordered_at"`               // when created occurred
+	AcknowledgedAt time.Time   `json:"acknowledged_at,omitzero"` // when the provider acknowledged
+	ExecutedAt     Date        `json:"executed_at,omitzero"`     // verkställighetsdatum
+	Pause          *OrderPause `json:"pause,omitempty"`          // set while paused
+	EndedAt        Date        `json:"ended_at,omitzero"`        // the last day, once ended
+	EndReason      EndReason   `json:"end_reason,omitempty"`
+	RejectReason   string      `json:"reject_reason,omitempty"` // the provider's, once rejected
+	LastEventAt    time.Time   `json:"last_event_at"`           // occurred_at of the last event applied
+	Version        int         `json:"version"`                 // events applied; 1 after created
+}
+
+// IsZero reports whether o is an order not seen yet.
+func (o Order) IsZero() bool { return o.Status == "" }
+
+// ErrUnknownOrder is returned by Apply for an event other than created on an order not seen
+// yet. It is not necessarily permanent: events for one client apply in order, but the create
+// may still be on its way, so the caller may wait a bounded time for it before dead-lettering.
+var ErrUnknownOrder = errors.New("unknown order")
+
+// TransitionError is returned by Apply when an event may not be applied to the order as it
+// stands: a transition the lifecycle does not have (acknowledging an executed order, any event
+// for an ended one), or an event that contradicts the order (an end before the order's start).
+// It is permanent: the same event will never apply.
+type TransitionError struct {
+	OrderID string         // the order's external id
+	From    OrderStatus    // the order's status
+	Event   OrderEventType // the event refused
+	Reason  string         // what contradicts the order; empty for a transition not allowed
+}
+
+func (e *TransitionError) Error() string {
+	if e.Reason != "" {
+		return fmt.Sprintf("order %s: %s refused in state %s: %s", e.OrderID, e.Event, e.From, e.Reason)
+	}
+	return fmt.Sprintf("order %s: %s not allowed in state %s", e.OrderID, e.Event, e.From)
+}
+
+// transitions lists, per event type, the statuses it may be applied in. Created applies only
+// to an order not seen yet, and ended to every status that is not closed.
+var transitions = map[OrderEventType][]OrderStatus{
+	OrderChanged: {OrderStatusSent, OrderStatusAcknowledged, OrderStatusExecuted, OrderStatusPaused},
+	// A provider acknowledges every message it receives: after the first,
+	// an acknowledgement (of a change, a pause, an end) is recorded and
+	// leaves the status as it is.
+	OrderAcknowledged: {OrderStatusSent, OrderStatusAcknowledged, OrderStatusExecuted, OrderStatusPaused,
+		OrderStatusEnded, OrderStatusSuperseded},
+	OrderExecuted: {OrderStatusSent, OrderStatusAcknowledged},
+	OrderRejected: {OrderStatusSent, OrderStatusAcknowledged},
+	OrderPaused:   {OrderStatusAcknowledged, OrderStatusExecuted, OrderStatusPaused},
+	OrderResumed:  {OrderStatusPaused},
+	OrderEnded: {OrderStatusSent, OrderStatusAcknowledged, OrderStatusExecuted, OrderStatusPaused,
+		OrderStatusRejected},
+}
+
+// Apply returns the order after ev, or an error and o unchanged. It is a pure function: the
+// store calls it with the order it holds locked and writes what it returns.
+//
+// The lifecycle (DOMAIN.md §1.5):
+//
+//	created       order not seen yet          → sent
+//	acknowledged  sent                        → acknowledged (acknowledged_at = occurred_at)
+//	              any later status            → unchanged (the receipt of a later message)
+//	executed      sent, acknowledged          → executed (executed_at = executed_date)
+//	rejected      sent, acknowledged          → rejected
+//	changed       sent … paused               → same status, the order replaced by ev's
+//	paused        acknowledged, executed      → paused; paused again updates the pause
+//	resumed       paused                      → executed, or acknowledged if never executed
+//	ended         any status but closed       → ended, or superseded when the reason is
+//	                                            nytt_beslut or byte_av_utforare
+//
+// Errors: Validate's for an invalid event; ErrUnknownOrder (wrapped) for an event other than
+// created on the zero Order; *TransitionError for any other event the order cannot take,
+// including a second created, an end date before the order's valid_from, a change that
+// occurred before the order was created, and a change of provider (end the order with
+// byte_av_utforare and create a new one instead).
+func (o Order) Apply(ev OrderEvent) (Order, error) {
+	if err := ev.Validate(ValidateOptions{}); err != nil {
+		return o, err
+	}
+	if o.IsZero() {
+		if ev.Type != OrderCreated {
+			return o, fmt.Errorf("order %s: %s: %w", ev.Order.ExternalID, ev.Type, ErrUnknownOrder)
+		}
+		return created(ev), nil
+	}
+	if o.SourceSystem != ev.SourceSystem || o.ExternalID != ev.Order.ExternalID {
+		return o, fmt.Errorf("order %s/%s: event %s is for order %s/%s", o.SourceSystem, o.ExternalID,
+			ev.EventID, ev.SourceSystem, ev.Order.ExternalID)
+	}
+	refuse := func(reason string, args ...any) (Order, error) {
+		return o, &TransitionError{OrderID: o.ExternalID, From: o.Status, Event: ev.Type, Reason: fmt.Sprintf(reason, args...)}
+	}
+	allowed := false
+	for _, s := range transitions[ev.Type] {
+		allowed = allowed || s == o.Status
+	}
+	if !allowed {
+		return refuse("")
+	}
+
+	n := o
+	n.Version++
+	n.LastEventAt = ev.OccurredAt
+	switch ev.Type {
+	case OrderAcknowledged:
+		if o.Status == OrderStatusSent {
+			n.Status, n.AcknowledgedAt = OrderStatusAcknowledged, ev.OccurredAt
+		}
+	case OrderExecuted:
+		n.Status, n.ExecutedAt = OrderStatusExecuted, ev.ExecutedDate
+	case OrderRejected:
+		n.Status, n.RejectReason = OrderStatusRejected, ev.Reason
+	case OrderChanged:
+		if ev.OccurredAt.Before(o.OrderedAt) {
+			return refuse("occurred at %s, before the order was created at %s",
+				ev.OccurredAt.UTC().Format(time.RFC3339), o.OrderedAt.UTC().Format(time.RFC3339))
+		}
+		if p := ev.Order.ProviderID; p != "" && p != o.ProviderID {
+			return refuse("provider_id changes from %s to %s: end the order (byte_av_utforare) and create a new one",
+				o.ProviderID, p)
+		}
+		n.merge(ev.Order)
+		if !n.ValidTo.IsZero() && n.ValidTo.Before(n.ValidFrom) {
+			return refuse("valid_to %s before valid_from %s", n.ValidTo, n.ValidFrom)
+		}
+	case OrderPaused:
+		p := *ev.Pause
+		n.Status, n.Pause = OrderStatusPaused, &p
+	case OrderResumed:
+		n.Status, n.Pause = OrderStatusAcknowledged, nil
+		if !o.ExecutedAt.IsZero() {
+			n.Status = OrderStatusExecuted
+		}
+	case OrderEnded:
+		if ev.End.Date.Before(o.ValidFrom) {
+			return refuse("end date %s before valid_from %s", ev.End.Date, o.ValidFrom)
+		}
+		n.Status, n.EndedAt, n.EndReason = OrderStatusEnded, ev.End.Date, ev.End.Reason
+		if ev.End.Reason.Supersedes() {
+			n.Status = OrderStatusSuperseded
+		}
+		n.Pause = nil
+	}
+	return n, nil
+}
+
+// created builds a new order from a valid created event.
+func created(ev OrderEvent) Order {
+	o := Order{SourceSystem: ev.SourceSystem, Status: OrderStatusSent, OrderedAt: ev.OccurredAt,
+		LastEventAt: ev.OccurredAt, Version: 1}
+	o.merge(ev.Order)
+	return o
+}
+
+// merge copies what s carries into o: an event from the case system carries the whole order,
+// but fields it leaves out keep their value.
+func (o *Order) merge(s OrderSnapshot) {
+	o.ExternalID = s.ExternalID
+	if s.DecisionID != "" {
+		o.DecisionID = s.DecisionID
+	}
+	if !s.DecidedAt.IsZero() {
+		o.DecidedAt = s.DecidedAt
+	}
+	if s.ProviderID != "" {
+		o.ProviderID = s.ProviderID
+	}
+	if s.Client != nil {
+		o.Client = *s.Client
+		o.Client.Contacts = append([]OrderContact(nil), s.Client.Contacts...)
+	}
+	if !s.ValidFrom.IsZero() {
+		o.ValidFrom = s.ValidFrom
+	}
+	if !s.ValidTo.IsZero() {
+		o.ValidTo = s.ValidTo
+	}
+	if s.OrderText != "" {
+		o.OrderText = s.OrderText
+	}
+	if s.Insatser != nil {
+		o.Insatser = append([]OrderInsats(nil), s.Insatser...)
+	}
+}
