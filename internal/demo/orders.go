@@ -25,12 +25,12 @@ import (
 	"github.com/knutpunkt/knutpunkt/internal/store"
 )
 
-// orderWorld is the order side of the demo municipality: the case system
+// OrderWorld is the order side of the demo municipality: the case system
 // (Lifecare simulator) that decides and sends orders and records receipts,
 // Omsorg Norr taking orders on a signed JSON webhook and acknowledging in
 // its answer, and Hemtjänsten Söder taking XML files over SFTP and
 // acknowledging through the hub's signed callback.
-type orderWorld struct {
+type OrderWorld struct {
 	caseSystem *lifecaresim.CaseSystem
 	norr       *providersim.Server // webhook
 	soderAcks  *providersim.Server // only signs Söder's callbacks
@@ -47,29 +47,29 @@ const (
 	secretSoderSFTPPwd = "env:KNUT_HEMTJANST_SODER_SFTP_PASSWORD"
 )
 
-// startOrderWorld starts the simulators and points cfg's vars at them; the
+// StartOrderWorld starts the simulators and points cfg's vars at them; the
 // returned resolver holds the secrets the hub needs to reach them.
-func startOrderWorld(dir string, cfg *config.Config) (*orderWorld, adapters.SecretResolver, error) {
+func StartOrderWorld(dir string, cfg *config.Config) (*OrderWorld, adapters.SecretResolver, error) {
 	secrets := Secrets(nil).(fallback).m
-	w := &orderWorld{soderDir: filepath.Join(dir, "hemtjanst-soder-sftp")}
+	w := &OrderWorld{soderDir: filepath.Join(dir, "hemtjanst-soder-sftp")}
 	var err error
 	if w.caseSystem, err = lifecaresim.New(lifecaresim.Options{}); err != nil {
 		return nil, nil, err
 	}
 	if w.norr, err = providersim.New(providersim.Options{Secret: secrets[secretNorrWebhook]}); err != nil {
-		w.close()
+		w.Close()
 		return nil, nil, err
 	}
 	if w.soderAcks, err = providersim.New(providersim.Options{Secret: secrets[secretSoderAcks]}); err != nil {
-		w.close()
+		w.Close()
 		return nil, nil, err
 	}
 	if err := os.MkdirAll(filepath.Join(w.soderDir, "in", "orders"), 0o750); err != nil {
-		w.close()
+		w.Close()
 		return nil, nil, err
 	}
 	if w.soderSFTP, err = sftptest.Start(w.soderDir, func(string, ...any) {}); err != nil {
-		w.close()
+		w.Close()
 		return nil, nil, err
 	}
 	host, port, _ := strings.Cut(w.soderSFTP.Addr, ":")
@@ -85,12 +85,12 @@ func startOrderWorld(dir string, cfg *config.Config) (*orderWorld, adapters.Secr
 	return w, Secrets(adapters.MapSecrets{secretSoderSFTPPwd: w.soderSFTP.Password}), nil
 }
 
-// run sends the case system's orders to the hub in two rounds, as days
+// Run sends the case system's orders to the hub in two rounds, as days
 // would pass: first the new orders, then, once the providers have
 // answered, the changes, pauses, resumptions and ends. Meanwhile
 // Hemtjänsten Söder's office reads its SFTP drop and answers each new
 // order by callback: mottagen, then verkstalld on the order's first day.
-func (w *orderWorld) run(ctx context.Context, hub string, st *store.Store, clients []homecare.PersonID, decidedOn time.Time, seed uint64) (int, error) {
+func (w *OrderWorld) Run(ctx context.Context, hub string, st *store.Store, clients []homecare.PersonID, decidedOn time.Time, seed uint64) (int, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	w.stop = cancel
 	w.wg.Add(1)
@@ -117,7 +117,7 @@ func (w *orderWorld) run(ctx context.Context, hub string, st *store.Store, clien
 // settle waits until the case system has handed over everything and the
 // hub has nothing left to do: no message received but unprocessed, and no
 // order answer still on its way.
-func (w *orderWorld) settle(ctx context.Context, st *store.Store, limit time.Duration) error {
+func (w *OrderWorld) settle(ctx context.Context, st *store.Store, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	quiet := 0
 	var last int64
@@ -158,7 +158,7 @@ type providerOrder struct {
 
 // soderOffice polls Hemtjänsten Söder's drop directory and answers new
 // orders through the hub's callback endpoint.
-func (w *orderWorld) soderOffice(ctx context.Context, callback string) {
+func (w *OrderWorld) soderOffice(ctx context.Context, callback string) {
 	seen := map[string]bool{}
 	dir := filepath.Join(w.soderDir, "in", "orders")
 	for {
@@ -197,7 +197,7 @@ func (w *orderWorld) soderOffice(ctx context.Context, callback string) {
 
 // sendAck posts one acknowledgement, with the start date for verkstalld,
 // retrying while the hub asks to.
-func (w *orderWorld) sendAck(ctx context.Context, callback string, a provider.Ack, date string) {
+func (w *OrderWorld) sendAck(ctx context.Context, callback string, a provider.Ack, date string) {
 	body := map[string]any{"id": a.ID, "order_id": a.OrderID, "status": string(a.Status), "occurred_at": a.OccurredAt}
 	if a.Status == "verkstalld" {
 		body["date"] = date
@@ -212,7 +212,11 @@ func (w *orderWorld) sendAck(ctx context.Context, callback string, a provider.Ac
 	}
 }
 
-func (w *orderWorld) close() {
+// CaseSystemReceipts are the receipts the case system received.
+func (w *OrderWorld) CaseSystemReceipts() []lifecaresim.Receipt { return w.caseSystem.Receipts() }
+
+// Close stops the simulators.
+func (w *OrderWorld) Close() {
 	if w.stop != nil {
 		w.stop()
 	}
@@ -239,7 +243,8 @@ type OrderSummary struct {
 	Norr, Soder int
 }
 
-func (w *orderWorld) summarize(ctx context.Context, st *store.Store, sent int) (*OrderSummary, error) {
+// Summarize reports what happened to the orders.
+func (w *OrderWorld) Summarize(ctx context.Context, st *store.Store, sent int) (*OrderSummary, error) {
 	s := &OrderSummary{Sent: sent, Statuses: map[homecare.OrderStatus]int{}, Receipts: map[string]int{}}
 	orders, err := st.ListOrders(ctx, store.OrderFilter{Limit: 1000})
 	if err != nil {

@@ -84,11 +84,11 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	}
 	cfg.Store.DSN = filepath.Join(opts.Dir, "demo.db")
 	cfg.HTTP.Listen = opts.Listen
-	orders, secrets, err := startOrderWorld(opts.Dir, cfg)
+	orders, secrets, err := StartOrderWorld(opts.Dir, cfg)
 	if err != nil {
 		return nil, err
 	}
-	defer orders.close()
+	defer orders.Close()
 	srv, err := server.New(ctx, cfg, server.Options{Logger: opts.Logger, Secrets: secrets})
 	if err != nil {
 		return nil, err
@@ -122,7 +122,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 			clients = append(clients, c.PersonID)
 		}
 	}
-	sentOrders, err := orders.run(ctx, base, srv.Store(), clients, opts.Today.AddDate(0, 0, -opts.Days), opts.Seed)
+	sentOrders, err := orders.Run(ctx, base, srv.Store(), clients, opts.Today.AddDate(0, 0, -opts.Days), opts.Seed)
 	if err != nil {
 		return nil, err
 	}
@@ -130,7 +130,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	if sum.Orders, err = orders.summarize(ctx, srv.Store(), sentOrders); err != nil {
+	if sum.Orders, err = orders.Summarize(ctx, srv.Store(), sentOrders); err != nil {
 		return nil, err
 	}
 	sum.Print(opts.Out)
