@@ -241,6 +241,10 @@ type OrderSummary struct {
 	Statuses    map[homecare.OrderStatus]int
 	Receipts    map[string]int
 	Norr, Soder int
+	// EVBNow and EVBIn4Months count orders the IVO rule flags (decision not
+	// executed within 3 months, or paused 3 months or more) today and, had
+	// nothing more happened, four months on.
+	EVBNow, EVBIn4Months int
 }
 
 // Summarize reports what happened to the orders.
@@ -257,6 +261,17 @@ func (w *OrderWorld) Summarize(ctx context.Context, st *store.Store, sent int) (
 		s.Receipts[r.Kvittens.Type]++
 	}
 	s.Norr = len(w.norr.Received())
+	now := time.Now()
+	for _, at := range []struct {
+		t time.Time
+		n *int
+	}{{now, &s.EVBNow}, {now.AddDate(0, 4, 0), &s.EVBIn4Months}} {
+		overdue, err := st.EVBOverdue(ctx, at.t)
+		if err != nil {
+			return nil, err
+		}
+		*at.n = len(overdue)
+	}
 	files, err := os.ReadDir(filepath.Join(w.soderDir, "in", "orders"))
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
@@ -289,4 +304,6 @@ func (s *OrderSummary) Print(w io.Writer) {
 		}
 	}
 	tw.Flush()
+	fmt.Fprintf(w, "  IVO (ej verkställda beslut): %d orders flagged today; %d would be in four months if nothing more happened.\n",
+		s.EVBNow, s.EVBIn4Months)
 }
