@@ -85,3 +85,41 @@ func (b ByteSize) String() string {
 	}
 	return strconv.FormatInt(int64(b), 10) + "B"
 }
+
+// OpenSource turns an adapter's constructor, which takes its own config by
+// value, into a SourceDef.Open: the type assertion every adapter would
+// otherwise repeat. C is the config type; the registry holds a *C.
+func OpenSource[C any, PC interface {
+	*C
+	Config
+}, S Source](newSource func(C, Env) (S, error)) func(Config, Env) (Source, error) {
+	return func(cfg Config, env Env) (Source, error) {
+		c, err := ConfigOf[PC](cfg)
+		if err != nil {
+			return nil, err
+		}
+		s, err := newSource(*c, env)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
+}
+
+// OpenSink is OpenSource for sinks.
+func OpenSink[C any, PC interface {
+	*C
+	Config
+}, S Sink](newSink func(C, Env) (S, error)) func(Config, Env) (Sink, error) {
+	return func(cfg Config, env Env) (Sink, error) {
+		c, err := ConfigOf[PC](cfg)
+		if err != nil {
+			return nil, err
+		}
+		s, err := newSink(*c, env)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
+}

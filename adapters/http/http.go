@@ -37,13 +37,7 @@ var SourceDef = adapters.SourceDef{
 	Summary: "receive HTTP POSTs at /ingest/{path}",
 	Sample:  sampleSource,
 	Config:  NewSourceConfig,
-	Open: func(cfg adapters.Config, env adapters.Env) (adapters.Source, error) {
-		c, err := adapters.ConfigOf[*SourceConfig](cfg)
-		if err != nil {
-			return nil, err
-		}
-		return NewSource(*c, env)
-	},
+	Open:    adapters.OpenSource(NewSource),
 }
 
 // SinkDef is the http sink definition.
@@ -52,13 +46,7 @@ var SinkDef = adapters.SinkDef{
 	Summary: "send each message as an HTTP request",
 	Sample:  sampleSink,
 	Config:  NewSinkConfig,
-	Open: func(cfg adapters.Config, env adapters.Env) (adapters.Sink, error) {
-		c, err := adapters.ConfigOf[*SinkConfig](cfg)
-		if err != nil {
-			return nil, err
-		}
-		return NewSink(*c, env)
-	},
+	Open:    adapters.OpenSink(NewSink),
 }
 
 func init() {

@@ -52,13 +52,7 @@ var SourceDef = adapters.SourceDef{
 	Summary: "receive case-system order messages (XML) over HTTP push, SFTP or a drop directory",
 	Sample:  sampleSource,
 	Config:  NewSourceConfig,
-	Open: func(cfg adapters.Config, env adapters.Env) (adapters.Source, error) {
-		c, err := adapters.ConfigOf[*SourceConfig](cfg)
-		if err != nil {
-			return nil, err
-		}
-		return NewSource(*c, env)
-	},
+	Open:    adapters.OpenSource(NewSource),
 }
 
 // SinkDef is the lifecare sink definition.
@@ -67,13 +61,7 @@ var SinkDef = adapters.SinkDef{
 	Summary: "send receipts (Kvittens XML) to the case system over HTTPS, SFTP or a drop directory",
 	Sample:  sampleSink,
 	Config:  NewSinkConfig,
-	Open: func(cfg adapters.Config, env adapters.Env) (adapters.Sink, error) {
-		c, err := adapters.ConfigOf[*SinkConfig](cfg)
-		if err != nil {
-			return nil, err
-		}
-		return NewSink(*c, env)
-	},
+	Open:    adapters.OpenSink(NewSink),
 }
 
 func init() {

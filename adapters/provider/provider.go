@@ -62,13 +62,7 @@ var SinkDef = adapters.SinkDef{
 	Summary: "deliver orders to one provider (signed webhook or SFTP drop)",
 	Sample:  sampleSink,
 	Config:  NewSinkConfig,
-	Open: func(cfg adapters.Config, env adapters.Env) (adapters.Sink, error) {
-		c, err := adapters.ConfigOf[*SinkConfig](cfg)
-		if err != nil {
-			return nil, err
-		}
-		return NewSink(*c, env)
-	},
+	Open:    adapters.OpenSink(NewSink),
 }
 
 // SourceDef is the provider source definition.
@@ -77,13 +71,7 @@ var SourceDef = adapters.SourceDef{
 	Summary: "receive a provider's signed acknowledgements at /ingest/{path}",
 	Sample:  sampleSource,
 	Config:  NewSourceConfig,
-	Open: func(cfg adapters.Config, env adapters.Env) (adapters.Source, error) {
-		c, err := adapters.ConfigOf[*SourceConfig](cfg)
-		if err != nil {
-			return nil, err
-		}
-		return NewSource(*c, env)
-	},
+	Open:    adapters.OpenSource(NewSource),
 }
 
 func init() {

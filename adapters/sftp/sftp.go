@@ -29,13 +29,7 @@ var SourceDef = adapters.SourceDef{
 	Summary: "poll a remote directory over SFTP",
 	Sample:  sampleSource,
 	Config:  NewSourceConfig,
-	Open: func(cfg adapters.Config, env adapters.Env) (adapters.Source, error) {
-		c, err := adapters.ConfigOf[*SourceConfig](cfg)
-		if err != nil {
-			return nil, err
-		}
-		return NewSource(*c, env)
-	},
+	Open:    adapters.OpenSource(NewSource),
 }
 
 // SinkDef is the sftp sink definition.
@@ -44,13 +38,7 @@ var SinkDef = adapters.SinkDef{
 	Summary: "upload one file per message over SFTP",
 	Sample:  sampleSink,
 	Config:  NewSinkConfig,
-	Open: func(cfg adapters.Config, env adapters.Env) (adapters.Sink, error) {
-		c, err := adapters.ConfigOf[*SinkConfig](cfg)
-		if err != nil {
-			return nil, err
-		}
-		return NewSink(*c, env)
-	},
+	Open:    adapters.OpenSink(NewSink),
 }
 
 func init() {
