@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -43,28 +42,7 @@ func repoConfig(t *testing.T, dsn string) *config.Config {
 // start runs a hub until the test ends.
 func start(t *testing.T, cfg *config.Config, log *zap.Logger) *server.Server {
 	t.Helper()
-	srv, err := server.New(t.Context(), cfg, server.Options{Logger: log, Secrets: demo.Secrets(nil)})
-	if err != nil {
-		t.Fatalf("server.New: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		srv.Close()
-	})
-	select {
-	case <-srv.Ready():
-	case err := <-done:
-		t.Fatalf("Run: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("hub not ready after 10s")
-	}
-	return srv
+	return startWith(t, cfg, server.Options{Logger: log})
 }
 
 // settle waits until every message is processed or dead.
