@@ -14,6 +14,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+	"github.com/cenkalti/backoff/v5"
 	"github.com/google/uuid"
 	"go.uber.org/zap"
 	"go.uber.org/zap/exp/zapslog"
@@ -40,6 +41,10 @@ type Log interface {
 	// Pending returns pipeline p's messages that were received but neither
 	// processed nor dead, e.g. after a crash between save and publish.
 	Pending(ctx context.Context, p string) ([]knutpunkt.Message, error)
+	// Done reports whether message msgID is finished (processed, dead or
+	// replayed): the bus may hand a message over again after a stop, and a
+	// finished one must not be processed twice.
+	Done(ctx context.Context, msgID string) (bool, error)
 }
 
 // HeaderTopic records on every logged message the bus topic it was
@@ -197,20 +202,28 @@ func (r *Router) addHandler(p *pipeline.Plan, name, topic string, h message.NoPu
 		InitialInterval: p.Retry.Backoff,
 		MaxInterval:     p.Retry.MaxBackoff,
 		Multiplier:      2,
-		ShouldRetry: func(params middleware.RetryParams) bool {
-			return !adapters.IsPermanent(params.Err)
-		},
-		OnRetryHook: func(n int, delay time.Duration) {
-			r.log.Debug("retrying", zap.String("pipeline", p.Name), zap.Int("retry", n), zap.Duration("delay", delay))
-		},
 	}
 	handler.AddMiddleware(
 		middleware.CorrelationID,
 		r.deadLetterFilter(p),
 		retry.Middleware,
+		stopOnPermanent,
 		middleware.Recoverer,
 	)
 	return nil
+}
+
+// stopOnPermanent tells the Retry middleware not to retry an error that
+// retrying cannot fix. (Retry's own ShouldRetry and OnRetryHook each draw
+// from its backoff, so with them the waits grew two steps per failure.)
+func stopOnPermanent(h message.HandlerFunc) message.HandlerFunc {
+	return func(m *message.Message) ([]*message.Message, error) {
+		out, err := h(m)
+		if err != nil && adapters.IsPermanent(err) {
+			return out, backoff.Permanent(err)
+		}
+		return out, err
+	}
 }
 
 // processHandler runs the plan on one message, commits its writes with its
@@ -219,6 +232,9 @@ func (r *Router) processHandler(p *pipeline.Plan) message.NoPublishHandlerFunc {
 	return func(wm *message.Message) error {
 		ctx := wm.Context()
 		m := fromWatermill(wm)
+		if done, err := r.cfg.Log.Done(ctx, m.ID); err != nil || done {
+			return err
+		}
 		res, err := p.Process(ctx, m)
 		if lerr := r.cfg.Log.RecordAttempt(ctx, p.Name, stepOf(err), m.ID, err); lerr != nil {
 			return errors.Join(err, lerr)
@@ -231,6 +247,9 @@ func (r *Router) processHandler(p *pipeline.Plan) message.NoPublishHandlerFunc {
 			var de *DeferredError
 			if errors.As(err, &de) {
 				return r.deferMessage(ctx, p, m, err)
+			}
+			if lerr := r.cfg.Log.RecordAttempt(ctx, p.Name, "commit", m.ID, err); lerr != nil {
+				return errors.Join(err, lerr)
 			}
 			return err
 		}
@@ -270,7 +289,9 @@ func (r *Router) publishOutput(ctx context.Context, p *pipeline.Plan, out pipeli
 func (r *Router) publishTopic(ctx context.Context, topic string, msg knutpunkt.Message) error {
 	for _, c := range r.consumers[topic] {
 		m := derived(msg)
-		m.ID = r.cfg.NewID()
+		// Derived, not random: the same output handed over again (after a
+		// stop) is the same message, which the log recognises.
+		m.ID = msg.ID + "." + topic + "." + c.Name
 		if _, err := r.ingest(ctx, c, "topic:"+topic, m); err != nil {
 			return err
 		}
@@ -286,6 +307,9 @@ func (r *Router) deliverHandler(p *pipeline.Plan, ep pipeline.Endpoint, sink ada
 	return func(wm *message.Message) error {
 		ctx := wm.Context()
 		m := fromWatermill(wm)
+		if done, err := r.cfg.Log.Done(ctx, m.ID); err != nil || done {
+			return err
+		}
 		delete(m.Headers, HeaderTopic)
 		reply, err := send(ctx, sink, m, p.ReplyTo != "")
 		if err != nil {
@@ -341,7 +365,11 @@ const HeaderDeferrals = "knut-deferrals"
 func (r *Router) deferMessage(ctx context.Context, p *pipeline.Plan, m knutpunkt.Message, err error) error {
 	n, _ := strconv.Atoi(m.Headers[HeaderDeferrals])
 	if n+1 >= p.Retry.Attempts {
-		return adapters.Permanent(fmt.Errorf("gave up after waiting %d times: %w", n, err))
+		err = adapters.Permanent(fmt.Errorf("gave up after waiting %d times: %w", n, err))
+		if lerr := r.cfg.Log.RecordAttempt(ctx, p.Name, "commit", m.ID, err); lerr != nil {
+			return errors.Join(err, lerr)
+		}
+		return err
 	}
 	if lerr := r.cfg.Log.RecordAttempt(ctx, p.Name, "commit", m.ID, err); lerr != nil {
 		return lerr

@@ -2,8 +2,8 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -33,7 +33,7 @@ func newMessageLog(s *store.Store, reg *prometheus.Registry) *messageLog {
 	}
 	return &messageLog{
 		s:          s,
-		w:          s.NewWriter(store.WriterOptions{MaxBatch: 256, MaxDelay: 2 * time.Millisecond}),
+		w:          s.NewWriter(store.WriterOptions{MaxBatch: 256}),
 		received:   counter("messages_received_total", "Messages accepted into a pipeline and stored."),
 		duplicates: counter("messages_duplicate_total", "Messages recognised as already received and not processed again."),
 		processed:  counter("messages_processed_total", "Messages a pipeline finished, their entities committed."),
@@ -116,4 +116,13 @@ func applyWrites(ctx context.Context, tx *store.Tx, writes []pipeline.Write) err
 		}
 	}
 	return nil
+}
+
+// Done implements router.Log.
+func (l *messageLog) Done(ctx context.Context, msgID string) (bool, error) {
+	st, err := l.s.MessageStatus(ctx, msgID)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return st != store.StatusReceived && st != "", err
 }

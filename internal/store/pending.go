@@ -26,3 +26,12 @@ func (s *Store) Pending(ctx context.Context, pipeline string) ([]MessageRecord, 
 	}
 	return out, nil
 }
+
+// MessageStatus returns where message id stands; ErrNotFound if unknown.
+func (s *Store) MessageStatus(ctx context.Context, id string) (Status, error) {
+	var st string
+	if err := s.get(ctx, &st, `SELECT status FROM messages WHERE id = ?`, id); err != nil {
+		return "", fmt.Errorf("message status %s: %w", id, err)
+	}
+	return Status(st), nil
+}
