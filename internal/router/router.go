@@ -73,6 +73,15 @@ type Config struct {
 	Logger *zap.Logger
 	// NewID makes message IDs; the default is a UUIDv7 (time-ordered).
 	NewID func() string
+	// Sealer, if set, encrypts message bodies on the bus, which is a store
+	// of personal data like the message log (see store.Sealer).
+	Sealer Sealer
+}
+
+// Sealer encrypts and decrypts message bodies, bound to the message id.
+type Sealer interface {
+	Seal(msgID string, body []byte) []byte
+	Open(msgID string, sealed []byte) ([]byte, error)
 }
 
 // Router runs a set of plans.
@@ -231,7 +240,10 @@ func stopOnPermanent(h message.HandlerFunc) message.HandlerFunc {
 func (r *Router) processHandler(p *pipeline.Plan) message.NoPublishHandlerFunc {
 	return func(wm *message.Message) error {
 		ctx := wm.Context()
-		m := fromWatermill(wm)
+		m, err := r.fromWatermill(wm)
+		if err != nil {
+			return adapters.Permanent(err)
+		}
 		if done, err := r.cfg.Log.Done(ctx, m.ID); err != nil || done {
 			return err
 		}
@@ -306,7 +318,10 @@ func (r *Router) deliverHandler(p *pipeline.Plan, ep pipeline.Endpoint, sink ada
 	step := ep.Path + "." + ep.Adapter
 	return func(wm *message.Message) error {
 		ctx := wm.Context()
-		m := fromWatermill(wm)
+		m, err := r.fromWatermill(wm)
+		if err != nil {
+			return adapters.Permanent(err)
+		}
 		if done, err := r.cfg.Log.Done(ctx, m.ID); err != nil || done {
 			return err
 		}
@@ -439,7 +454,7 @@ func (r *Router) deadLetterFilter(p *pipeline.Plan) message.HandlerMiddleware {
 				return out, nil
 			}
 			ctx := wm.Context()
-			m := fromWatermill(wm)
+			m, _ := r.fromWatermill(wm) // the error is in err already
 			if ctx.Err() != nil {
 				return nil, err // shutting down: leave the message for redelivery
 			}
@@ -536,7 +551,11 @@ func (r *Router) save(ctx context.Context, p *pipeline.Plan, source, topic strin
 }
 
 func (r *Router) publish(topic string, m knutpunkt.Message) error {
-	wm := message.NewMessage(m.ID, m.Body)
+	body := m.Body
+	if r.cfg.Sealer != nil {
+		body = r.cfg.Sealer.Seal(m.ID, body)
+	}
+	wm := message.NewMessage(m.ID, body)
 	for k, v := range m.Headers {
 		wm.Metadata.Set(k, v)
 	}
@@ -556,6 +575,21 @@ func derived(m knutpunkt.Message) knutpunkt.Message {
 		delete(d.Headers, knutpunkt.HeaderExternalID)
 	}
 	return d
+}
+
+// fromWatermill turns a bus message back into a hub message, opening its
+// sealed body.
+func (r *Router) fromWatermill(wm *message.Message) (knutpunkt.Message, error) {
+	m := fromWatermill(wm)
+	if r.cfg.Sealer == nil {
+		return m, nil
+	}
+	body, err := r.cfg.Sealer.Open(m.ID, m.Body)
+	if err != nil {
+		return m, fmt.Errorf("open message body from the bus: %w", err)
+	}
+	m.Body = body
+	return m, nil
 }
 
 func fromWatermill(wm *message.Message) knutpunkt.Message {

@@ -89,6 +89,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 		Bus:      s.bus,
 		Registry: opts.Registry,
 		Logger:   opts.Logger,
+		Sealer:   s.store.Sealer(),
 		Env: func(name string) adapters.Env {
 			return adapters.Env{Name: name, Logger: opts.Logger.Named("adapter"), Secrets: opts.Secrets,
 				HTTPClient: opts.HTTPClient, Ingress: in}

@@ -190,7 +190,8 @@ const (
 type PreparedInbound struct {
 	m                  InboundMessage
 	headers            string
-	body               []byte
+	body               []byte // sealed when the store has keys
+	size               int64  // of the payload
 	sum                string
 	status             Status
 	receivedAt, update any
@@ -229,8 +230,8 @@ func (s *Store) PrepareInbound(m InboundMessage) (PreparedInbound, error) {
 	if body == nil {
 		body = []byte{}
 	}
-	sum := sha256.Sum256(body)
-	p := PreparedInbound{m: m, headers: string(headers), body: body, sum: hex.EncodeToString(sum[:]),
+	sum := sha256.Sum256(body) // of the payload, not of its sealed form
+	p := PreparedInbound{m: m, headers: string(headers), body: s.sealBody(m.ID, body), size: int64(len(body)), sum: hex.EncodeToString(sum[:]),
 		status: status, receivedAt: s.tv(at)}
 	if at == update {
 		p.update = p.receivedAt
@@ -257,7 +258,7 @@ func (t *Tx) SaveInbound(ctx context.Context, m InboundMessage) (SaveResult, err
 func (t *Tx) SavePreparedInbound(ctx context.Context, p PreparedInbound) (SaveResult, error) {
 	m := &p.m
 	args := [...]any{m.ID, m.Pipeline, m.SourceAdapter, m.SourceSystem, m.ExternalID,
-		m.Caller, m.ContentType, p.headers, p.body, p.sum, int64(len(p.body)),
+		m.Caller, m.ContentType, p.headers, p.body, p.sum, p.size,
 		p.receivedAt, string(p.status), p.update}
 	if t.wb != nil {
 		// Write-behind (a Writer's first pass): the row goes in with its
@@ -465,6 +466,9 @@ func (s *Store) Message(ctx context.Context, id string) (MessageRecord, error) {
 	}
 	m, err := r.record()
 	if err != nil {
+		return MessageRecord{}, fmt.Errorf("get message %s: %w", id, err)
+	}
+	if m.Body, err = s.openBody(m.ID, m.Body); err != nil {
 		return MessageRecord{}, fmt.Errorf("get message %s: %w", id, err)
 	}
 	if m.Body == nil {

@@ -22,6 +22,9 @@ func (s *Store) Pending(ctx context.Context, pipeline string) ([]MessageRecord, 
 		if err != nil {
 			return nil, fmt.Errorf("pending message %s: %w", r.ID, err)
 		}
+		if m.Body, err = s.openBody(m.ID, m.Body); err != nil {
+			return nil, fmt.Errorf("pending message %s: %w", r.ID, err)
+		}
 		out = append(out, m)
 	}
 	return out, nil
