@@ -25,6 +25,7 @@ validate: build ## check every pipeline, mapping and schema
 
 bench: build ## the ingest benchmark (1,000,000 visit lines through knut import) and the Go benchmarks
 	bash testdata/bench/ingest.sh
+	bash testdata/bench/orders.sh
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/mapping/ ./internal/schema/
 
 fmt: ## gofmt every file
