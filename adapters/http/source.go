@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/google/uuid"
 	"go.uber.org/zap"
@@ -39,7 +40,13 @@ type Source struct {
 	inflight sync.WaitGroup
 	closed   bool
 	closeCh  chan struct{}
+	started  chan struct{} // closed when Receive first runs
 }
+
+// startupWait is how long a request that arrives before Receive has
+// started waits for it, rather than being turned away: the hub's HTTP
+// server may take requests a moment before its pipelines' sources run.
+const startupWait = 5 * time.Second
 
 var (
 	_ adapters.Source = (*Source)(nil)
@@ -60,7 +67,7 @@ func NewSource(cfg SourceConfig, env adapters.Env) (*Source, error) {
 	if path == "" {
 		return nil, errors.New("http source: path is not set and the pipeline has no name")
 	}
-	s := &Source{cfg: cfg, log: env.Logger.With(zap.String("path", "/ingest/"+path)), types: cfg.ContentTypes, closeCh: make(chan struct{})}
+	s := &Source{cfg: cfg, log: env.Logger.With(zap.String("path", "/ingest/"+path)), types: cfg.ContentTypes, closeCh: make(chan struct{}), started: make(chan struct{})}
 	if err := env.Ingress.Handle(path, s); err != nil {
 		return nil, fmt.Errorf("mount /ingest/%s: %w", path, err)
 	}
@@ -81,6 +88,11 @@ func (s *Source) Receive(ctx context.Context, deliver adapters.DeliverFunc) erro
 		return errors.New("http source is already receiving")
 	}
 	s.deliver, s.recvCtx = deliver, ctx
+	select {
+	case <-s.started:
+	default:
+		close(s.started)
+	}
 	s.mu.Unlock()
 
 	var err error
@@ -115,6 +127,18 @@ func (s *Source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", http.MethodPost)
 		writeJSON(w, http.StatusMethodNotAllowed, "error", "use POST")
 		return
+	}
+	select {
+	case <-s.started:
+	default: // only at startup: wait a moment for Receive
+		t := time.NewTimer(startupWait)
+		select {
+		case <-s.started:
+		case <-s.closeCh:
+		case <-r.Context().Done():
+		case <-t.C:
+		}
+		t.Stop()
 	}
 	s.mu.Lock()
 	deliver, recvCtx := s.deliver, s.recvCtx

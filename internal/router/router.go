@@ -33,7 +33,9 @@ type Log interface {
 	SaveInbound(ctx context.Context, p, source string, m knutpunkt.Message) (dup bool, err error)
 	// RecordAttempt records one processing attempt and its error, if any.
 	RecordAttempt(ctx context.Context, p, step, msgID string, attemptErr error) error
-	// Commit stores writes and marks the message processed, atomically.
+	// Commit records the successful attempt, stores writes and marks the
+	// message processed, atomically: one durable write, where three would
+	// each wait for their own commit.
 	Commit(ctx context.Context, p, msgID string, writes []pipeline.Write) error
 	// DeadLetter marks the message dead with why: cause is the final error,
 	// a *pipeline.StepError naming the step where processing failed.
@@ -174,9 +176,13 @@ func (r *Router) open(p *pipeline.Plan) error {
 			return fmt.Errorf("pipeline %s: open sink %s: %w", p.Name, ep.Adapter, err)
 		}
 		r.sinks[sinkKey(p, ep)] = sink
-		topic := "out." + p.Name + "." + strconv.Itoa(i)
-		if err := r.addHandler(p, "deliver."+p.Name+"."+strconv.Itoa(i), topic, r.deliverHandler(p, ep, sink)); err != nil {
-			return err
+		// Deliveries keep their input's partition: in order per key, in
+		// parallel across keys.
+		for k := range partitions(p) {
+			name := "deliver." + p.Name + "." + strconv.Itoa(i) + "." + strconv.Itoa(k)
+			if err := r.addHandler(p, name, outputTopic(p, i, k), r.deliverHandler(p, ep, sink)); err != nil {
+				return err
+			}
 		}
 	}
 	for k := range partitions(p) {
@@ -196,6 +202,21 @@ func partitions(p *pipeline.Plan) int {
 
 func inputTopic(p *pipeline.Plan, k int) string {
 	return "in." + p.Name + "." + strconv.Itoa(k)
+}
+
+// outputTopic carries pipeline p's deliveries to its sink i, partition k.
+func outputTopic(p *pipeline.Plan, i, k int) string {
+	return "out." + p.Name + "." + strconv.Itoa(i) + "." + strconv.Itoa(k)
+}
+
+// partitionOf is the partition of a message of p with the given headers.
+func partitionOf(p *pipeline.Plan, headers map[string]string) int {
+	if p.OrderBy == nil {
+		return 0
+	}
+	h := fnv.New32a()
+	io.WriteString(h, headers[p.OrderBy.Header])
+	return int(h.Sum32() % uint32(p.OrderBy.Partitions))
 }
 
 func sinkKey(p *pipeline.Plan, ep pipeline.Endpoint) string { return p.Name + "/" + ep.Path }
@@ -248,10 +269,10 @@ func (r *Router) processHandler(p *pipeline.Plan) message.NoPublishHandlerFunc {
 			return err
 		}
 		res, err := p.Process(ctx, m)
-		if lerr := r.cfg.Log.RecordAttempt(ctx, p.Name, stepOf(err), m.ID, err); lerr != nil {
-			return errors.Join(err, lerr)
-		}
 		if err != nil {
+			if lerr := r.cfg.Log.RecordAttempt(ctx, p.Name, stepOf(err), m.ID, err); lerr != nil {
+				return errors.Join(err, lerr)
+			}
 			return err
 		}
 		if err := r.cfg.Log.Commit(ctx, p.Name, m.ID, res.Writes); err != nil {
@@ -289,8 +310,7 @@ func (r *Router) publishOutput(ctx context.Context, p *pipeline.Plan, out pipeli
 		// The delivery's ID is derived, not random, so a redelivered input
 		// produces the same delivery and the sink's idempotency holds.
 		msg.ID = out.Msg.ID + ".to" + strconv.Itoa(i)
-		topic := "out." + p.Name + "." + strconv.Itoa(i)
-		_, err := r.save(ctx, p, "deliver:"+ep.Adapter, topic, msg)
+		_, err := r.save(ctx, p, "deliver:"+ep.Adapter, outputTopic(p, i, partitionOf(p, out.Msg.Headers)), msg)
 		return err
 	}
 	return fmt.Errorf("pipeline %s: no sink for %s", p.Name, out.To.Path)
@@ -329,11 +349,9 @@ func (r *Router) deliverHandler(p *pipeline.Plan, ep pipeline.Endpoint, sink ada
 		reply, err := send(ctx, sink, m, p.ReplyTo != "")
 		if err != nil {
 			err = &pipeline.StepError{Pipeline: p.Name, Step: step, MessageID: m.ID, Err: err}
-		}
-		if lerr := r.cfg.Log.RecordAttempt(ctx, p.Name, step, m.ID, err); lerr != nil {
-			return errors.Join(err, lerr)
-		}
-		if err != nil {
+			if lerr := r.cfg.Log.RecordAttempt(ctx, p.Name, step, m.ID, err); lerr != nil {
+				return errors.Join(err, lerr)
+			}
 			return err
 		}
 		if reply != nil {
@@ -523,13 +541,7 @@ func (r *Router) ingest(ctx context.Context, p *pipeline.Plan, source string, m 
 	if m.Headers == nil {
 		m.Headers = map[string]string{}
 	}
-	k := 0
-	if p.OrderBy != nil {
-		h := fnv.New32a()
-		io.WriteString(h, m.Headers[p.OrderBy.Header])
-		k = int(h.Sum32() % uint32(p.OrderBy.Partitions))
-	}
-	return r.save(ctx, p, source, inputTopic(p, k), m)
+	return r.save(ctx, p, source, inputTopic(p, partitionOf(p, m.Headers)), m)
 }
 
 // save logs m and then publishes it on topic: the message is durable in the

@@ -67,6 +67,9 @@ func (l *messageLog) RecordAttempt(ctx context.Context, p, step, msgID string, a
 
 func (l *messageLog) Commit(ctx context.Context, p, msgID string, writes []pipeline.Write) error {
 	err := l.w.Do(ctx, func(tx *store.Tx) error {
+		if err := tx.RecordAttempt(ctx, msgID, p, "", nil); err != nil {
+			return err
+		}
 		if err := applyWrites(ctx, tx, writes); err != nil {
 			return err
 		}
