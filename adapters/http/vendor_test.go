@@ -146,124 +146,18 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	w.WriteHeader(http.StatusCreated)
 }
 
-// sender is a fake vendor client that pushes to the http source through
-// the kit's Ingress, one request at a time, retrying on 503 like a
+// newSender is a fake vendor client that pushes to the http source
+// through the kit's Ingress, one request at a time, retrying on 503 like a
 // well-behaved client.
-type sender struct {
-	ingress *adapterstest.Ingress
-	client  *http.Client
-
-	mu      sync.Mutex
-	url     string
-	queue   []knutpunkt.Message
-	busy    bool
-	down    bool
-	acked   int
-	wake    chan struct{}
-	stopped chan struct{}
-}
-
-func newSender(t testing.TB) *sender {
-	s := &sender{
-		ingress: adapterstest.NewIngress(t, "SE2321000016-ABCD"),
-		client:  &http.Client{Transport: &http.Transport{DisableKeepAlives: true}},
-		wake:    make(chan struct{}, 1),
-		stopped: make(chan struct{}),
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); s.run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return s
-}
-
-// Env mounts the source on the sender's ingress.
-func (s *sender) Env(env adapters.Env) adapters.Env {
-	env.Ingress = s.ingress
-	s.mu.Lock()
-	s.url = s.ingress.URL(env.Name)
-	s.mu.Unlock()
-	return env
-}
-
-func (s *sender) Emit(_ context.Context, m knutpunkt.Message) error {
-	s.mu.Lock()
-	s.queue = append(s.queue, m.Clone())
-	s.mu.Unlock()
-	s.poke()
-	return nil
-}
-
-func (s *sender) poke() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
-}
-
-func (s *sender) Acked() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.acked
-}
-
-func (s *sender) Pending() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := len(s.queue)
-	if s.busy {
-		n++
-	}
-	return n
-}
-
-func (s *sender) Down() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.down = true
-}
-
-func (s *sender) Up() {
-	s.mu.Lock()
-	s.down = false
-	s.mu.Unlock()
-	s.poke()
-}
-
-func (s *sender) run(ctx context.Context) {
-	for {
-		s.mu.Lock()
-		var m knutpunkt.Message
-		ok := !s.down && len(s.queue) > 0
-		if ok {
-			m, s.queue, s.busy = s.queue[0], s.queue[1:], true
-		}
-		url := s.url
-		s.mu.Unlock()
-		if !ok {
-			select {
-			case <-ctx.Done():
-				return
-			case <-s.wake:
-				continue
-			}
-		}
-		for !s.post(ctx, url, m) {
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
-		s.mu.Lock()
-		s.busy = false
-		s.acked++
-		s.mu.Unlock()
-	}
+func newSender(t testing.TB) *adapterstest.Pusher {
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	return adapterstest.NewPusher(t, "SE2321000016-ABCD", func(ctx context.Context, url string, m knutpunkt.Message) bool {
+		return post(ctx, client, url, m)
+	})
 }
 
 // post reports whether the hub accepted m.
-func (s *sender) post(ctx context.Context, url string, m knutpunkt.Message) bool {
+func post(ctx context.Context, client *http.Client, url string, m knutpunkt.Message) bool {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(m.Body))
 	if err != nil {
 		return false
@@ -271,7 +165,7 @@ func (s *sender) post(ctx context.Context, url string, m knutpunkt.Message) bool
 	req.Header.Set("Content-Type", m.Header(knutpunkt.HeaderContentType))
 	req.Header.Set(kphttp.HeaderSourceSystem, m.Header(knutpunkt.HeaderSourceSystem))
 	req.Header.Set(kphttp.HeaderExternalID, m.Header(knutpunkt.HeaderExternalID))
-	resp, err := s.client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return false
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
@@ -163,122 +162,21 @@ func TestSFTPSink(t *testing.T) {
 // source through the kit's Ingress: signed, one at a time, retrying until
 // the hub answers 202, as the README asks of a provider.
 type callbackVendor struct {
-	sim     *providersim.Server
-	ingress *adapterstest.Ingress
-
-	mu    sync.Mutex
-	url   string
-	queue []knutpunkt.Message
-	busy  bool
-	down  bool
-	acked int
-	wake  chan struct{}
+	*adapterstest.Pusher
 }
 
-func newCallbackVendor(t testing.TB) *callbackVendor {
-	v := &callbackVendor{
-		sim:     newSim(t, providersim.Options{}),
-		ingress: adapterstest.NewIngress(t, "SE2321000016-P0T1"),
-		wake:    make(chan struct{}, 1),
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); v.run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return v
+func newCallbackVendor(t testing.TB) callbackVendor {
+	sim := newSim(t, providersim.Options{})
+	// No Idempotency-Key: the source takes the external id from the
+	// body's "id", which every kit message has.
+	return callbackVendor{adapterstest.NewPusher(t, "SE2321000016-P0T1", func(ctx context.Context, url string, m knutpunkt.Message) bool {
+		code, _, err := sim.Post(ctx, url, m.Body, "", time.Now())
+		return err == nil && code == http.StatusAccepted
+	})}
 }
 
-func (v *callbackVendor) Secrets() adapters.MapSecrets { return adapters.MapSecrets{secretRef: secret} }
-
-func (v *callbackVendor) Env(env adapters.Env) adapters.Env {
-	env.Ingress = v.ingress
-	v.mu.Lock()
-	v.url = v.ingress.URL(env.Name)
-	v.mu.Unlock()
-	return env
-}
-
-func (v *callbackVendor) Emit(_ context.Context, m knutpunkt.Message) error {
-	v.mu.Lock()
-	v.queue = append(v.queue, m.Clone())
-	v.mu.Unlock()
-	v.poke()
-	return nil
-}
-
-func (v *callbackVendor) poke() {
-	select {
-	case v.wake <- struct{}{}:
-	default:
-	}
-}
-
-func (v *callbackVendor) Acked() int {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return v.acked
-}
-
-func (v *callbackVendor) Pending() int {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	n := len(v.queue)
-	if v.busy {
-		n++
-	}
-	return n
-}
-
-func (v *callbackVendor) Down() {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.down = true
-}
-
-func (v *callbackVendor) Up() {
-	v.mu.Lock()
-	v.down = false
-	v.mu.Unlock()
-	v.poke()
-}
-
-func (v *callbackVendor) run(ctx context.Context) {
-	for {
-		v.mu.Lock()
-		var m knutpunkt.Message
-		ok := !v.down && len(v.queue) > 0
-		if ok {
-			m, v.queue, v.busy = v.queue[0], v.queue[1:], true
-		}
-		url := v.url
-		v.mu.Unlock()
-		if !ok {
-			select {
-			case <-ctx.Done():
-				return
-			case <-v.wake:
-				continue
-			}
-		}
-		// No Idempotency-Key: the source takes the external id from the
-		// body's "id", which every kit message has.
-		for {
-			code, _, err := v.sim.Post(ctx, url, m.Body, "", time.Now())
-			if err == nil && code == http.StatusAccepted {
-				break
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
-		v.mu.Lock()
-		v.busy = false
-		v.acked++
-		v.mu.Unlock()
-	}
-}
+// Secrets gives the source the callback secret the simulator signs with.
+func (v callbackVendor) Secrets() adapters.MapSecrets { return adapters.MapSecrets{secretRef: secret} }
 
 func TestCallbackSource(t *testing.T) {
 	adapterstest.RunSource(t, adapterstest.SourceHarness{
