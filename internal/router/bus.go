@@ -208,8 +208,11 @@ func (s *sqliteSubscriber) Subscribe(ctx context.Context, topic string) (<-chan 
 	wake := s.wake.add(topic)
 	s.wg.Add(1)
 	go func() {
-		<-s.closed
-		cancel()
+		select {
+		case <-s.closed:
+			cancel()
+		case <-ctx.Done():
+		}
 	}()
 	go func() {
 		defer s.wg.Done()
