@@ -23,7 +23,7 @@ vet: ## go vet
 validate: build ## check every pipeline, mapping and schema
 	$(BIN) validate
 
-bench: build ## the ingest benchmark (1,000,000 visit lines through knut import) and the Go benchmarks
+bench: build ## ingest (1,000,000 visit lines through knut import), order latency (200 orders/s for 60 s), Go benchmarks
 	bash testdata/bench/ingest.sh
 	bash testdata/bench/orders.sh
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/mapping/ ./internal/schema/
