@@ -79,11 +79,12 @@ type Store struct {
 
 // Bus configures the message transport.
 type Bus struct {
-	// Kind is "sqlite" (default: durable, embedded, beside the store) or
-	// "memory" (not durable; tests only).
+	// Kind is "embedded" (the default and, for now, the only kind): queues
+	// in the hub's process, made durable by the store's message log, which
+	// holds every message before it is queued and requeues what was not
+	// finished at the next start. A networked bus for several hub
+	// processes is a later kind.
 	Kind string `yaml:"kind"`
-	// Path is the SQLite bus file. Default: the store file with ".bus" added.
-	Path string `yaml:"path"`
 }
 
 // HTTP configures the server.
@@ -125,7 +126,7 @@ func Default(dir string) *Config {
 	return &Config{
 		Environment: Development,
 		Store:       Store{DSN: "knut.db"},
-		Bus:         Bus{Kind: "sqlite"},
+		Bus:         Bus{Kind: "embedded"},
 		HTTP:        HTTP{Listen: "127.0.0.1:8080", MaxBody: "10MiB"},
 		Pipelines:   "pipelines",
 		Mappings:    "mappings",
@@ -194,13 +195,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	switch c.Bus.Kind {
-	case "sqlite":
-		if c.IsPostgres() && c.Bus.Path == "" {
-			errs = append(errs, errors.New("bus.path: is required with a PostgreSQL store"))
-		}
-	case "memory":
+	case "embedded":
 	default:
-		errs = append(errs, fmt.Errorf("bus.kind: %q: want sqlite or memory", c.Bus.Kind))
+		errs = append(errs, fmt.Errorf("bus.kind: %q: want embedded", c.Bus.Kind))
 	}
 	if (c.HTTP.TLS.Cert == "") != (c.HTTP.TLS.Key == "") {
 		errs = append(errs, errors.New("http.tls: cert and key go together"))
@@ -246,14 +243,6 @@ func (c *Config) StoreDSN() string {
 		return c.Store.DSN
 	}
 	return c.Path(c.Store.DSN)
-}
-
-// BusPath is the SQLite bus file.
-func (c *Config) BusPath() string {
-	if c.Bus.Path != "" {
-		return c.Path(c.Bus.Path)
-	}
-	return c.StoreDSN() + ".bus"
 }
 
 // ParseSize parses sizes such as 512KiB, 10MiB or 1GiB (or plain bytes).

@@ -14,7 +14,7 @@ func TestParse(t *testing.T) {
 		wantErr []string
 	}{
 		{name: "empty file gives defaults", yaml: ""},
-		{name: "postgres store", yaml: "store: {dsn: 'postgres://u@127.0.0.1/db'}\nbus: {path: bus.db}\n"},
+		{name: "postgres store", yaml: "store: {dsn: 'postgres://u@127.0.0.1/db'}\n"},
 		{name: "unknown key", yaml: "stor: {dsn: x}\n", wantErr: []string{"field stor not found"}},
 		{name: "every problem at once",
 			yaml:    "environment: production\nbus: {kind: kafka}\nhttp: {max_body: lots}\nlog: {level: loud}\n",

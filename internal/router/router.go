@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -33,10 +34,12 @@ type Log interface {
 	SaveInbound(ctx context.Context, p, source string, m knutpunkt.Message) (dup bool, err error)
 	// RecordAttempt records one processing attempt and its error, if any.
 	RecordAttempt(ctx context.Context, p, step, msgID string, attemptErr error) error
-	// Commit records the successful attempt, stores writes and marks the
-	// message processed, atomically: one durable write, where three would
-	// each wait for their own commit.
-	Commit(ctx context.Context, p, msgID string, writes []pipeline.Write) error
+	// Commit records the successful attempt, stores writes, marks the
+	// message processed and logs outs as received in their pipelines, all
+	// in one transaction: the message's effects and the messages it hands
+	// on are durable together or not at all, and one commit waits where
+	// four would. dup[i] reports outs[i] as already known (not to queue).
+	Commit(ctx context.Context, p, msgID string, writes []pipeline.Write, outs []Outbound) (dup []bool, err error)
 	// DeadLetter marks the message dead with why: cause is the final error,
 	// a *pipeline.StepError naming the step where processing failed.
 	DeadLetter(ctx context.Context, p, msgID string, cause error) error
@@ -47,6 +50,13 @@ type Log interface {
 	// replayed): the bus may hand a message over again after a stop, and a
 	// finished one must not be processed twice.
 	Done(ctx context.Context, msgID string) (bool, error)
+}
+
+// Outbound is a message a handler hands on, logged with its input's
+// commit: as received in Pipeline (from Source), then queued on Topic.
+type Outbound struct {
+	Pipeline, Source, Topic string
+	Msg                     knutpunkt.Message
 }
 
 // HeaderTopic records on every logged message the bus topic it was
@@ -75,15 +85,6 @@ type Config struct {
 	Logger *zap.Logger
 	// NewID makes message IDs; the default is a UUIDv7 (time-ordered).
 	NewID func() string
-	// Sealer, if set, encrypts message bodies on the bus, which is a store
-	// of personal data like the message log (see store.Sealer).
-	Sealer Sealer
-}
-
-// Sealer encrypts and decrypts message bodies, bound to the message id.
-type Sealer interface {
-	Seal(msgID string, body []byte) []byte
-	Open(msgID string, sealed []byte) ([]byte, error)
 }
 
 // Router runs a set of plans.
@@ -261,10 +262,7 @@ func stopOnPermanent(h message.HandlerFunc) message.HandlerFunc {
 func (r *Router) processHandler(p *pipeline.Plan) message.NoPublishHandlerFunc {
 	return func(wm *message.Message) error {
 		ctx := wm.Context()
-		m, err := r.fromWatermill(wm)
-		if err != nil {
-			return adapters.Permanent(err)
-		}
+		m := fromWatermill(wm)
 		if done, err := r.cfg.Log.Done(ctx, m.ID); err != nil || done {
 			return err
 		}
@@ -275,7 +273,12 @@ func (r *Router) processHandler(p *pipeline.Plan) message.NoPublishHandlerFunc {
 			}
 			return err
 		}
-		if err := r.cfg.Log.Commit(ctx, p.Name, m.ID, res.Writes); err != nil {
+		outs, err := r.outputs(p, res.Outputs)
+		if err != nil {
+			return err
+		}
+		dups, err := r.cfg.Log.Commit(ctx, p.Name, m.ID, res.Writes, outs)
+		if err != nil {
 			err = &pipeline.StepError{Pipeline: p.Name, Step: "commit", MessageID: m.ID, Err: err}
 			var de *DeferredError
 			if errors.As(err, &de) {
@@ -286,50 +289,91 @@ func (r *Router) processHandler(p *pipeline.Plan) message.NoPublishHandlerFunc {
 			}
 			return err
 		}
-		for _, out := range res.Outputs {
-			if err := r.publishOutput(ctx, p, out); err != nil {
-				return err
-			}
-		}
-		return nil
+		return r.queue(outs, dups)
 	}
 }
 
-func (r *Router) publishOutput(ctx context.Context, p *pipeline.Plan, out pipeline.Output) error {
-	msg := derived(out.Msg)
-	if msg.Headers[knutpunkt.HeaderCorrelationID] == "" {
-		msg.Headers[knutpunkt.HeaderCorrelationID] = out.Msg.ID
-	}
-	if out.To.Topic != "" {
-		return r.publishTopic(ctx, out.To.Topic, msg)
-	}
-	for i, ep := range p.Sinks() {
-		if ep.Path != out.To.Path {
+// outputs turns a run's outputs into the messages to log with its commit:
+// a topic output becomes a message of every pipeline reading the topic, a
+// sink output a delivery on the pipeline's out topic for that sink.
+func (r *Router) outputs(p *pipeline.Plan, outputs []pipeline.Output) ([]Outbound, error) {
+	var outs []Outbound
+	for _, out := range outputs {
+		msg := derived(out.Msg)
+		if msg.Headers[knutpunkt.HeaderCorrelationID] == "" {
+			msg.Headers[knutpunkt.HeaderCorrelationID] = out.Msg.ID
+		}
+		if out.To.Topic != "" {
+			outs = append(outs, r.topicOutbound(out.To.Topic, "topic:", msg, topicMessageID(msg.ID, out.To.Topic))...)
 			continue
+		}
+		i := slices.IndexFunc(p.Sinks(), func(ep pipeline.Endpoint) bool { return ep.Path == out.To.Path })
+		if i < 0 {
+			return nil, fmt.Errorf("pipeline %s: no sink for %s", p.Name, out.To.Path)
 		}
 		// The delivery's ID is derived, not random, so a redelivered input
 		// produces the same delivery and the sink's idempotency holds.
 		msg.ID = out.Msg.ID + ".to" + strconv.Itoa(i)
-		_, err := r.save(ctx, p, "deliver:"+ep.Adapter, outputTopic(p, i, partitionOf(p, out.Msg.Headers)), msg)
-		return err
+		outs = append(outs, outbound(p, "deliver:"+p.Sinks()[i].Adapter, outputTopic(p, i, partitionOf(p, out.Msg.Headers)), msg))
 	}
-	return fmt.Errorf("pipeline %s: no sink for %s", p.Name, out.To.Path)
+	return outs, nil
 }
 
-// publishTopic hands msg to every pipeline reading topic, each as a message
-// of its own, so each has its own status, attempts and dead letters.
-func (r *Router) publishTopic(ctx context.Context, topic string, msg knutpunkt.Message) error {
+// topicOutbound is msg as a message of each pipeline reading topic, each
+// with its own ID (from id), status, attempts and dead letters.
+func (r *Router) topicOutbound(topic, source string, msg knutpunkt.Message, id func(*pipeline.Plan) string) []Outbound {
+	if len(r.consumers[topic]) == 0 {
+		r.log.Debug("no pipeline reads topic", zap.String("topic", topic))
+	}
+	var outs []Outbound
 	for _, c := range r.consumers[topic] {
-		m := derived(msg)
-		// Derived, not random: the same output handed over again (after a
-		// stop) is the same message, which the log recognises.
-		m.ID = msg.ID + "." + topic + "." + c.Name
-		if _, err := r.ingest(ctx, c, "topic:"+topic, m); err != nil {
+		m := msg.Clone()
+		m.ID = id(c)
+		outs = append(outs, outbound(c, source+topic, inputTopic(c, partitionOf(c, m.Headers)), m))
+	}
+	return outs
+}
+
+// topicMessageID names the copy of message id that a pipeline reading
+// topic gets. Derived, not random: the same output handed over again is the
+// same message, which the log recognises.
+func topicMessageID(id, topic string) func(*pipeline.Plan) string {
+	return func(c *pipeline.Plan) string { return id + "." + topic + "." + c.Name }
+}
+
+// outbound is m as logged and queued on topic of pipeline p.
+func outbound(p *pipeline.Plan, source, topic string, m knutpunkt.Message) Outbound {
+	if m.Headers == nil {
+		m.Headers = map[string]string{}
+	}
+	m.Headers[HeaderTopic] = topic
+	if m.Headers[knutpunkt.HeaderCorrelationID] == "" {
+		m.Headers[knutpunkt.HeaderCorrelationID] = m.ID
+	}
+	return Outbound{Pipeline: p.Name, Source: source, Topic: topic, Msg: m}
+}
+
+// queue publishes the committed outs that were new.
+func (r *Router) queue(outs []Outbound, dups []bool) error {
+	for i, o := range outs {
+		if i < len(dups) && dups[i] {
+			r.log.Debug("duplicate message", zap.String("pipeline", o.Pipeline), zap.String("msg_id", o.Msg.ID))
+			continue
+		}
+		if err := r.publish(o.Topic, o.Msg); err != nil {
 			return err
 		}
 	}
-	if len(r.consumers[topic]) == 0 {
-		r.log.Debug("no pipeline reads topic", zap.String("topic", topic))
+	return nil
+}
+
+// publishTopic hands msg to every pipeline reading topic (see
+// topicOutbound), logging each on its own.
+func (r *Router) publishTopic(ctx context.Context, topic string, msg knutpunkt.Message) error {
+	for _, o := range r.topicOutbound(topic, "topic:", msg, topicMessageID(msg.ID, topic)) {
+		if _, err := r.save(ctx, r.plans[o.Pipeline], o.Source, o.Topic, o.Msg); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -338,10 +382,7 @@ func (r *Router) deliverHandler(p *pipeline.Plan, ep pipeline.Endpoint, sink ada
 	step := ep.Path + "." + ep.Adapter
 	return func(wm *message.Message) error {
 		ctx := wm.Context()
-		m, err := r.fromWatermill(wm)
-		if err != nil {
-			return adapters.Permanent(err)
-		}
+		m := fromWatermill(wm)
 		if done, err := r.cfg.Log.Done(ctx, m.ID); err != nil || done {
 			return err
 		}
@@ -354,19 +395,23 @@ func (r *Router) deliverHandler(p *pipeline.Plan, ep pipeline.Endpoint, sink ada
 			}
 			return err
 		}
+		var outs []Outbound
 		if reply != nil {
-			// A reply published but not committed is published again on
-			// redelivery; the reply's consumers dedupe by its external id.
+			// The reply is a new inbound message from the vendor: it keeps
+			// its own external id, the idempotency key that recognises the
+			// same answer given twice, and gets a new ID.
 			rm := reply.Clone()
 			if rm.Headers[knutpunkt.HeaderCorrelationID] == "" {
 				rm.Headers[knutpunkt.HeaderCorrelationID] = m.Headers[knutpunkt.HeaderCorrelationID]
 			}
 			rm.Headers[HeaderReplyTo] = m.ID
-			if err := r.publishReply(ctx, p.ReplyTo, rm); err != nil {
-				return err
-			}
+			outs = r.topicOutbound(p.ReplyTo, "reply:", rm, func(*pipeline.Plan) string { return r.cfg.NewID() })
 		}
-		return r.cfg.Log.Commit(ctx, p.Name, m.ID, nil)
+		dups, err := r.cfg.Log.Commit(ctx, p.Name, m.ID, nil, outs)
+		if err != nil {
+			return err
+		}
+		return r.queue(outs, dups)
 	}
 }
 
@@ -446,21 +491,6 @@ func send(ctx context.Context, sink adapters.Sink, m knutpunkt.Message, wantRepl
 	return nil, sink.Send(ctx, m)
 }
 
-// publishReply hands a sink's reply to the pipelines reading topic. Unlike
-// publishTopic it keeps the reply's own external id: the reply is a new
-// inbound message from the vendor, and its idempotency key is what
-// recognises the same answer given twice.
-func (r *Router) publishReply(ctx context.Context, topic string, reply knutpunkt.Message) error {
-	for _, c := range r.consumers[topic] {
-		m := reply.Clone()
-		m.ID = r.cfg.NewID()
-		if _, err := r.ingest(ctx, c, "reply:"+topic, m); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // deadLetterFilter turns a handler's final failure into a dead letter: the
 // message is acknowledged on the bus and kept in the store with its reason,
 // ready for replay.
@@ -472,7 +502,7 @@ func (r *Router) deadLetterFilter(p *pipeline.Plan) message.HandlerMiddleware {
 				return out, nil
 			}
 			ctx := wm.Context()
-			m, _ := r.fromWatermill(wm) // the error is in err already
+			m := fromWatermill(wm)
 			if ctx.Err() != nil {
 				return nil, err // shutting down: leave the message for redelivery
 			}
@@ -547,32 +577,21 @@ func (r *Router) ingest(ctx context.Context, p *pipeline.Plan, source string, m 
 // save logs m and then publishes it on topic: the message is durable in the
 // log before it is on the bus, and Run republishes any that never made it.
 func (r *Router) save(ctx context.Context, p *pipeline.Plan, source, topic string, m knutpunkt.Message) (bool, error) {
-	m.Headers[HeaderTopic] = topic
-	if m.Headers[knutpunkt.HeaderCorrelationID] == "" {
-		m.Headers[knutpunkt.HeaderCorrelationID] = m.ID
-	}
-	dup, err := r.cfg.Log.SaveInbound(ctx, p.Name, source, m)
+	o := outbound(p, source, topic, m)
+	dup, err := r.cfg.Log.SaveInbound(ctx, p.Name, source, o.Msg)
 	if err != nil {
 		return false, fmt.Errorf("pipeline %s: save message %s: %w", p.Name, m.ID, err)
 	}
-	if dup {
-		r.log.Debug("duplicate message", zap.String("pipeline", p.Name), zap.String("msg_id", m.ID))
-		return true, nil
-	}
-	return false, r.publish(topic, m)
+	return dup, r.queue([]Outbound{o}, []bool{dup})
 }
 
 func (r *Router) publish(topic string, m knutpunkt.Message) error {
-	body := m.Body
-	if r.cfg.Sealer != nil {
-		body = r.cfg.Sealer.Seal(m.ID, body)
-	}
-	wm := message.NewMessage(m.ID, body)
+	wm := message.NewMessage(m.ID, m.Body)
 	for k, v := range m.Headers {
 		wm.Metadata.Set(k, v)
 	}
 	middleware.SetCorrelationID(m.Headers[knutpunkt.HeaderCorrelationID], wm)
-	if err := r.cfg.Bus.publisher.Publish(topic, wm); err != nil {
+	if err := r.cfg.Bus.Publish(topic, wm); err != nil {
 		return fmt.Errorf("publish %s to %s: %w", m.ID, topic, err)
 	}
 	return nil
@@ -587,21 +606,6 @@ func derived(m knutpunkt.Message) knutpunkt.Message {
 		delete(d.Headers, knutpunkt.HeaderExternalID)
 	}
 	return d
-}
-
-// fromWatermill turns a bus message back into a hub message, opening its
-// sealed body.
-func (r *Router) fromWatermill(wm *message.Message) (knutpunkt.Message, error) {
-	m := fromWatermill(wm)
-	if r.cfg.Sealer == nil {
-		return m, nil
-	}
-	body, err := r.cfg.Sealer.Open(m.ID, m.Body)
-	if err != nil {
-		return m, fmt.Errorf("open message body from the bus: %w", err)
-	}
-	m.Body = body
-	return m, nil
 }
 
 func fromWatermill(wm *message.Message) knutpunkt.Message {

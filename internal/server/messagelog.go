@@ -51,12 +51,16 @@ func (l *messageLog) SaveInbound(ctx context.Context, p, source string, m knutpu
 	if err != nil {
 		return false, err
 	}
-	if res.Duplicate {
+	l.countInbound(p, res.Duplicate)
+	return res.Duplicate, nil
+}
+
+func (l *messageLog) countInbound(p string, dup bool) {
+	if dup {
 		l.duplicates.WithLabelValues(p).Inc()
 	} else {
 		l.received.WithLabelValues(p).Inc()
 	}
-	return res.Duplicate, nil
 }
 
 func (l *messageLog) RecordAttempt(ctx context.Context, p, step, msgID string, attemptErr error) error {
@@ -65,7 +69,8 @@ func (l *messageLog) RecordAttempt(ctx context.Context, p, step, msgID string, a
 	})
 }
 
-func (l *messageLog) Commit(ctx context.Context, p, msgID string, writes []pipeline.Write) error {
+func (l *messageLog) Commit(ctx context.Context, p, msgID string, writes []pipeline.Write, outs []router.Outbound) ([]bool, error) {
+	dup := make([]bool, len(outs))
 	err := l.w.Do(ctx, func(tx *store.Tx) error {
 		if err := tx.RecordAttempt(ctx, msgID, p, "", nil); err != nil {
 			return err
@@ -73,12 +78,23 @@ func (l *messageLog) Commit(ctx context.Context, p, msgID string, writes []pipel
 		if err := applyWrites(ctx, tx, writes); err != nil {
 			return err
 		}
+		for i, o := range outs {
+			res, err := tx.SaveInbound(ctx, store.Inbound(o.Pipeline, o.Source, o.Msg))
+			if err != nil {
+				return fmt.Errorf("save message %s for pipeline %s: %w", o.Msg.ID, o.Pipeline, err)
+			}
+			dup[i] = res.Duplicate
+		}
 		return tx.MarkProcessed(ctx, msgID)
 	})
-	if err == nil {
-		l.processed.WithLabelValues(p).Inc()
+	if err != nil {
+		return nil, err
 	}
-	return err
+	l.processed.WithLabelValues(p).Inc()
+	for i, o := range outs {
+		l.countInbound(o.Pipeline, dup[i])
+	}
+	return dup, nil
 }
 
 func (l *messageLog) DeadLetter(ctx context.Context, p, msgID string, cause error) error {

@@ -78,9 +78,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 	if s.store, err = OpenStore(ctx, cfg, opts.Secrets); err != nil {
 		return nil, err
 	}
-	if s.bus, err = openBus(cfg); err != nil {
-		return nil, err
-	}
+	s.bus = router.NewBus()
 	in := &ingress{}
 	s.mlog = newMessageLog(s.store, s.metrics)
 	s.router, err = router.New(router.Config{
@@ -89,7 +87,6 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 		Bus:      s.bus,
 		Registry: opts.Registry,
 		Logger:   opts.Logger,
-		Sealer:   s.store.Sealer(),
 		Env: func(name string) adapters.Env {
 			return adapters.Env{Name: name, Logger: opts.Logger.Named("adapter"), Secrets: opts.Secrets,
 				HTTPClient: opts.HTTPClient, Ingress: in}
@@ -114,13 +111,6 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 		}
 	}
 	return s, nil
-}
-
-func openBus(cfg *config.Config) (*router.Bus, error) {
-	if cfg.Bus.Kind == "memory" {
-		return router.NewMemoryBus(), nil
-	}
-	return router.OpenSQLiteBus(cfg.BusPath())
 }
 
 // Run serves until ctx is done, then shuts down gracefully.

@@ -33,7 +33,6 @@ func repoConfig(t *testing.T, dsn string) *config.Config {
 	cfg.Store.DSN = filepath.Join(t.TempDir(), "knut.db")
 	if dsn != "" {
 		cfg.Store.DSN = dsn
-		cfg.Bus.Path = filepath.Join(t.TempDir(), "bus.db")
 	}
 	cfg.HTTP.Listen = "127.0.0.1:0"
 	return cfg
