@@ -5,6 +5,8 @@
 #   eval "$(bash .ci/pgtest.sh /tmp/x)"   # same, in another directory
 #   bash .ci/pgtest.sh stop [DIR]         # stop it
 #
+# Tests run with fsync=off (they measure behaviour, not disks); PGTEST_FSYNC=on
+# starts a durable cluster, for benchmarks.
 # Idempotent: a cluster that is already running is reused and its DSN printed again.
 # Everything but the final export line goes to stderr, so eval sees only the export.
 set -euo pipefail
@@ -73,7 +75,7 @@ else
 	fi
 	echo "$port" >"$port_file"
 	chown postgres:postgres "$port_file" 2>/dev/null || true
-	as_postgres "$PGBIN/pg_ctl -D '$DATA' -o '-p $port -k $DIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200' -l '$DIR/server.log' -w -t 30 start" >&2 || {
+	as_postgres "$PGBIN/pg_ctl -D '$DATA' -o '-p $port -k $DIR -c listen_addresses=127.0.0.1 -c fsync=${PGTEST_FSYNC:-off} -c max_connections=200' -l '$DIR/server.log' -w -t 30 start" >&2 || {
 		tail -n 30 "$DIR/server.log" >&2
 		exit 1
 	}

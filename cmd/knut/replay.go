@@ -13,8 +13,9 @@ func newReplayCmd() *cobra.Command {
 		Use:   "replay MESSAGE_ID...",
 		Short: "Send dead-lettered messages through their pipeline again, once the cause is fixed",
 		Long: `replay queues each dead-lettered message again, as a new message that
-records which one it replays, on the durable bus of the configured store. A
-running knut serve picks it up; so does the next one started.`,
+records which one it replays, in the message log of the configured store. A
+running knut serve finds it there within seconds; so does the next one
+started.`,
 		Args: cobra.MinimumNArgs(1),
 	}
 	loadConfig := configFlag(cmd)

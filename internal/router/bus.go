@@ -25,8 +25,8 @@ import (
 // committed every acknowledgement, on each of an order's hops. With the
 // SQLite bus (watermill-sqlite's tables, our own subscriber) the order
 // benchmark reached p50 0.37 s / p99 2.5 s at 200 orders/s, its writers
-// queueing in SQLite's busy handler; in process it is p50 6 ms / p99 28 ms
-// with the same durable store (BenchmarkOrderLatency, README).
+// queueing in SQLite's busy handler; in process, p50 6 ms / p99 28 ms with
+// the same durable store (BenchmarkOrderLatency, README).
 type Bus struct {
 	mu     sync.Mutex
 	topics map[string]*queue

@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"io"
 	"log/slog"
+	"maps"
 	"slices"
 	"strconv"
 	"sync"
@@ -43,9 +44,11 @@ type Log interface {
 	// DeadLetter marks the message dead with why: cause is the final error,
 	// a *pipeline.StepError naming the step where processing failed.
 	DeadLetter(ctx context.Context, p, msgID string, cause error) error
-	// Pending returns pipeline p's messages that were received but neither
-	// processed nor dead, e.g. after a crash between save and publish.
-	Pending(ctx context.Context, p string) ([]knutpunkt.Message, error)
+	// Pending returns pipeline p's messages that are received but neither
+	// processed nor dead, oldest first, except those known reports true
+	// for: after a restart, every unfinished one; while running, those
+	// another process logged (knut replay) or a failed publish left.
+	Pending(ctx context.Context, p string, known func(id string) bool) ([]knutpunkt.Message, error)
 	// Done reports whether message msgID is finished (processed, dead or
 	// replayed): the bus may hand a message over again after a stop, and a
 	// finished one must not be processed twice.
@@ -85,6 +88,9 @@ type Config struct {
 	Logger *zap.Logger
 	// NewID makes message IDs; the default is a UUIDv7 (time-ordered).
 	NewID func() string
+	// Sweep is how often the message log is read for received messages
+	// no handler of this process holds (see Router.sweep). Default 2s.
+	Sweep time.Duration
 }
 
 // Router runs a set of plans.
@@ -100,7 +106,13 @@ type Router struct {
 
 	timersMu sync.Mutex
 	timers   map[*time.Timer]struct{} // waiting messages' requeues
+	waiting  map[string]bool          // IDs of the messages those timers hold
 	closed   bool
+
+	// held is the IDs of the messages this process is seeing to: being
+	// logged, queued, handled, or waiting. The sweep leaves them alone.
+	heldMu sync.Mutex
+	held   map[string]struct{}
 }
 
 // New opens every plan's adapters (no network I/O: adapters connect lazily)
@@ -123,6 +135,11 @@ func New(cfg Config) (*Router, error) {
 		sinks:     map[string]adapters.Sink{},
 		sources:   map[string]adapters.Source{},
 		timers:    map[*time.Timer]struct{}{},
+		waiting:   map[string]bool{},
+		held:      map[string]struct{}{},
+	}
+	if cfg.Sweep <= 0 {
+		r.cfg.Sweep = 2 * time.Second
 	}
 	wmLogger := watermill.NewSlogLoggerWithLevelMapping(
 		slog.New(zapslog.NewHandler(cfg.Logger.Named("watermill").Core())),
@@ -235,6 +252,7 @@ func (r *Router) addHandler(p *pipeline.Plan, name, topic string, h message.NoPu
 		Multiplier:      2,
 	}
 	handler.AddMiddleware(
+		r.releaseFinished,
 		middleware.CorrelationID,
 		r.deadLetterFilter(p),
 		retry.Middleware,
@@ -277,8 +295,7 @@ func (r *Router) processHandler(p *pipeline.Plan) message.NoPublishHandlerFunc {
 		if err != nil {
 			return err
 		}
-		dups, err := r.cfg.Log.Commit(ctx, p.Name, m.ID, res.Writes, outs)
-		if err != nil {
+		if err := r.commit(ctx, p, m.ID, res.Writes, outs); err != nil {
 			err = &pipeline.StepError{Pipeline: p.Name, Step: "commit", MessageID: m.ID, Err: err}
 			var de *DeferredError
 			if errors.As(err, &de) {
@@ -289,8 +306,26 @@ func (r *Router) processHandler(p *pipeline.Plan) message.NoPublishHandlerFunc {
 			}
 			return err
 		}
-		return r.queue(outs, dups)
+		return nil
 	}
+}
+
+// commit commits message msgID of p with its writes and outs (see
+// Log.Commit), then queues the outs the log did not know already. The outs
+// are held from before the commit, so the sweep never takes one for a
+// message nobody is seeing to.
+func (r *Router) commit(ctx context.Context, p *pipeline.Plan, msgID string, writes []pipeline.Write, outs []Outbound) error {
+	for _, o := range outs {
+		r.hold(o.Msg.ID)
+	}
+	dups, err := r.cfg.Log.Commit(ctx, p.Name, msgID, writes, outs)
+	if err != nil {
+		for _, o := range outs {
+			r.release(o.Msg.ID)
+		}
+		return err
+	}
+	return r.queue(outs, dups)
 }
 
 // outputs turns a run's outputs into the messages to log with its commit:
@@ -358,6 +393,7 @@ func (r *Router) queue(outs []Outbound, dups []bool) error {
 	for i, o := range outs {
 		if i < len(dups) && dups[i] {
 			r.log.Debug("duplicate message", zap.String("pipeline", o.Pipeline), zap.String("msg_id", o.Msg.ID))
+			r.release(o.Msg.ID)
 			continue
 		}
 		if err := r.publish(o.Topic, o.Msg); err != nil {
@@ -407,11 +443,7 @@ func (r *Router) deliverHandler(p *pipeline.Plan, ep pipeline.Endpoint, sink ada
 			rm.Headers[HeaderReplyTo] = m.ID
 			outs = r.topicOutbound(p.ReplyTo, "reply:", rm, func(*pipeline.Plan) string { return r.cfg.NewID() })
 		}
-		dups, err := r.cfg.Log.Commit(ctx, p.Name, m.ID, nil, outs)
-		if err != nil {
-			return err
-		}
-		return r.queue(outs, dups)
+		return r.commit(ctx, p, m.ID, nil, outs)
 	}
 }
 
@@ -468,12 +500,14 @@ func (r *Router) deferMessage(ctx context.Context, p *pipeline.Plan, m knutpunkt
 	t = time.AfterFunc(delay, func() {
 		r.timersMu.Lock()
 		delete(r.timers, t)
+		delete(r.waiting, m.ID)
 		r.timersMu.Unlock()
 		if err := r.publish(topic, m); err != nil {
 			r.log.Error("requeue waiting message", zap.String("pipeline", p.Name), zap.String("msg_id", m.ID), zap.Error(err))
 		}
 	})
 	r.timers[t] = struct{}{}
+	r.waiting[m.ID] = true
 	r.log.Info("message waits", zap.String("pipeline", p.Name), zap.String("msg_id", m.ID),
 		zap.Int("wait", n+1), zap.Duration("for", delay), zap.Error(err))
 	return nil
@@ -578,14 +612,17 @@ func (r *Router) ingest(ctx context.Context, p *pipeline.Plan, source string, m 
 // log before it is on the bus, and Run republishes any that never made it.
 func (r *Router) save(ctx context.Context, p *pipeline.Plan, source, topic string, m knutpunkt.Message) (bool, error) {
 	o := outbound(p, source, topic, m)
+	r.hold(m.ID)
 	dup, err := r.cfg.Log.SaveInbound(ctx, p.Name, source, o.Msg)
 	if err != nil {
+		r.release(m.ID)
 		return false, fmt.Errorf("pipeline %s: save message %s: %w", p.Name, m.ID, err)
 	}
 	return dup, r.queue([]Outbound{o}, []bool{dup})
 }
 
 func (r *Router) publish(topic string, m knutpunkt.Message) error {
+	r.hold(m.ID)
 	wm := message.NewMessage(m.ID, m.Body)
 	for k, v := range m.Headers {
 		wm.Metadata.Set(k, v)
@@ -622,19 +659,10 @@ func fromWatermill(wm *message.Message) knutpunkt.Message {
 // Run republishes pending messages, starts the handlers and every source,
 // and blocks until ctx is done or the router fails.
 func (r *Router) Run(ctx context.Context) error {
-	for _, p := range r.cfg.Plans {
-		pending, err := r.cfg.Log.Pending(ctx, p.Name)
-		if err != nil {
-			return fmt.Errorf("pipeline %s: pending messages: %w", p.Name, err)
-		}
-		for _, m := range pending {
-			if err := r.publish(m.Headers[HeaderTopic], m); err != nil {
-				return err
-			}
-		}
-		if len(pending) > 0 {
-			r.log.Info("republished pending messages", zap.String("pipeline", p.Name), zap.Int("count", len(pending)))
-		}
+	// Whatever the log holds as received is queued again: nothing is
+	// queued in a process that just started.
+	if err := r.sweep(ctx, nil); err != nil {
+		return err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -652,6 +680,11 @@ func (r *Router) Run(ctx context.Context) error {
 		cancel()
 	}()
 	<-r.wm.Running()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		r.sweepLoop(ctx)
+	}()
 	for name, src := range r.sources {
 		deliver, _ := r.Deliver(name)
 		wg.Add(1)
@@ -672,6 +705,95 @@ func (r *Router) Run(ctx context.Context) error {
 	}
 }
 
+// sweep queues the messages the log holds as received and this process
+// does not hold. With seen nil it queues them all (at start); otherwise
+// only those already found unheld by the previous sweep, whose IDs are in
+// seen, and it fills seen anew: a message is between two holders for
+// microseconds (its handler finished, its requeue not yet held), never for
+// a whole sweep interval.
+func (r *Router) sweep(ctx context.Context, seen map[string]bool) error {
+	last := maps.Clone(seen)
+	clear(seen)
+	for _, p := range r.cfg.Plans {
+		pending, err := r.cfg.Log.Pending(ctx, p.Name, r.isHeld)
+		if err != nil {
+			return fmt.Errorf("pipeline %s: pending messages: %w", p.Name, err)
+		}
+		n := 0
+		for _, m := range pending {
+			if seen != nil && !last[m.ID] {
+				seen[m.ID] = true
+				continue
+			}
+			if err := r.publish(m.Headers[HeaderTopic], m); err != nil {
+				return err
+			}
+			n++
+		}
+		if n > 0 {
+			r.log.Info("queued messages from the log", zap.String("pipeline", p.Name), zap.Int("count", n))
+		}
+	}
+	return nil
+}
+
+// sweepLoop sweeps every cfg.Sweep until ctx is done: a message another
+// process logged as received (knut replay, while knut serve runs) is
+// queued here within two sweeps.
+func (r *Router) sweepLoop(ctx context.Context) {
+	t := time.NewTicker(r.cfg.Sweep)
+	defer t.Stop()
+	seen := map[string]bool{}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := r.sweep(ctx, seen); err != nil && ctx.Err() == nil {
+			r.log.Error("sweep the message log", zap.Error(err))
+		}
+	}
+}
+
+func (r *Router) hold(id string) {
+	r.heldMu.Lock()
+	r.held[id] = struct{}{}
+	r.heldMu.Unlock()
+}
+
+func (r *Router) release(id string) {
+	r.heldMu.Lock()
+	delete(r.held, id)
+	r.heldMu.Unlock()
+}
+
+func (r *Router) isHeld(id string) bool {
+	r.heldMu.Lock()
+	defer r.heldMu.Unlock()
+	_, ok := r.held[id]
+	return ok
+}
+
+// releaseFinished lets go of a message once its handler is done with it:
+// processed, dead-lettered, or found finished already. A message that
+// waits (DeferredError) stays held until its requeue.
+func (r *Router) releaseFinished(h message.HandlerFunc) message.HandlerFunc {
+	return func(wm *message.Message) ([]*message.Message, error) {
+		out, err := h(wm)
+		if err != nil {
+			return out, err // nacked: handed over again
+		}
+		r.timersMu.Lock()
+		waiting := r.waiting[wm.UUID]
+		r.timersMu.Unlock()
+		if !waiting {
+			r.release(wm.UUID)
+		}
+		return out, nil
+	}
+}
+
 // stopTimers cancels the requeues of waiting messages; they stay received
 // in the log and are queued again at the next start.
 func (r *Router) stopTimers() {
@@ -682,6 +804,7 @@ func (r *Router) stopTimers() {
 		t.Stop()
 	}
 	clear(r.timers)
+	clear(r.waiting)
 }
 
 // Running is closed once the handlers run.

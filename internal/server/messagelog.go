@@ -109,15 +109,22 @@ func (l *messageLog) DeadLetter(ctx context.Context, p, msgID string, cause erro
 	return err
 }
 
-func (l *messageLog) Pending(ctx context.Context, p string) ([]knutpunkt.Message, error) {
-	recs, err := l.s.Pending(ctx, p)
+func (l *messageLog) Pending(ctx context.Context, p string, known func(id string) bool) ([]knutpunkt.Message, error) {
+	ids, err := l.s.ReceivedIDs(ctx, p)
 	if err != nil {
 		return nil, err
 	}
-	msgs := make([]knutpunkt.Message, 0, len(recs))
-	for _, r := range recs {
-		if r.Headers[router.HeaderTopic] == "" {
+	var msgs []knutpunkt.Message
+	for _, id := range ids {
+		if known(id) {
 			continue
+		}
+		r, err := l.s.Message(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if r.Status != store.StatusReceived || r.Headers[router.HeaderTopic] == "" {
+			continue // finished since, or never meant for a queue
 		}
 		msgs = append(msgs, knutpunkt.Message{ID: r.ID, Headers: r.Headers, Body: r.Body})
 	}

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/knutpunkt/knutpunkt"
@@ -598,6 +599,48 @@ func TestOrdersSurviveRestart(t *testing.T) {
 			}
 			if dls := listDead(t, h.st); len(dls) > 0 {
 				t.Errorf("%d dead letters, first %s at %s: %s", len(dls), dls[0].Pipeline, dls[0].Step, dls[0].Reason)
+			}
+		})
+	}
+}
+
+// TestReplayFromAnotherProcess replays a dead delivery the way `knut
+// replay` does while `knut serve` runs: from a second hub on the same store
+// that never runs. The new message is only in the message log, and the
+// running hub must find it there and deliver it.
+func TestReplayFromAnotherProcess(t *testing.T) {
+	for _, db := range databases(t) {
+		t.Run(db.name, func(t *testing.T) {
+			h := startOrderHub(t, db, map[string]string{"provider_omsorg_norr": "{attempts: 2, backoff: 10ms, max_backoff: 20ms}"})
+			o := newOrder(80, pids(t)[30], "omsorg-norr")
+			h.norr.Down()
+			delivery := h.delivery(t, h.push(t, o))
+			if rec := waitDone(t, h.st, delivery); rec.Status != store.StatusDead {
+				t.Fatalf("delivery is %s, want dead", rec.Status)
+			}
+			if err := h.norr.Up(); err != nil {
+				t.Fatal(err)
+			}
+
+			cfg := *h.cfg
+			cfg.HTTP.Disabled = true
+			secrets := demo.Secrets(adapters.MapSecrets{"env:KNUT_HEMTJANST_SODER_SFTP_PASSWORD": h.soder.Password})
+			other, err := server.New(t.Context(), &cfg, server.Options{Logger: zap.NewNop(), Secrets: secrets})
+			if err != nil {
+				t.Fatalf("second server.New: %v", err)
+			}
+			newID, err := other.Replay(t.Context(), delivery)
+			other.Close()
+			if err != nil {
+				t.Fatalf("Replay(%s): %v", delivery, err)
+			}
+			if rec := waitDone(t, h.st, newID); rec.Status != store.StatusProcessed {
+				t.Fatalf("replayed delivery %s is %s, want processed by the running hub: %+v", newID, rec.Status, deadLetters(t, h.st, newID))
+			}
+			h.waitReceipt(t, o.ID, "mottagen")
+			h.settle(t)
+			if n := len(h.deliveredTo(o.ID)); n != 1 {
+				t.Errorf("Omsorg Norr got %d deliveries, want exactly 1", n)
 			}
 		})
 	}

@@ -41,7 +41,7 @@ import (
 // Omsorg Norr) pushed over HTTPS to the hub at KNUT_BENCH_RATE orders/s
 // (default 200), open loop: each order leaves at its scheduled time whether
 // or not earlier ones are answered. The hub runs as deployed: the durable
-// SQLite store and the durable SQLite bus, lifecare_orders → store → route
+// SQLite store and the embedded bus, lifecare_orders → store → route
 // → provider_omsorg_norr → map → the signed JSON webhook of the provider
 // simulator, which acknowledges in its answer.
 //
@@ -74,7 +74,7 @@ func BenchmarkOrderLatency(b *testing.B) {
 		}
 	}
 
-	// The hub with HTTPS from a throwaway CA, on the durable store and bus.
+	// The hub with HTTPS from a throwaway CA, on the durable store.
 	caPool, certFile, keyFile := benchTLS(b, dir)
 	cfg, err := config.Load("../../knut.yaml")
 	if err != nil {
@@ -82,6 +82,12 @@ func BenchmarkOrderLatency(b *testing.B) {
 	}
 	cfg.Environment = config.Test
 	cfg.Store.DSN = filepath.Join(dir, "knut.db")
+	// KNUT_BENCH_POSTGRES_DSN measures on PostgreSQL instead, in a fresh
+	// database of that server (PGTEST_FSYNC=on bash .ci/pgtest.sh DIR
+	// starts a durable one).
+	if dsn := os.Getenv("KNUT_BENCH_POSTGRES_DSN"); dsn != "" {
+		cfg.Store.DSN = freshPostgres(b, dsn)
+	}
 	cfg.HTTP.Listen = "127.0.0.1:0"
 	cfg.HTTP.TLS.Cert, cfg.HTTP.TLS.Key = certFile, keyFile
 	world, secrets, err := demo.StartOrderWorld(filepath.Join(dir, "world"), cfg)

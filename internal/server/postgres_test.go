@@ -12,7 +12,7 @@ import (
 
 // freshPostgres creates an empty database on the server at dsn for this
 // test alone and drops it when the test ends.
-func freshPostgres(t *testing.T, dsn string) string {
+func freshPostgres(t testing.TB, dsn string) string {
 	t.Helper()
 	admin, err := sql.Open("pgx", dsn)
 	if err != nil {
