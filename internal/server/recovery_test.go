@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -44,5 +45,28 @@ func TestPendingRecovered(t *testing.T) {
 	}
 	if _, err := srv.Store().Visit(t.Context(), "tes", v.VisitID); err != nil {
 		t.Errorf("visit of the recovered message: %v", err)
+	}
+}
+
+// TestOneHubPerStore: a second hub on a store that one runs on refuses to
+// run (both would queue the log's received messages and handle them
+// twice); once the first stops, it runs.
+func TestOneHubPerStore(t *testing.T) {
+	for _, db := range databases(t) {
+		t.Run(db.name, func(t *testing.T) {
+			cfg := repoConfig(t, anotherDSN(t, db))
+			start(t, cfg, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)))
+			second := *cfg
+			second.HTTP.Listen = "127.0.0.1:0"
+			srv, err := server.New(t.Context(), &second, server.Options{Logger: zap.NewNop(), Secrets: demo.Secrets(nil)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer srv.Close()
+			err = srv.Run(t.Context())
+			if err == nil || !strings.Contains(err.Error(), "another knut serve is running on this store") {
+				t.Fatalf("second hub's Run = %v, want refused", err)
+			}
+		})
 	}
 }

@@ -115,6 +115,13 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 
 // Run serves until ctx is done, then shuts down gracefully.
 func (s *Server) Run(ctx context.Context) error {
+	// One hub per store: each queues what the log holds as received in
+	// its own process, so two would handle the same messages twice.
+	unlock, err := s.store.Lock(ctx, "serve")
+	if err != nil {
+		return fmt.Errorf("another knut serve is running on this store; stop it first: %w", err)
+	}
+	defer unlock()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 2)
@@ -130,7 +137,6 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.log.Info("knut serving", zap.String("addr", s.Addr()), zap.Int("pipelines", len(s.plans)),
 		zap.String("store", s.store.Dialect()))
-	var err error
 	select {
 	case <-ctx.Done():
 	case err = <-errc:

@@ -71,6 +71,7 @@ type Store struct {
 	wdb     *sqlx.DB // writes; for SQLite a pool of exactly one connection
 	rdb     *sqlx.DB // reads; the same as wdb for PostgreSQL
 	pid     *personIDCodec
+	path    string // the SQLite file; empty for PostgreSQL
 
 	rebindMu sync.RWMutex
 	rebound  map[string]string
@@ -159,6 +160,7 @@ func (s *Store) openSQLite(ctx context.Context, dsn string, opts Options) error 
 	if path == "" || path == ":memory:" || strings.Contains(path, "mode=memory") {
 		return errors.New("sqlite needs a file path: a private in-memory database cannot be shared by the read and write pools")
 	}
+	s.path = path
 	sync := strings.ToUpper(opts.SQLiteSynchronous)
 	switch sync {
 	case "":
