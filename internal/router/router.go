@@ -105,8 +105,7 @@ type Router struct {
 	closeOnce sync.Once
 
 	timersMu sync.Mutex
-	timers   map[*time.Timer]struct{} // waiting messages' requeues
-	waiting  map[string]bool          // IDs of the messages those timers hold
+	timers   map[string]*time.Timer // waiting messages' requeues, by message ID
 	closed   bool
 
 	// held is the IDs of the messages this process is seeing to: being
@@ -134,8 +133,7 @@ func New(cfg Config) (*Router, error) {
 		consumers: map[string][]*pipeline.Plan{},
 		sinks:     map[string]adapters.Sink{},
 		sources:   map[string]adapters.Source{},
-		timers:    map[*time.Timer]struct{}{},
-		waiting:   map[string]bool{},
+		timers:    map[string]*time.Timer{},
 		held:      map[string]struct{}{},
 	}
 	if cfg.Sweep <= 0 {
@@ -333,6 +331,7 @@ func (r *Router) commit(ctx context.Context, p *pipeline.Plan, msgID string, wri
 // sink output a delivery on the pipeline's out topic for that sink.
 func (r *Router) outputs(p *pipeline.Plan, outputs []pipeline.Output) ([]Outbound, error) {
 	var outs []Outbound
+	sinks := p.Sinks()
 	for _, out := range outputs {
 		msg := derived(out.Msg)
 		if msg.Headers[knutpunkt.HeaderCorrelationID] == "" {
@@ -342,14 +341,14 @@ func (r *Router) outputs(p *pipeline.Plan, outputs []pipeline.Output) ([]Outboun
 			outs = append(outs, r.topicOutbound(out.To.Topic, "topic:", msg, topicMessageID(msg.ID, out.To.Topic))...)
 			continue
 		}
-		i := slices.IndexFunc(p.Sinks(), func(ep pipeline.Endpoint) bool { return ep.Path == out.To.Path })
+		i := slices.IndexFunc(sinks, func(ep pipeline.Endpoint) bool { return ep.Path == out.To.Path })
 		if i < 0 {
 			return nil, fmt.Errorf("pipeline %s: no sink for %s", p.Name, out.To.Path)
 		}
 		// The delivery's ID is derived, not random, so a redelivered input
 		// produces the same delivery and the sink's idempotency holds.
 		msg.ID = out.Msg.ID + ".to" + strconv.Itoa(i)
-		outs = append(outs, outbound(p, "deliver:"+p.Sinks()[i].Adapter, outputTopic(p, i, partitionOf(p, out.Msg.Headers)), msg))
+		outs = append(outs, outbound(p, "deliver:"+sinks[i].Adapter, outputTopic(p, i, partitionOf(p, out.Msg.Headers)), msg))
 	}
 	return outs, nil
 }
@@ -496,18 +495,14 @@ func (r *Router) deferMessage(ctx context.Context, p *pipeline.Plan, m knutpunkt
 	if r.closed {
 		return nil // the log still holds it as received: the next start queues it
 	}
-	var t *time.Timer
-	t = time.AfterFunc(delay, func() {
+	r.timers[m.ID] = time.AfterFunc(delay, func() {
 		r.timersMu.Lock()
-		delete(r.timers, t)
-		delete(r.waiting, m.ID)
+		delete(r.timers, m.ID)
 		r.timersMu.Unlock()
 		if err := r.publish(topic, m); err != nil {
 			r.log.Error("requeue waiting message", zap.String("pipeline", p.Name), zap.String("msg_id", m.ID), zap.Error(err))
 		}
 	})
-	r.timers[t] = struct{}{}
-	r.waiting[m.ID] = true
 	r.log.Info("message waits", zap.String("pipeline", p.Name), zap.String("msg_id", m.ID),
 		zap.Int("wait", n+1), zap.Duration("for", delay), zap.Error(err))
 	return nil
@@ -785,7 +780,7 @@ func (r *Router) releaseFinished(h message.HandlerFunc) message.HandlerFunc {
 			return out, err // nacked: handed over again
 		}
 		r.timersMu.Lock()
-		waiting := r.waiting[wm.UUID]
+		_, waiting := r.timers[wm.UUID]
 		r.timersMu.Unlock()
 		if !waiting {
 			r.release(wm.UUID)
@@ -800,11 +795,10 @@ func (r *Router) stopTimers() {
 	r.timersMu.Lock()
 	defer r.timersMu.Unlock()
 	r.closed = true
-	for t := range r.timers {
+	for _, t := range r.timers {
 		t.Stop()
 	}
 	clear(r.timers)
-	clear(r.waiting)
 }
 
 // Running is closed once the handlers run.

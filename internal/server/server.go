@@ -118,8 +118,11 @@ func (s *Server) Run(ctx context.Context) error {
 	// One hub per store: each queues what the log holds as received in
 	// its own process, so two would handle the same messages twice.
 	unlock, err := s.store.Lock(ctx, "serve")
-	if err != nil {
+	if errors.Is(err, store.ErrLocked) {
 		return fmt.Errorf("another knut serve is running on this store; stop it first: %w", err)
+	}
+	if err != nil {
+		return err
 	}
 	defer unlock()
 	ctx, cancel := context.WithCancel(ctx)

@@ -15,45 +15,12 @@ var sealedMagic = []byte("\x00knut-sealed\x01")
 
 const bodyDomain = "knutpunkt/message-body/v1\x00"
 
-// Sealer encrypts and decrypts message bodies for other stores of message
-// data, such as the embedded bus, with the store's key.
-type Sealer interface {
-	Seal(msgID string, body []byte) []byte
-	Open(msgID string, sealed []byte) ([]byte, error)
-}
-
-// Sealer returns the store's body sealer, nil when the store has no keys.
-func (s *Store) Sealer() Sealer {
-	if s.pid == nil {
-		return nil
-	}
-	return bodySealer{s.pid}
-}
-
-type bodySealer struct{ c *personIDCodec }
-
-func (b bodySealer) Seal(msgID string, body []byte) []byte {
-	return append(append([]byte(nil), sealedMagic...), b.c.seal(body, bodyDomain+msgID)...)
-}
-
-func (b bodySealer) Open(msgID string, sealed []byte) ([]byte, error) {
-	enc, ok := bytes.CutPrefix(sealed, sealedMagic)
-	if !ok {
-		return sealed, nil // stored before sealing, or by a store without keys
-	}
-	pt, err := b.c.open(enc, bodyDomain+msgID)
-	if err != nil {
-		return nil, fmt.Errorf("message %s body: %w", msgID, err)
-	}
-	return pt, nil
-}
-
 // sealBody is what PrepareInbound stores as the body.
 func (s *Store) sealBody(msgID string, body []byte) []byte {
 	if s.pid == nil {
 		return body
 	}
-	return bodySealer{s.pid}.Seal(msgID, body)
+	return append(append([]byte(nil), sealedMagic...), s.pid.seal(body, bodyDomain+msgID)...)
 }
 
 // openBody reverses sealBody; a sealed body in a store without keys is an
@@ -65,5 +32,13 @@ func (s *Store) openBody(msgID string, body []byte) ([]byte, error) {
 		}
 		return body, nil
 	}
-	return bodySealer{s.pid}.Open(msgID, body)
+	enc, ok := bytes.CutPrefix(body, sealedMagic)
+	if !ok {
+		return body, nil // stored before sealing, or by a store without keys
+	}
+	pt, err := s.pid.open(enc, bodyDomain+msgID)
+	if err != nil {
+		return nil, fmt.Errorf("message %s body: %w", msgID, err)
+	}
+	return pt, nil
 }
