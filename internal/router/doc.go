@@ -20,4 +20,11 @@
 // pipeline whose `from` names that topic, to an adapter means onto
 // out.<pipeline>.<n>, whose own handler calls the sink with the same retry
 // and dead-letter policy (a sink's reply is committed with the delivery).
+//
+// The files follow the concerns: router.go builds and runs the handlers;
+// ingest.go is how a message enters (sources, Ingest, Replay); handlers.go
+// processes, commits and delivers; deferred.go makes a message wait for its
+// predecessor; sweep.go finds what the log holds and nobody handles;
+// messagelog.go is the contract with the store; bus.go the embedded queue;
+// headers.go the header names the engine sets.
 package router

@@ -23,7 +23,7 @@ type messageLog struct {
 	duplicates                *prometheus.CounterVec
 }
 
-var _ router.Log = (*messageLog)(nil)
+var _ router.MessageLog = (*messageLog)(nil)
 
 func newMessageLog(s *store.Store, reg *prometheus.Registry) *messageLog {
 	counter := func(name, help string) *prometheus.CounterVec {
@@ -144,7 +144,7 @@ func applyWrites(ctx context.Context, tx *store.Tx, writes []pipeline.Write) err
 	return nil
 }
 
-// Done implements router.Log.
+// Done implements router.MessageLog.
 func (l *messageLog) Done(ctx context.Context, msgID string) (bool, error) {
 	st, err := l.s.MessageStatus(ctx, msgID)
 	if errors.Is(err, store.ErrNotFound) {

@@ -82,11 +82,11 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 	in := &ingress{}
 	s.mlog = newMessageLog(s.store, s.metrics)
 	s.router, err = router.New(router.Config{
-		Plans:    plans,
-		Log:      s.mlog,
-		Bus:      s.bus,
-		Registry: opts.Registry,
-		Logger:   opts.Logger,
+		Plans:      plans,
+		MessageLog: s.mlog,
+		Bus:        s.bus,
+		Registry:   opts.Registry,
+		Logger:     opts.Logger,
 		Env: func(name string) adapters.Env {
 			return adapters.Env{Name: name, Logger: opts.Logger.Named("adapter"), Secrets: opts.Secrets,
 				HTTPClient: opts.HTTPClient, Ingress: in}

@@ -1,0 +1,103 @@
+package router
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+
+	"github.com/knutpunkt/knutpunkt"
+	"github.com/knutpunkt/knutpunkt/adapters"
+	"github.com/knutpunkt/knutpunkt/internal/pipeline"
+)
+
+// Deliver returns the DeliverFunc a source of pipeline name hands messages to.
+func (r *Router) Deliver(name string) (adapters.DeliverFunc, error) {
+	p, ok := r.plans[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown pipeline %q", name)
+	}
+	return func(ctx context.Context, m knutpunkt.Message) error {
+		if p.MaxBody > 0 && int64(len(m.Body)) > p.MaxBody {
+			return adapters.Permanent(fmt.Errorf("pipeline %s: body is %d bytes, over the limit of %d", p.Name, len(m.Body), p.MaxBody))
+		}
+		_, err := r.ingest(ctx, p, "adapter:"+p.From.Adapter, m)
+		return err
+	}, nil
+}
+
+// Ingest records m as a new message of pipeline name and queues it. It
+// returns the message's ID and whether it was a duplicate of one already
+// known (then nothing is queued).
+func (r *Router) Ingest(ctx context.Context, name, source string, m knutpunkt.Message) (string, bool, error) {
+	p, ok := r.plans[name]
+	if !ok {
+		return "", false, fmt.Errorf("unknown pipeline %q", name)
+	}
+	m = m.Clone()
+	if m.ID == "" {
+		m.ID = r.cfg.NewID()
+	}
+	dup, err := r.ingest(ctx, p, source, m)
+	return m.ID, dup, err
+}
+
+func (r *Router) ingest(ctx context.Context, p *pipeline.Plan, source string, m knutpunkt.Message) (bool, error) {
+	if m.ID == "" {
+		m.ID = r.cfg.NewID()
+	}
+	if m.Headers == nil {
+		m.Headers = map[string]string{}
+	}
+	return r.save(ctx, p, source, inputTopic(p, partitionOf(p, m.Headers)), m)
+}
+
+// save logs m and then publishes it on topic: the message is durable in the
+// log before it is on the bus, and Run republishes any that never made it.
+func (r *Router) save(ctx context.Context, p *pipeline.Plan, source, topic string, m knutpunkt.Message) (bool, error) {
+	o := outbound(p, source, topic, m)
+	r.hold(m.ID)
+	dup, err := r.cfg.MessageLog.SaveInbound(ctx, p.Name, source, o.Msg)
+	if err != nil {
+		r.release(m.ID)
+		return false, fmt.Errorf("pipeline %s: save message %s: %w", p.Name, m.ID, err)
+	}
+	return dup, r.queue([]Outbound{o}, []bool{dup})
+}
+
+func (r *Router) publish(topic string, m knutpunkt.Message) error {
+	r.hold(m.ID)
+	wm := message.NewMessage(m.ID, m.Body)
+	for k, v := range m.Headers {
+		wm.Metadata.Set(k, v)
+	}
+	middleware.SetCorrelationID(m.Headers[knutpunkt.HeaderCorrelationID], wm)
+	if err := r.cfg.Bus.Publish(topic, wm); err != nil {
+		return fmt.Errorf("publish %s to %s: %w", m.ID, topic, err)
+	}
+	return nil
+}
+
+// Replay queues a copy of a dead message again, on the topic it failed on,
+// as a new message that names the one it replays (HeaderReplayOf). The copy
+// has no external id, so the idempotency check does not take it for the
+// original. It returns the new message's ID.
+func (r *Router) Replay(ctx context.Context, name string, dead knutpunkt.Message) (string, error) {
+	p, ok := r.plans[name]
+	if !ok {
+		return "", fmt.Errorf("replay %s: unknown pipeline %q", dead.ID, name)
+	}
+	m := dead.Clone()
+	m.ID = r.cfg.NewID()
+	m.Headers[HeaderReplayOf] = dead.ID
+	delete(m.Headers, knutpunkt.HeaderExternalID)
+	topic := m.Headers[HeaderTopic]
+	if topic == "" {
+		topic = inputTopic(p, 0)
+	}
+	if _, err := r.save(ctx, p, "replay", topic, m); err != nil {
+		return "", err
+	}
+	return m.ID, nil
+}
