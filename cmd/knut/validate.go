@@ -101,16 +101,7 @@ func within(path, dir string) bool {
 func contentFiles(cfg *config.Config, paths []string) ([]string, error) {
 	var files []string
 	for _, p := range paths {
-		err := filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if d.IsDir() {
-				if d.Name() == "testdata" {
-					return filepath.SkipDir
-				}
-				return nil
-			}
+		err := config.Walk(p, func(path string) error {
 			if kindOf(cfg, path) != kindOther {
 				files = append(files, path)
 			}

@@ -3,7 +3,6 @@ package mapping
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,6 +12,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/knutpunkt/knutpunkt/internal/config"
 	"github.com/knutpunkt/knutpunkt/internal/homecare"
 	"github.com/knutpunkt/knutpunkt/internal/schema"
 )
@@ -68,16 +68,7 @@ func Parse(name string, data []byte) (*Mapping, error) {
 func LoadDir(root string) (map[string]*Mapping, error) {
 	out := map[string]*Mapping{}
 	var errs []error
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			if d.Name() == "testdata" {
-				return filepath.SkipDir
-			}
-			return nil
-		}
+	err := config.Walk(root, func(p string) error {
 		if !isMappingFile(p) {
 			return nil
 		}
