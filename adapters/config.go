@@ -40,19 +40,18 @@ func ConfigOf[C Config](cfg Config) (C, error) {
 	return c, nil
 }
 
-// ByteSize is a size in bytes written in config as an integer or with a
-// binary or decimal unit: 512, 64KiB, 10MiB, 1GiB, 10MB. It exists so that
-// limits such as the http source's max_body_size read the way §9.14 of
-// STYLE.md asks ("sizes 10MiB") and fail strictly on a typo.
+// ByteSize is a size in bytes, written the one way every size in knut.yaml,
+// pipelines and adapter configs is written (STYLE.md §9.14): a whole number
+// with a binary unit, 512KiB, 10MiB, 1GiB, or a bare number of bytes.
+// Decimal units (MB) are refused rather than guessed at. It is the one
+// parser of sizes, and fails strictly on a typo.
 type ByteSize int64
 
 var byteUnits = []struct {
 	suffix string
 	mult   int64
 }{
-	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30},
-	{"KB", 1000}, {"MB", 1000 * 1000}, {"GB", 1000 * 1000 * 1000},
-	{"B", 1},
+	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"B", 1},
 }
 
 // UnmarshalText parses "10MiB" and friends; a bare number is bytes.
@@ -67,9 +66,21 @@ func (b *ByteSize) UnmarshalText(text []byte) error {
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n < 0 || n > math.MaxInt64/mult {
-		return fmt.Errorf("invalid size %q: want a whole number with an optional unit (B, KiB, MiB, GiB, KB, MB, GB)", text)
+		return fmt.Errorf("invalid size %q: want a whole number with KiB, MiB or GiB (or B), such as 512KiB or 10MiB", text)
 	}
 	*b = ByteSize(n * mult)
+	return nil
+}
+
+// UnmarshalYAML is UnmarshalText with the line of the value in the error:
+// YAML's decoder drops the position of a TextUnmarshaler's error.
+func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: must be a size such as 512KiB or 10MiB", n.Line)}}
+	}
+	if err := b.UnmarshalText([]byte(n.Value)); err != nil {
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %v", n.Line, err)}}
+	}
 	return nil
 }
 
@@ -78,7 +89,7 @@ func (b ByteSize) MarshalText() ([]byte, error) { return []byte(b.String()), nil
 
 // String formats b as in config, e.g. "10MiB".
 func (b ByteSize) String() string {
-	for i := 2; i >= 0; i-- {
+	for i := 2; i >= 0; i-- { // GiB, MiB, KiB
 		if u := byteUnits[i]; b != 0 && int64(b)%u.mult == 0 {
 			return strconv.FormatInt(int64(b)/u.mult, 10) + u.suffix
 		}

@@ -181,7 +181,7 @@ func loadTestFile(root, file string) []*TestCase {
 	l := &loader{file: file, m: m}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return fail(&ParseError{File: file, Problem: strings.TrimPrefix(err.Error(), "yaml: ")})
+		return fail(yamlSyntaxError(file, data, err))
 	}
 	if len(doc.Content) == 0 {
 		return fail(&ParseError{File: file, Problem: "file is empty"})

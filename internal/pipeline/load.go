@@ -16,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/knutpunkt/knutpunkt/adapters"
+	"github.com/knutpunkt/knutpunkt/internal/config"
 )
 
 // Resources are what a plan's references resolve against. Loaders should
@@ -140,7 +141,8 @@ func Parse(file string, data []byte, res Resources) (*Plan, error) {
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		l.problems = append(l.problems, Problem{File: file, Line: yamlErrorLine(err), Message: yamlErrorText(err)})
+		line, problem := config.YAMLProblem(data, err.Error())
+		l.problems = append(l.problems, Problem{File: file, Line: line, Message: problem})
 		return nil, l.problems
 	}
 	if len(doc.Content) == 0 {
@@ -333,10 +335,9 @@ func (l *loader) adapterConfig(v *yaml.Node, path string, newConfig func() adapt
 	if err != nil {
 		for _, e := range flatten(err) {
 			line := v.Line
-			msg := e.Error()
-			if n := yamlErrorLine(e); n > 0 {
+			n, msg := config.YAMLProblem(data, e.Error())
+			if n > 0 {
 				line = v.Line + n - 1
-				msg = yamlErrorText(e)
 			}
 			l.problems = append(l.problems, Problem{File: l.file, Line: line, Path: path, Message: msg})
 		}
@@ -562,24 +563,12 @@ func (l *loader) duration(n *yaml.Node, path string) time.Duration {
 	return d
 }
 
-var sizeRE = regexp.MustCompile(`^([0-9]+)\s*(B|KiB|MiB|GiB)?$`)
-
 func (l *loader) size(n *yaml.Node, path string) int64 {
-	m := sizeRE.FindStringSubmatch(l.str(n, path))
-	if m == nil {
-		l.addf(n, path, "must be a size such as 512KiB or 10MiB")
-		return 0
+	var b adapters.ByteSize
+	if err := b.UnmarshalText([]byte(l.str(n, path))); err != nil || b <= 0 {
+		l.addf(n, path, "must be a positive size such as 512KiB or 10MiB")
 	}
-	v, _ := strconv.ParseInt(m[1], 10, 64)
-	switch m[2] {
-	case "KiB":
-		v <<= 10
-	case "MiB":
-		v <<= 20
-	case "GiB":
-		v <<= 30
-	}
-	return v
+	return int64(b)
 }
 
 func join(parent, key string) string {
@@ -606,28 +595,6 @@ func flatten(err error) []error {
 		return out
 	}
 	return []error{err}
-}
-
-var yamlLineRE = regexp.MustCompile(`line (\d+): `)
-
-// yamlErrorLine extracts the line from a yaml error message ("yaml: line 3:
-// ..." or "line 3: field x not found"), or 0.
-func yamlErrorLine(err error) int {
-	m := yamlLineRE.FindStringSubmatch(err.Error())
-	if m == nil {
-		return 0
-	}
-	n, _ := strconv.Atoi(m[1])
-	return n
-}
-
-func yamlErrorText(err error) string {
-	s := err.Error()
-	if loc := yamlLineRE.FindStringIndex(s); loc != nil {
-		s = s[loc[1]:]
-	}
-	s = strings.TrimPrefix(s, "yaml: ")
-	return strings.TrimPrefix(s, "decode: yaml: ")
 }
 
 func firstLine(s string) string {

@@ -96,7 +96,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 		return nil, err
 	}
 	if !cfg.HTTP.Disabled {
-		maxBody, _ := config.ParseSize(cfg.HTTP.MaxBody)
+		maxBody := int64(cfg.HTTP.MaxBody)
 		tc, err := tlsConfig(cfg.HTTP.TLS, cfg.Path)
 		if err != nil {
 			return nil, err
