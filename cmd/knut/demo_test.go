@@ -2,7 +2,11 @@ package main
 
 import (
 	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -56,7 +60,48 @@ func TestDemoOnce(t *testing.T) {
 func TestDemoWithoutContent(t *testing.T) {
 	t.Parallel()
 	_, _, err := knut(t, "demo", "--once", "--root", t.TempDir())
-	if err == nil || !strings.Contains(err.Error(), "no pipelines directory") {
+	if err == nil || !strings.Contains(err.Error(), "has no knut.yaml and pipelines directory") {
 		t.Errorf("knut demo in an empty root: error %v, want one saying there are no pipelines", err)
+	}
+}
+
+// TestDemoAnywhere builds the binary and runs `knut demo --once` from a
+// directory outside the repository, as a newcomer would after go install:
+// the pipelines, mappings and schemas built into knut run, and --dir keeps
+// the store and says so.
+func TestDemoAnywhere(t *testing.T) {
+	t.Parallel()
+	bin := filepath.Join(t.TempDir(), "knut")
+	build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	elsewhere, store := t.TempDir(), filepath.Join(t.TempDir(), "kept")
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "demo", "--once", "--days", "1", "--dir", store)
+	cmd.Dir = elsewhere
+	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "KNUT_") })
+	var out, errOut strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("knut demo --once in %s: %v\nstdout:\n%s\nstderr:\n%s", elsewhere, err, out.String(), errOut.String())
+	}
+	db := filepath.Join(store, "demo.db")
+	for _, want := range []string{
+		"pipelines, mappings and schemas: built into knut\n",
+		"store: " + db + ", kept after the demo (--dir)",
+		"Dead letters (3), each with its reason",
+		"The store is kept in " + db,
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("demo output does not contain %q:\n%s", want, out.String())
+		}
+	}
+	if _, err := os.Stat(db); err != nil {
+		t.Errorf("the store was not kept: %v", err)
+	}
+	if entries, _ := os.ReadDir(elsewhere); len(entries) != 0 {
+		t.Errorf("the demo wrote into the working directory: %v", entries)
 	}
 }

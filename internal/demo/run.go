@@ -25,9 +25,11 @@ import (
 
 // Options configure a demo run.
 type Options struct {
-	// Root is the directory holding pipelines/, mappings/ and schemas/.
+	// Root is a checkout holding knut.yaml, pipelines/, mappings/ and
+	// schemas/; empty runs the content built into the binary.
 	Root string
-	// Dir holds the demo's store; default a new temporary directory.
+	// Dir holds the demo's store (and the built-in content it runs); it is
+	// kept. Default a new temporary directory, removed at the end.
 	Dir string
 	// Days is how many days of visits the TES simulator registers.
 	Days int
@@ -70,15 +72,29 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
 	}
-	if opts.Dir == "" {
+	kept := opts.Dir != ""
+	if !kept {
 		dir, err := os.MkdirTemp("", "knut-demo-")
 		if err != nil {
 			return nil, err
 		}
 		defer os.RemoveAll(dir)
 		opts.Dir = dir
+	} else if err := os.MkdirAll(opts.Dir, 0o750); err != nil {
+		return nil, fmt.Errorf("demo: --dir: %w", err)
 	}
-	cfg, err := config.Load(filepath.Join(opts.Root, "knut.yaml"))
+	var cfg *config.Config
+	var err error
+	content := "built into knut"
+	if opts.Root != "" {
+		cfg, err = config.Load(filepath.Join(opts.Root, "knut.yaml"))
+		content = "the files in " + opts.Root
+		if abs, err := filepath.Abs(opts.Root); err == nil {
+			content = "the files in " + abs
+		}
+	} else {
+		cfg, err = writeEmbedded(filepath.Join(opts.Dir, "content"))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -106,8 +122,12 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 
 	m := NewMunicipality(opts.Seed)
 	base := "http://" + srv.Addr()
-	fmt.Fprintf(opts.Out, "Knutpunkt demo: %s, %d clients, %d providers; hub on %s (store %s)\n",
-		m.Name, len(m.Clients), len(m.Providers), base, cfg.Store.DSN)
+	where := "a temporary directory, removed at the end"
+	if kept {
+		where = "kept after the demo (--dir); a later run with the same --dir adds to it"
+	}
+	fmt.Fprintf(opts.Out, "Knutpunkt demo: %s, %d clients, %d providers; hub on %s\n  pipelines, mappings and schemas: %s\n  store: %s, %s\n",
+		m.Name, len(m.Clients), len(m.Providers), base, content, cfg.Store.DSN, where)
 	tes := &TES{URL: base + "/ingest/tes_visits", Client: &http.Client{Timeout: 10 * time.Second}}
 	sent, err := tes.Run(ctx, m, opts.Today, opts.Days, opts.Seed)
 	if err != nil {
@@ -134,6 +154,9 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		return nil, err
 	}
 	sum.Print(opts.Out)
+	if kept {
+		fmt.Fprintf(opts.Out, "\nThe store is kept in %s; `knut serve` with store.dsn set to it shows it again.\n", cfg.Store.DSN)
+	}
 	if opts.Once {
 		cancel()
 		return sum, <-done
