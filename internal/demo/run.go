@@ -50,10 +50,18 @@ type Options struct {
 // Summary is what the demo's hub did.
 type Summary struct {
 	Sent       int
-	Pipelines  map[string]map[store.Status]int64
+	Pipelines  map[string]*MessageCounts
 	DeadLetter []store.DeadLetterRecord
 	Totals     []store.VisitTotal
 	Orders     *OrderSummary
+}
+
+// MessageCounts are one pipeline's messages in the log by status: the
+// inputs it received (from a vendor, another pipeline's topic or a reply)
+// apart from the deliveries it made to its sink (source "deliver:..."), so
+// that each count matches what a vendor sent or got.
+type MessageCounts struct {
+	Inputs, Deliveries map[store.Status]int64
 }
 
 // Run starts a hub on the embedded default, lets the simulated municipality
@@ -188,7 +196,7 @@ func waitSettled(ctx context.Context, st *store.Store, limit time.Duration) erro
 }
 
 func summarize(ctx context.Context, st *store.Store, sent int) (*Summary, error) {
-	pc, err := st.PipelineCounts(ctx)
+	pc, err := pipelineCounts(ctx, st)
 	if err != nil {
 		return nil, err
 	}
@@ -203,15 +211,66 @@ func summarize(ctx context.Context, st *store.Store, sent int) (*Summary, error)
 	return &Summary{Sent: sent, Pipelines: pc, DeadLetter: dls, Totals: totals}, nil
 }
 
+// pipelineCounts reads the message log page by page (the demo's log is a
+// few hundred messages) and counts each pipeline's inputs and deliveries.
+func pipelineCounts(ctx context.Context, st *store.Store) (map[string]*MessageCounts, error) {
+	totals, err := st.PipelineCounts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]*MessageCounts{}
+	for p := range totals {
+		c := &MessageCounts{Inputs: map[store.Status]int64{}, Deliveries: map[store.Status]int64{}}
+		out[p] = c
+		seen := map[string]bool{}
+		var before time.Time
+		for {
+			page, err := st.ListMessages(ctx, store.MessageFilter{Pipeline: p, Before: before, Limit: 1000})
+			if err != nil {
+				return nil, err
+			}
+			fresh := 0
+			for _, m := range page {
+				if seen[m.ID] {
+					continue
+				}
+				seen[m.ID], fresh = true, fresh+1
+				if strings.HasPrefix(m.SourceAdapter, "deliver:") {
+					c.Deliveries[m.Status]++
+				} else {
+					c.Inputs[m.Status]++
+				}
+			}
+			if fresh == 0 || len(page) < 1000 {
+				break
+			}
+			// Before is exclusive: step past the oldest's time so messages
+			// received in the same microsecond are not skipped.
+			before = page[len(page)-1].ReceivedAt.Add(time.Microsecond)
+		}
+		var n int64
+		for _, v := range totals[p] {
+			n += v
+		}
+		if int64(len(seen)) != n {
+			return nil, fmt.Errorf("demo: message log of %s: read %d messages of %d", p, len(seen), n)
+		}
+	}
+	return out, nil
+}
+
 // Print writes the summary as tables.
 func (s *Summary) Print(w io.Writer) {
-	fmt.Fprintf(w, "\nTES sent %d messages over HTTP.\n\nMessage log\n", s.Sent)
+	fmt.Fprintf(w, "\nTES sent %d messages over HTTP.\n\nMessage log: what each pipeline received, and what it delivered to its sink\n", s.Sent)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  PIPELINE\tRECEIVED\tPROCESSED\tDEAD")
+	fmt.Fprintln(tw, "  PIPELINE\tRECEIVED\tPROCESSED\tDEAD\tDELIVERIES\tDELIVERED\tFAILED")
+	all := func(c map[store.Status]int64) int64 {
+		return c[store.StatusReceived] + c[store.StatusProcessed] + c[store.StatusDead] + c[store.StatusReplayed]
+	}
 	for _, p := range sortedKeys(s.Pipelines) {
-		c := s.Pipelines[p]
-		fmt.Fprintf(tw, "  %s\t%d\t%d\t%d\n", p, c[store.StatusReceived]+c[store.StatusProcessed]+c[store.StatusDead]+c[store.StatusReplayed],
-			c[store.StatusProcessed], c[store.StatusDead])
+		in, out := s.Pipelines[p].Inputs, s.Pipelines[p].Deliveries
+		fmt.Fprintf(tw, "  %s\t%d\t%d\t%d\t%d\t%d\t%d\n", p, all(in), in[store.StatusProcessed], in[store.StatusDead],
+			all(out), out[store.StatusProcessed], out[store.StatusDead])
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\nDead letters (%d), each with its reason; fix and `knut replay ID`:\n", len(s.DeadLetter))
