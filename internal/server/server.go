@@ -64,7 +64,7 @@ type Server struct {
 // opens their adapters and binds the HTTP listener. Run starts the work.
 func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err error) {
 	opts = opts.withDefaults()
-	s := &Server{cfg: cfg, log: opts.Logger, metrics: prometheus.NewRegistry()}
+	s := &Server{cfg: cfg, log: opts.Logger, metrics: newRegistry()}
 	defer func() {
 		if err != nil {
 			s.Close()
