@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -127,7 +128,7 @@ func validateFile(cfg *config.Config, res pipeline.Resources, path string) []str
 	case kindPipeline:
 		_, err = pipeline.Load(path, res)
 	case kindMapping:
-		_, err = mapping.Load(path)
+		err = validateMapping(cfg, path)
 	case kindSchema:
 		_, err = schema.Load(path)
 	}
@@ -157,4 +158,18 @@ func validateFile(cfg *config.Config, res pipeline.Resources, path string) []str
 		problems = append(problems, strings.Join(lines, "\n"))
 	}
 	return problems
+}
+
+// validateMapping loads a mapping and checks its output fields and
+// constants against the JSON Schema it names as its target.
+func validateMapping(cfg *config.Config, path string) error {
+	m, err := mapping.Load(path)
+	if err != nil || !strings.HasSuffix(m.OutputSchema(), ".schema.json") {
+		return err
+	}
+	doc, err := os.ReadFile(filepath.Join(cfg.Path(cfg.Schemas), filepath.FromSlash(m.OutputSchema())))
+	if err != nil {
+		return fmt.Errorf("%s: to.schema: %w", path, err)
+	}
+	return m.CheckTarget(path, doc)
 }
