@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -21,12 +23,89 @@ func DecodeConfig(newConfig func() Config, data []byte) (Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			for i, m := range te.Errors {
+				te.Errors[i] = UnknownKeys(m, reflect.TypeOf(cfg))
+			}
+		}
 		return nil, fmt.Errorf("decode: %w", err)
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	return cfg, nil
+}
+
+var unknownField = regexp.MustCompile(`^(line \d+: )?field (\S+) not found in type (\S+)$`)
+
+// UnknownKeys rewrites yaml/v3's "field x not found in type pkg.T" (msg, one
+// error of a TypeError, for a document decoded into root) in the file's
+// words: "unknown key parent.x (known: a, b, c)", the keys in declaration
+// order. Other messages are returned as they are.
+func UnknownKeys(msg string, root reflect.Type) string {
+	g := unknownField.FindStringSubmatch(msg)
+	if g == nil {
+		return msg
+	}
+	var found string
+	var walk func(t reflect.Type, path string) bool
+	walk = func(t reflect.Type, path string) bool {
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		if t.Kind() != reflect.Struct {
+			return false
+		}
+		keys := structKeys(t)
+		if t.String() == g[3] {
+			found = fmt.Sprintf("%sunknown key %s (known: %s)", g[1], joinKey(path, g[2]), strings.Join(keys, ", "))
+			return true
+		}
+		for f := range t.Fields() {
+			name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if !f.IsExported() || name == "-" {
+				continue
+			}
+			sub := joinKey(path, name)
+			if opts == "inline" {
+				sub = path
+			}
+			if walk(f.Type, sub) {
+				return true
+			}
+		}
+		return false
+	}
+	if walk(root, "") {
+		return found
+	}
+	return msg
+}
+
+// structKeys are the YAML keys of struct t, inlined structs' included.
+func structKeys(t reflect.Type) []string {
+	var keys []string
+	for f := range t.Fields() {
+		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		switch {
+		case !f.IsExported() || name == "-":
+		case opts == "inline" && f.Type.Kind() == reflect.Struct:
+			keys = append(keys, structKeys(f.Type)...)
+		case name == "":
+			keys = append(keys, strings.ToLower(f.Name))
+		default:
+			keys = append(keys, name)
+		}
+	}
+	return keys
+}
+
+func joinKey(parent, key string) string {
+	if parent == "" {
+		return key
+	}
+	return parent + "." + key
 }
 
 // ConfigOf asserts that cfg has the adapter's own config type C. Open

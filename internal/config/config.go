@@ -15,7 +15,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 
 	"go.yaml.in/yaml/v3"
 
@@ -182,11 +181,7 @@ func decodeError(path string, data []byte, err error) error {
 	errs := make([]error, len(msgs))
 	for i, m := range msgs {
 		line, problem := YAMLProblem(data, m)
-		if g := unknownField.FindStringSubmatch(problem); g != nil {
-			if known, ok := knownKeys()[g[2]]; ok {
-				problem = fmt.Sprintf("unknown key %s (known: %s)", join(known.path, g[1]), strings.Join(known.keys, ", "))
-			}
-		}
+		problem = adapters.UnknownKeys(problem, reflect.TypeFor[Config]())
 		if line > 0 {
 			errs[i] = fmt.Errorf("%s:%d: %s", path, line, problem)
 		} else {
@@ -194,43 +189,6 @@ func decodeError(path string, data []byte, err error) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-var unknownField = regexp.MustCompile(`^field (\S+) not found in type (\S+)$`)
-
-type structKeys struct {
-	path string   // where the struct sits in knut.yaml, "" for the top
-	keys []string // its YAML keys in declaration order
-}
-
-// knownKeys maps each struct type of knut.yaml, as YAML names it in an
-// unknown-field error ("config.HTTP"), to its place and keys.
-var knownKeys = sync.OnceValue(func() map[string]structKeys {
-	out := map[string]structKeys{}
-	var walk func(t reflect.Type, path string)
-	walk = func(t reflect.Type, path string) {
-		sk := structKeys{path: path}
-		for f := range t.Fields() {
-			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-			if !f.IsExported() || name == "" || name == "-" {
-				continue
-			}
-			sk.keys = append(sk.keys, name)
-			if f.Type.Kind() == reflect.Struct && f.Type.PkgPath() == t.PkgPath() {
-				walk(f.Type, join(path, name))
-			}
-		}
-		out[t.String()] = sk
-	}
-	walk(reflect.TypeFor[Config](), "")
-	return out
-})
-
-func join(parent, key string) string {
-	if parent == "" {
-		return key
-	}
-	return parent + "." + key
 }
 
 var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)

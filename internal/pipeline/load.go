@@ -166,7 +166,7 @@ func Parse(file string, data []byte, res Resources) (*Plan, error) {
 		case "dead_letter":
 			for k, v := range l.mapping(n, key, map[string]bool{"topic": true}) {
 				if k != "topic" {
-					l.unknown(v, key, k)
+					l.unknown(v, key, k, "topic")
 					continue
 				}
 				p.DeadLetterTopic = l.topic(v, key+".topic")
@@ -174,7 +174,7 @@ func Parse(file string, data []byte, res Resources) (*Plan, error) {
 		case "reply_to":
 			for k, v := range l.mapping(n, key, map[string]bool{"topic": true}) {
 				if k != "topic" {
-					l.unknown(v, key, k)
+					l.unknown(v, key, k, "topic")
 					continue
 				}
 				p.ReplyTo = l.topic(v, key+".topic")
@@ -184,7 +184,7 @@ func Parse(file string, data []byte, res Resources) (*Plan, error) {
 		case "max_body":
 			p.MaxBody = l.size(n, key)
 		default:
-			l.unknown(n, "", key)
+			l.unknown(n, "", key, "description", "from", "to", "steps", "retry", "dead_letter", "reply_to", "order_by", "max_body")
 		}
 	}
 	if len(l.problems) > 0 {
@@ -235,8 +235,10 @@ func (l *loader) addf(n *yaml.Node, path, format string, args ...any) {
 	l.problems = append(l.problems, Problem{File: l.file, Line: line, Path: path, Message: fmt.Sprintf(format, args...)})
 }
 
-func (l *loader) unknown(n *yaml.Node, parent, key string) {
-	l.addf(n, join(parent, key), "unknown key")
+// unknown reports a key the pipeline format does not have, with the keys
+// it would have known there.
+func (l *loader) unknown(n *yaml.Node, parent, key string, known ...string) {
+	l.addf(n, join(parent, key), "unknown key (known: %s)", strings.Join(known, ", "))
 }
 
 // mapping returns a mapping node's values by key, reporting duplicate keys,
@@ -389,7 +391,7 @@ func (l *loader) validate(n *yaml.Node, path string) Step {
 		fields := l.mapping(n, path, map[string]bool{"schema": true})
 		for k, v := range fields {
 			if k != "schema" {
-				l.unknown(v, path, k)
+				l.unknown(v, path, k, "schema")
 			}
 		}
 		if ref = fields["schema"]; ref == nil {
@@ -476,7 +478,7 @@ func (l *loader) route(n *yaml.Node, path string) Step {
 			case "reject":
 				r.reject = l.str(v, rp+".reject")
 			default:
-				l.unknown(v, rp, k)
+				l.unknown(v, rp, k, "when", "to", "reject")
 			}
 		}
 		s.routes = append(s.routes, r)
@@ -497,7 +499,7 @@ func (l *loader) split(n *yaml.Node, path string) Step {
 	var keys []string
 	for k, v := range fields {
 		if k != "path" {
-			l.unknown(v, path, k)
+			l.unknown(v, path, k, "path")
 			continue
 		}
 		p := l.str(v, path+".path")
@@ -528,7 +530,7 @@ func (l *loader) retry(n *yaml.Node, r *Retry) {
 		case "max_backoff":
 			r.MaxBackoff = l.duration(v, "retry.max_backoff")
 		default:
-			l.unknown(v, "retry", k)
+			l.unknown(v, "retry", k, "attempts", "backoff", "max_backoff")
 		}
 	}
 	if r.MaxBackoff < r.Backoff {
@@ -549,7 +551,7 @@ func (l *loader) orderBy(n *yaml.Node) *OrderBy {
 			}
 			o.Partitions = p
 		default:
-			l.unknown(v, "order_by", k)
+			l.unknown(v, "order_by", k, "header", "partitions")
 		}
 	}
 	return o
