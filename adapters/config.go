@@ -57,7 +57,7 @@ func UnknownKeys(msg string, root reflect.Type) string {
 		if t.Kind() != reflect.Struct {
 			return false
 		}
-		keys := structKeys(t)
+		keys := YAMLKeys(t)
 		if t.String() == g[3] {
 			found = fmt.Sprintf("%sunknown key %s (known: %s)", g[1], joinKey(path, g[2]), strings.Join(keys, ", "))
 			return true
@@ -68,7 +68,7 @@ func UnknownKeys(msg string, root reflect.Type) string {
 				continue
 			}
 			sub := joinKey(path, name)
-			if opts == "inline" {
+			if strings.Contains(opts, "inline") {
 				sub = path
 			}
 			if walk(f.Type, sub) {
@@ -83,15 +83,23 @@ func UnknownKeys(msg string, root reflect.Type) string {
 	return msg
 }
 
-// structKeys are the YAML keys of struct t, inlined structs' included.
-func structKeys(t reflect.Type) []string {
+// YAMLKeys are the YAML keys of a config struct type (or a pointer to
+// one), inlined structs' included, in declaration order: what a config file
+// may say at that level.
+func YAMLKeys(t reflect.Type) []string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
 	var keys []string
 	for f := range t.Fields() {
 		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
 		switch {
 		case !f.IsExported() || name == "-":
-		case opts == "inline" && f.Type.Kind() == reflect.Struct:
-			keys = append(keys, structKeys(f.Type)...)
+		case strings.Contains(opts, "inline"):
+			keys = append(keys, YAMLKeys(f.Type)...)
 		case name == "":
 			keys = append(keys, strings.ToLower(f.Name))
 		default:
