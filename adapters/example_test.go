@@ -73,7 +73,7 @@ func Example() {
 	fmt.Println(err)
 	// Output:
 	// typo: decode: yaml: unmarshal errors:
-	//   line 1: field prefx not found in type adapters_test.upperConfig
+	//   line 1: unknown key prefx (known: prefix)
 	// >> HEJ FRÅN KNUTPUNKT
 	// unknown sink adapter "uper" (registered: upper; missing import in adapters/all?)
 }

@@ -43,7 +43,7 @@ func testConfig(t *testing.T, name, summary string, sample []byte, newConfig fun
 				t.Errorf("sample key %q has no comment", k.Value)
 			}
 		}
-		for _, key := range yamlKeys(reflect.TypeOf(newConfig())) {
+		for _, key := range adapters.YAMLKeys(reflect.TypeOf(newConfig())) {
 			if !regexp.MustCompile(`(?m)^\s*#?\s*` + regexp.QuoteMeta(key) + `:`).Match(sample) {
 				t.Errorf("config key %q does not appear in the sample, not even commented out", key)
 			}
@@ -72,30 +72,4 @@ func testConfig(t *testing.T, name, summary string, sample []byte, newConfig fun
 			}
 		}
 	})
-}
-
-// yamlKeys lists the top-level YAML keys of a config struct type,
-// following inline structs.
-func yamlKeys(typ reflect.Type) []string {
-	for typ.Kind() == reflect.Pointer {
-		typ = typ.Elem()
-	}
-	if typ.Kind() != reflect.Struct {
-		return nil
-	}
-	var keys []string
-	for f := range typ.Fields() {
-		tag := f.Tag.Get("yaml")
-		name, opts, _ := strings.Cut(tag, ",")
-		switch {
-		case name == "-" || !f.IsExported():
-		case strings.Contains(opts, "inline"):
-			keys = append(keys, yamlKeys(f.Type)...)
-		case name == "":
-			keys = append(keys, strings.ToLower(f.Name))
-		default:
-			keys = append(keys, name)
-		}
-	}
-	return keys
 }

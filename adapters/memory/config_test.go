@@ -22,7 +22,7 @@ func TestConfig(t *testing.T) {
 		{"source bad duration", memory.NewSourceConfig, "topic: a\nredelivery_delay: soon", "line 2: cannot unmarshal"},
 		{"sink minimal", memory.NewSinkConfig, "topic: a", ""},
 		{"sink missing topic", memory.NewSinkConfig, "", "topic: is required"},
-		{"sink has no redelivery", memory.NewSinkConfig, "topic: a\nredelivery_delay: 1s", "field redelivery_delay not found"},
+		{"sink has no redelivery", memory.NewSinkConfig, "topic: a\nredelivery_delay: 1s", "unknown key redelivery_delay (known: topic)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -25,7 +25,7 @@ func TestConfig(t *testing.T) {
 		{"literal password", sftp.NewSinkConfig, base + "password: hunter2", []string{"password: must be env:NAME or file:/path"}},
 		{"bad port and timeout", sftp.NewSourceConfig, base + "password: env:P\nport: 0\ntimeout: 0s", []string{"port: must be 1-65535", "timeout: must be positive"}},
 		{"bad host key", sftp.NewSinkConfig, "host: h\nuser: u\npassword: env:P\ndir: d\nhost_key: SHA256:short", []string{"host_key: fingerprint"}},
-		{"no insecure switch", sftp.NewSinkConfig, base + "password: env:P\ninsecure_ignore_host_key: true", []string{"insecure_ignore_host_key not found"}},
+		{"no insecure switch", sftp.NewSinkConfig, base + "password: env:P\ninsecure_ignore_host_key: true", []string{"unknown key insecure_ignore_host_key (known: host, port,"}},
 		{"source drop dir problems", sftp.NewSourceConfig, base + "password: env:P\npoll_interval: 0s", []string{"poll_interval: must be positive"}},
 	}
 	for _, tt := range tests {

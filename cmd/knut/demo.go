@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -19,14 +18,15 @@ func newDemoCmd() *cobra.Command {
 		Use:   "demo",
 		Short: "Run a simulated municipality through the hub on loopback",
 		Long: `demo starts the hub on the embedded default (SQLite store and bus in a
-temporary directory) with the pipelines, mappings and schemas under --root,
-and lets a synthetic municipality live through --days days: clients with
+temporary directory, or --dir, which is kept) with the pipelines, mappings
+and schemas of the repository checkout in the working directory or under
+--root, or else those built into knut, and lets a synthetic municipality live through --days days: clients with
 official Skatteverket test personnummer, providers and staff with test
 HSA-IDs, and a TES system that pushes every visit over HTTP. It prints what
 the hub stored and dead-lettered, then keeps serving (or exits with --once).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg := config.Default(opts.Root)
+			cfg := config.Default(".")
 			cfg.Log.Level = level
 			log, err := newLogger(cfg, cmd.ErrOrStderr())
 			if err != nil {
@@ -35,15 +35,18 @@ the hub stored and dead-lettered, then keeps serving (or exits with --once).`,
 			defer log.Sync()
 			opts.Logger = log
 			opts.Out = cmd.OutOrStdout()
-			if _, err := os.Stat(cfg.Path(cfg.Pipelines)); err != nil {
-				return fmt.Errorf("demo: no pipelines directory under --root %q (run from the repository root)", opts.Root)
+			if opts.Root == "" && demo.IsCheckout(".") {
+				opts.Root = "." // a checkout's files override the built-in ones
+			}
+			if opts.Root != "" && !demo.IsCheckout(opts.Root) {
+				return fmt.Errorf("demo: --root %q has no knut.yaml and pipelines directory (leave --root out to run the demo built into knut)", opts.Root)
 			}
 			_, err = demo.Run(cmd.Context(), opts)
 			return err
 		},
 	}
-	cmd.Flags().StringVar(&opts.Root, "root", ".", "directory holding pipelines/, mappings/ and schemas/")
-	cmd.Flags().StringVar(&opts.Dir, "dir", "", "directory for the demo's store (default: a temporary directory, removed at exit)")
+	cmd.Flags().StringVar(&opts.Root, "root", "", "checkout holding knut.yaml, pipelines/, mappings/ and schemas/ (default: the working directory if it is one, else the content built into knut)")
+	cmd.Flags().StringVar(&opts.Dir, "dir", "", "directory for the demo's store, kept afterwards (default: a temporary directory, removed at exit)")
 	cmd.Flags().IntVar(&opts.Days, "days", 3, "days of visits to simulate")
 	cmd.Flags().StringVar(&opts.Listen, "listen", "127.0.0.1:0", "the hub's HTTP address")
 	cmd.Flags().BoolVar(&opts.Once, "once", false, "exit after the simulated period instead of serving on")

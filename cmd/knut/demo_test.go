@@ -2,7 +2,11 @@ package main
 
 import (
 	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -24,7 +28,7 @@ func TestDemoOnce(t *testing.T) {
 	got := out.String()
 	for _, want := range []string{
 		"Knutpunkt demo: Demo kommun, ",
-		"\nMessage log\n",
+		"\nMessage log: what each pipeline received, and what it delivered to its sink\n",
 		"Dead letters (3), each with its reason",
 		"Visits stored (",
 		"DAY", "PROVIDER", "VISITS", "MINUTES",
@@ -33,15 +37,29 @@ func TestDemoOnce(t *testing.T) {
 			t.Errorf("demo output does not contain %q:\n%s", want, got)
 		}
 	}
-	m := regexp.MustCompile(`(?m)^\s+tes_visits\s+(\d+)\s+(\d+)\s+(\d+)$`).FindStringSubmatch(got)
-	if m == nil {
-		t.Fatalf("no tes_visits row in the message log:\n%s", got)
+	rows := messageLog(t, got)
+	if tes := rows["tes_visits"]; tes[1] == 0 || tes[2] != 3 || tes[1]+tes[2] != tes[0] || tes[3] != 0 {
+		t.Errorf("message log of tes_visits: %v, want processed > 0, 3 dead, nothing left over and no deliveries", tes)
 	}
-	received, _ := strconv.Atoi(m[1])
-	processed, _ := strconv.Atoi(m[2])
-	dead, _ := strconv.Atoi(m[3])
-	if processed == 0 || dead != 3 || processed+dead != received {
-		t.Errorf("message log: received %d processed %d dead %d, want processed > 0, 3 dead, and nothing left over", received, processed, dead)
+	// What the vendors saw matches the log: the providers got the
+	// deliveries of their pipelines, the case system its receipts.
+	vendors := regexp.MustCompile(`Omsorg Norr got (\d+) webhook deliveries, Hemtjänsten Söder (\d+) files over SFTP`).FindStringSubmatch(got)
+	if vendors == nil {
+		t.Fatalf("no line of what the providers got:\n%s", got)
+	}
+	var receipts int64
+	for _, m := range regexp.MustCompile(`(?m)^\s+(?:mottagen|verkstalld)\s+(\d+)$`).FindAllStringSubmatch(got, -1) {
+		n, _ := strconv.ParseInt(m[1], 10, 64)
+		receipts += n
+	}
+	for pipeline, want := range map[string]string{"provider_omsorg_norr": vendors[1], "provider_hemtjanst_soder": vendors[2],
+		"lifecare_receipts": strconv.FormatInt(receipts, 10)} {
+		if got := strconv.FormatInt(rows[pipeline][3], 10); got != want || want == "0" {
+			t.Errorf("message log: %s made %s deliveries, the vendor got %s", pipeline, got, want)
+		}
+		if rows[pipeline][0] != rows[pipeline][3] {
+			t.Errorf("message log: %s received %d inputs and made %d deliveries, want one each", pipeline, rows[pipeline][0], rows[pipeline][3])
+		}
 	}
 	// Each of the three bad visits is explained.
 	for _, reason := range []string{"field client.person_id: personnummer: ", "field duration_minutes: minutes: end is before start", "at '/method'"} {
@@ -56,7 +74,67 @@ func TestDemoOnce(t *testing.T) {
 func TestDemoWithoutContent(t *testing.T) {
 	t.Parallel()
 	_, _, err := knut(t, "demo", "--once", "--root", t.TempDir())
-	if err == nil || !strings.Contains(err.Error(), "no pipelines directory") {
+	if err == nil || !strings.Contains(err.Error(), "has no knut.yaml and pipelines directory") {
 		t.Errorf("knut demo in an empty root: error %v, want one saying there are no pipelines", err)
 	}
+}
+
+// TestDemoAnywhere builds the binary and runs `knut demo --once` from a
+// directory outside the repository, as a newcomer would after go install:
+// the pipelines, mappings and schemas built into knut run, and --dir keeps
+// the store and says so.
+func TestDemoAnywhere(t *testing.T) {
+	t.Parallel()
+	bin := filepath.Join(t.TempDir(), "knut")
+	build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	elsewhere, store := t.TempDir(), filepath.Join(t.TempDir(), "kept")
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "demo", "--once", "--days", "1", "--dir", store)
+	cmd.Dir = elsewhere
+	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "KNUT_") })
+	var out, errOut strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("knut demo --once in %s: %v\nstdout:\n%s\nstderr:\n%s", elsewhere, err, out.String(), errOut.String())
+	}
+	db := filepath.Join(store, "demo.db")
+	for _, want := range []string{
+		"pipelines, mappings and schemas: built into knut\n",
+		"store: " + db + ", kept after the demo (--dir)",
+		"Dead letters (3), each with its reason",
+		"The store is kept in " + db,
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("demo output does not contain %q:\n%s", want, out.String())
+		}
+	}
+	if _, err := os.Stat(db); err != nil {
+		t.Errorf("the store was not kept: %v", err)
+	}
+	if entries, _ := os.ReadDir(elsewhere); len(entries) != 0 {
+		t.Errorf("the demo wrote into the working directory: %v", entries)
+	}
+}
+
+// messageLog reads the demo's message log table: per pipeline received,
+// processed, dead, deliveries, delivered, failed.
+func messageLog(t *testing.T, out string) map[string][6]int64 {
+	t.Helper()
+	rows := map[string][6]int64{}
+	re := regexp.MustCompile(`(?m)^\s+([a-z_]+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)$`)
+	for _, m := range re.FindAllStringSubmatch(out, -1) {
+		var r [6]int64
+		for i := range r {
+			r[i], _ = strconv.ParseInt(m[i+2], 10, 64)
+		}
+		rows[m[1]] = r
+	}
+	if len(rows) == 0 {
+		t.Fatalf("no message log in the demo's output:\n%s", out)
+	}
+	return rows
 }

@@ -21,10 +21,13 @@ func TestServeBadConfig(t *testing.T) {
 		config string // knut.yaml; $DIR is a temporary directory, $BROKEN the broken content
 		errHas []string
 	}{
-		{"unknown key", "stroe: {dsn: knut.db}\n", []string{"knut.yaml:1: field stroe not found"}},
-		{"nested unknown key", "http: {listen: '127.0.0.1:0', max_bdoy: 1MiB}\n", []string{"knut.yaml", "max_bdoy"}},
+		{"unknown key", "stroe: {dsn: knut.db}\n", []string{"knut.yaml:1: unknown key stroe (known: environment, store, bus, http,"}},
+		{"the http adapter's key in knut.yaml", "http:\n  listen: '127.0.0.1:0'\n  max_body_size: 10MiB\n",
+			[]string{"knut.yaml:3: unknown key http.max_body_size (known: listen, disabled, tls, max_body)"}},
+		{"nested unknown key", "http: {listen: '127.0.0.1:0', max_bdoy: 1MiB}\n", []string{"knut.yaml:1: unknown key http.max_bdoy (known: listen, disabled, tls, max_body)"}},
 		{"bad values", "log: {level: loud}\nbus: {kind: kafka}\n", []string{"knut.yaml", `log.level: "loud"`, `bus.kind: "kafka"`}},
-		{"bad size", "http: {max_body: lots}\n", []string{"http.max_body"}},
+		{"bad size", "http: {max_body: lots}\n", []string{`knut.yaml:1: invalid size "lots": want a whole number with KiB, MiB or GiB`}},
+		{"decimal size", "log: {level: info}\nhttp: {max_body: 10MB}\n", []string{`knut.yaml:2: invalid size "10MB"`, "such as 512KiB or 10MiB"}},
 		{"production without mutual TLS", "environment: production\nstore: {key: env:KNUT_TEST_NO_SUCH_KEY}\n", []string{"http.tls.client_ca"}},
 		{"broken pipelines", "store: {dsn: $DIR/knut.db}\nhttp: {listen: '127.0.0.1:0'}\npipelines: $BROKEN/pipelines\nmappings: $BROKEN/mappings\nschemas: $BROKEN/schemas\n",
 			[]string{"tes_visits.yaml:12: retries: unknown key", "tes_visits.yaml:9: steps[1].transform: unknown step"}},

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -101,16 +102,7 @@ func within(path, dir string) bool {
 func contentFiles(cfg *config.Config, paths []string) ([]string, error) {
 	var files []string
 	for _, p := range paths {
-		err := filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if d.IsDir() {
-				if d.Name() == "testdata" {
-					return filepath.SkipDir
-				}
-				return nil
-			}
+		err := config.Walk(p, func(path string) error {
 			if kindOf(cfg, path) != kindOther {
 				files = append(files, path)
 			}
@@ -136,7 +128,7 @@ func validateFile(cfg *config.Config, res pipeline.Resources, path string) []str
 	case kindPipeline:
 		_, err = pipeline.Load(path, res)
 	case kindMapping:
-		_, err = mapping.Load(path)
+		err = validateMapping(cfg, path)
 	case kindSchema:
 		_, err = schema.Load(path)
 	}
@@ -166,4 +158,18 @@ func validateFile(cfg *config.Config, res pipeline.Resources, path string) []str
 		problems = append(problems, strings.Join(lines, "\n"))
 	}
 	return problems
+}
+
+// validateMapping loads a mapping and checks its output fields and
+// constants against the JSON Schema it names as its target.
+func validateMapping(cfg *config.Config, path string) error {
+	m, err := mapping.Load(path)
+	if err != nil || !strings.HasSuffix(m.OutputSchema(), ".schema.json") {
+		return err
+	}
+	doc, err := os.ReadFile(filepath.Join(cfg.Path(cfg.Schemas), filepath.FromSlash(m.OutputSchema())))
+	if err != nil {
+		return fmt.Errorf("%s: to.schema: %w", path, err)
+	}
+	return m.CheckTarget(path, doc)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -105,5 +106,64 @@ func TestValidateMissingPath(t *testing.T) {
 	_, _, err := knut(t, "validate", "--config", cfg, missing)
 	if err == nil || !strings.Contains(err.Error(), missing) {
 		t.Errorf("knut validate %s: error %v, want one naming the path", missing, err)
+	}
+}
+
+// TestSymlinkedContent checks that validate and test follow symbolic links
+// as serve does: a deployment that links its content directories (or one
+// vendor's mappings) in from elsewhere is checked file for file like the
+// repository itself.
+func TestSymlinkedContent(t *testing.T) {
+	t.Parallel()
+	root, _ := filepath.Abs(filepath.Join("..", ".."))
+	plainCfg, _ := repoConfig(t)
+	linkCfg, dir := repoConfig(t)
+	link := func(target, name string) {
+		t.Helper()
+		if err := os.Symlink(target, filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// pipelines and schemas are links to directories; mappings is a
+	// directory of links, one per vendor.
+	linked := strings.NewReplacer(filepath.Join(root, "pipelines"), "pipelines",
+		filepath.Join(root, "mappings"), "mappings", filepath.Join(root, "schemas"), "schemas")
+	data, err := os.ReadFile(linkCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(linkCfg, []byte(linked.Replace(string(data))), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link(filepath.Join(root, "pipelines"), "pipelines")
+	link(filepath.Join(root, "schemas"), "schemas")
+	if err := os.Mkdir(filepath.Join(dir, "mappings"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	vendors, err := os.ReadDir(filepath.Join(root, "mappings"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range vendors {
+		if v.IsDir() {
+			link(filepath.Join(root, "mappings", v.Name()), filepath.Join("mappings", v.Name()))
+		}
+	}
+
+	for _, cmd := range []string{"validate", "test"} {
+		plain, _, err := knut(t, cmd, "--config", plainCfg)
+		if err != nil {
+			t.Fatalf("knut %s on the repository: %v\n%s", cmd, err, plain)
+		}
+		viaLinks, _, err := knut(t, cmd, "--config", linkCfg)
+		if err != nil {
+			t.Fatalf("knut %s through symlinks: %v\n%s", cmd, err, viaLinks)
+		}
+		if lastLine(viaLinks) != lastLine(plain) {
+			t.Errorf("knut %s through symlinks: %q, on the repository: %q", cmd, lastLine(viaLinks), lastLine(plain))
+		}
+		if strings.HasPrefix(lastLine(viaLinks), "0 ") {
+			t.Errorf("knut %s through symlinks found nothing: %q", cmd, lastLine(viaLinks))
+		}
 	}
 }

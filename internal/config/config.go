@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -97,7 +98,7 @@ type HTTP struct {
 	// TLS turns on HTTPS and, with client_ca, mutual TLS.
 	TLS TLS `yaml:"tls"`
 	// MaxBody is the largest request body accepted on /ingest, e.g. 10MiB.
-	MaxBody string `yaml:"max_body"`
+	MaxBody adapters.ByteSize `yaml:"max_body"`
 }
 
 // TLS configures HTTPS.
@@ -127,7 +128,7 @@ func Default(dir string) *Config {
 		Environment: Development,
 		Store:       Store{DSN: "knut.db"},
 		Bus:         Bus{Kind: "embedded"},
-		HTTP:        HTTP{Listen: "127.0.0.1:8080", MaxBody: "10MiB"},
+		HTTP:        HTTP{Listen: "127.0.0.1:8080", MaxBody: 10 << 20},
 		Pipelines:   "pipelines",
 		Mappings:    "mappings",
 		Schemas:     "schemas",
@@ -150,20 +151,28 @@ func Parse(path string, data []byte) (*Config, error) {
 	c := Default(filepath.Dir(path))
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-		return nil, decodeError(path, err)
+	err := dec.Decode(c)
+	var te *yaml.TypeError
+	if err != nil && !errors.Is(err, io.EOF) && !errors.As(err, &te) {
+		return nil, decodeError(path, data, err) // not YAML: nothing to validate
+	}
+	var errs []error
+	if te != nil { // the rest was decoded: report its problems too
+		errs = append(errs, decodeError(path, data, te))
 	}
 	if err := c.Validate(); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		errs = append(errs, fmt.Errorf("%s: %w", path, err))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	return c, nil
 }
 
-var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
-
 // decodeError puts each YAML problem on a line of its own as
-// "file:line: problem".
-func decodeError(path string, err error) error {
+// "file:line: problem", an unknown key with its full path and the keys
+// that would have been known there.
+func decodeError(path string, data []byte, err error) error {
 	msgs := []string{err.Error()}
 	var te *yaml.TypeError
 	if errors.As(err, &te) {
@@ -171,13 +180,106 @@ func decodeError(path string, err error) error {
 	}
 	errs := make([]error, len(msgs))
 	for i, m := range msgs {
-		if g := yamlLine.FindStringSubmatch(m); g != nil {
-			errs[i] = fmt.Errorf("%s:%s: %s", path, g[1], g[2])
+		line, problem := YAMLProblem(data, m)
+		problem = adapters.UnknownKeys(problem, reflect.TypeFor[Config]())
+		if line > 0 {
+			errs[i] = fmt.Errorf("%s:%d: %s", path, line, problem)
 		} else {
-			errs[i] = fmt.Errorf("%s: %s", path, m)
+			errs[i] = fmt.Errorf("%s: %s", path, problem)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+
+// parserProblems are the syntax errors go.yaml.in/yaml/v3 reports with a
+// zero-based line (its parser's marks, unlike its scanner's, are not moved
+// on by one before the message is made), so one line early.
+var parserProblems = map[string]bool{
+	"did not find expected ',' or ']'":       true,
+	"did not find expected ',' or '}'":       true,
+	"did not find expected '-' indicator":    true,
+	"did not find expected key":              true,
+	"did not find expected node content":     true,
+	"did not find expected <document start>": true,
+	"did not find expected <stream-start>":   true,
+	"found duplicate %YAML directive":        true,
+	"found duplicate %TAG directive":         true,
+	"found incompatible YAML document":       true,
+	"found undefined tag handle":             true,
+}
+
+// YAMLProblem splits one YAML error message ("yaml: line 3: ..." for a
+// syntax error in data, "line 3: ..." for one of a TypeError's) into its
+// one-based line, 0 if it names none, and the problem. Every loader of YAML
+// files reports positions through it, so a syntax error names the same,
+// right line wherever it is found.
+func YAMLProblem(data []byte, msg string) (line int, problem string) {
+	msg = strings.TrimPrefix(msg, "decode: ")
+	syntax := strings.HasPrefix(msg, "yaml: ")
+	g := yamlLine.FindStringSubmatch(msg)
+	if g == nil {
+		problem = strings.TrimPrefix(msg, "yaml: ")
+	} else {
+		line, _ = strconv.Atoi(g[1])
+		problem = g[2]
+	}
+	if !syntax || !parserProblems[problem] {
+		return line, problem
+	}
+	if blockProblems[problem] {
+		if n := firstFailingLine(data, problem); n > 0 {
+			return n, problem
+		}
+	}
+	// A flow collection is reported where it opens, unless that is the
+	// first line: then the library falls back to where it noticed, often
+	// the end of the file.
+	if flowProblems[problem] && firstFailingLine(firstLine(data), problem) == 1 {
+		return 1, problem
+	}
+	return line + 1, problem
+}
+
+// blockProblems are reported at the start of the block collection they
+// break, which may be far above the line that breaks it.
+var blockProblems = map[string]bool{
+	"did not find expected key":           true,
+	"did not find expected '-' indicator": true,
+}
+
+var flowProblems = map[string]bool{
+	"did not find expected ',' or ']'":   true,
+	"did not find expected ',' or '}'":   true,
+	"did not find expected node content": true,
+}
+
+func firstLine(data []byte) []byte {
+	if i := bytes.IndexByte(data, '\n'); i >= 0 {
+		return data[:i+1]
+	}
+	return data
+}
+
+// firstFailingLine is the first line n such that data's first n lines fail
+// to parse with problem: the line that breaks the collection. Only called
+// for a file that failed, so the repeated parses cost nothing in use.
+func firstFailingLine(data []byte, problem string) int {
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	end := 0
+	for n, l := range lines {
+		end += len(l)
+		var doc yaml.Node
+		err := yaml.Unmarshal(data[:end], &doc)
+		if err == nil {
+			continue
+		}
+		if strings.HasSuffix(err.Error(), ": "+problem) || err.Error() == "yaml: "+problem {
+			return n + 1
+		}
+	}
+	return 0
 }
 
 // Validate reports every problem at once.
@@ -208,8 +310,8 @@ func (c *Config) Validate() error {
 	if c.Environment == Production && !c.HTTP.Disabled && c.HTTP.TLS.ClientCA == "" {
 		errs = append(errs, errors.New("http.tls.client_ca: is required in production (mutual TLS)"))
 	}
-	if _, err := ParseSize(c.HTTP.MaxBody); err != nil {
-		errs = append(errs, fmt.Errorf("http.max_body: %w", err))
+	if c.HTTP.MaxBody <= 0 {
+		errs = append(errs, errors.New("http.max_body: must be a positive size such as 512KiB or 10MiB"))
 	}
 	switch c.Log.Format {
 	case "", "json", "console":
@@ -243,24 +345,4 @@ func (c *Config) StoreDSN() string {
 		return c.Store.DSN
 	}
 	return c.Path(c.Store.DSN)
-}
-
-// ParseSize parses sizes such as 512KiB, 10MiB or 1GiB (or plain bytes).
-func ParseSize(s string) (int64, error) {
-	units := []struct {
-		suffix string
-		shift  uint
-	}{{"GiB", 30}, {"MiB", 20}, {"KiB", 10}, {"B", 0}, {"", 0}}
-	for _, u := range units {
-		num, ok := strings.CutSuffix(strings.TrimSpace(s), u.suffix)
-		if !ok {
-			continue
-		}
-		n, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)
-		if err != nil || n <= 0 {
-			return 0, fmt.Errorf("%q: want a size such as 512KiB or 10MiB", s)
-		}
-		return n << u.shift, nil
-	}
-	return 0, fmt.Errorf("%q: want a size such as 512KiB or 10MiB", s)
 }

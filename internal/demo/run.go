@@ -25,9 +25,11 @@ import (
 
 // Options configure a demo run.
 type Options struct {
-	// Root is the directory holding pipelines/, mappings/ and schemas/.
+	// Root is a checkout holding knut.yaml, pipelines/, mappings/ and
+	// schemas/; empty runs the content built into the binary.
 	Root string
-	// Dir holds the demo's store; default a new temporary directory.
+	// Dir holds the demo's store (and the built-in content it runs); it is
+	// kept. Default a new temporary directory, removed at the end.
 	Dir string
 	// Days is how many days of visits the TES simulator registers.
 	Days int
@@ -48,10 +50,18 @@ type Options struct {
 // Summary is what the demo's hub did.
 type Summary struct {
 	Sent       int
-	Pipelines  map[string]map[store.Status]int64
+	Pipelines  map[string]*MessageCounts
 	DeadLetter []store.DeadLetterRecord
 	Totals     []store.VisitTotal
 	Orders     *OrderSummary
+}
+
+// MessageCounts are one pipeline's messages in the log by status: the
+// inputs it received (from a vendor, another pipeline's topic or a reply)
+// apart from the deliveries it made to its sink (source "deliver:..."), so
+// that each count matches what a vendor sent or got.
+type MessageCounts struct {
+	Inputs, Deliveries map[store.Status]int64
 }
 
 // Run starts a hub on the embedded default, lets the simulated municipality
@@ -70,15 +80,29 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
 	}
-	if opts.Dir == "" {
+	kept := opts.Dir != ""
+	if !kept {
 		dir, err := os.MkdirTemp("", "knut-demo-")
 		if err != nil {
 			return nil, err
 		}
 		defer os.RemoveAll(dir)
 		opts.Dir = dir
+	} else if err := os.MkdirAll(opts.Dir, 0o750); err != nil {
+		return nil, fmt.Errorf("demo: --dir: %w", err)
 	}
-	cfg, err := config.Load(filepath.Join(opts.Root, "knut.yaml"))
+	var cfg *config.Config
+	var err error
+	content := "built into knut"
+	if opts.Root != "" {
+		cfg, err = config.Load(filepath.Join(opts.Root, "knut.yaml"))
+		content = "the files in " + opts.Root
+		if abs, err := filepath.Abs(opts.Root); err == nil {
+			content = "the files in " + abs
+		}
+	} else {
+		cfg, err = writeEmbedded(filepath.Join(opts.Dir, "content"))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -106,8 +130,12 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 
 	m := NewMunicipality(opts.Seed)
 	base := "http://" + srv.Addr()
-	fmt.Fprintf(opts.Out, "Knutpunkt demo: %s, %d clients, %d providers; hub on %s (store %s)\n",
-		m.Name, len(m.Clients), len(m.Providers), base, cfg.Store.DSN)
+	where := "a temporary directory, removed at the end"
+	if kept {
+		where = "kept after the demo (--dir); a later run with the same --dir adds to it"
+	}
+	fmt.Fprintf(opts.Out, "Knutpunkt demo: %s, %d clients, %d providers; hub on %s\n  pipelines, mappings and schemas: %s\n  store: %s, %s\n",
+		m.Name, len(m.Clients), len(m.Providers), base, content, cfg.Store.DSN, where)
 	tes := &TES{URL: base + "/ingest/tes_visits", Client: &http.Client{Timeout: 10 * time.Second}}
 	sent, err := tes.Run(ctx, m, opts.Today, opts.Days, opts.Seed)
 	if err != nil {
@@ -134,6 +162,9 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		return nil, err
 	}
 	sum.Print(opts.Out)
+	if kept {
+		fmt.Fprintf(opts.Out, "\nThe store is kept in %s; `knut serve` with store.dsn set to it shows it again.\n", cfg.Store.DSN)
+	}
 	if opts.Once {
 		cancel()
 		return sum, <-done
@@ -165,7 +196,7 @@ func waitSettled(ctx context.Context, st *store.Store, limit time.Duration) erro
 }
 
 func summarize(ctx context.Context, st *store.Store, sent int) (*Summary, error) {
-	pc, err := st.PipelineCounts(ctx)
+	pc, err := pipelineCounts(ctx, st)
 	if err != nil {
 		return nil, err
 	}
@@ -180,15 +211,66 @@ func summarize(ctx context.Context, st *store.Store, sent int) (*Summary, error)
 	return &Summary{Sent: sent, Pipelines: pc, DeadLetter: dls, Totals: totals}, nil
 }
 
+// pipelineCounts reads the message log page by page (the demo's log is a
+// few hundred messages) and counts each pipeline's inputs and deliveries.
+func pipelineCounts(ctx context.Context, st *store.Store) (map[string]*MessageCounts, error) {
+	totals, err := st.PipelineCounts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]*MessageCounts{}
+	for p := range totals {
+		c := &MessageCounts{Inputs: map[store.Status]int64{}, Deliveries: map[store.Status]int64{}}
+		out[p] = c
+		seen := map[string]bool{}
+		var before time.Time
+		for {
+			page, err := st.ListMessages(ctx, store.MessageFilter{Pipeline: p, Before: before, Limit: 1000})
+			if err != nil {
+				return nil, err
+			}
+			fresh := 0
+			for _, m := range page {
+				if seen[m.ID] {
+					continue
+				}
+				seen[m.ID], fresh = true, fresh+1
+				if strings.HasPrefix(m.SourceAdapter, "deliver:") {
+					c.Deliveries[m.Status]++
+				} else {
+					c.Inputs[m.Status]++
+				}
+			}
+			if fresh == 0 || len(page) < 1000 {
+				break
+			}
+			// Before is exclusive: step past the oldest's time so messages
+			// received in the same microsecond are not skipped.
+			before = page[len(page)-1].ReceivedAt.Add(time.Microsecond)
+		}
+		var n int64
+		for _, v := range totals[p] {
+			n += v
+		}
+		if int64(len(seen)) != n {
+			return nil, fmt.Errorf("demo: message log of %s: read %d messages of %d", p, len(seen), n)
+		}
+	}
+	return out, nil
+}
+
 // Print writes the summary as tables.
 func (s *Summary) Print(w io.Writer) {
-	fmt.Fprintf(w, "\nTES sent %d messages over HTTP.\n\nMessage log\n", s.Sent)
+	fmt.Fprintf(w, "\nTES sent %d messages over HTTP.\n\nMessage log: what each pipeline received, and what it delivered to its sink\n", s.Sent)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  PIPELINE\tRECEIVED\tPROCESSED\tDEAD")
+	fmt.Fprintln(tw, "  PIPELINE\tRECEIVED\tPROCESSED\tDEAD\tDELIVERIES\tDELIVERED\tFAILED")
+	all := func(c map[store.Status]int64) int64 {
+		return c[store.StatusReceived] + c[store.StatusProcessed] + c[store.StatusDead] + c[store.StatusReplayed]
+	}
 	for _, p := range sortedKeys(s.Pipelines) {
-		c := s.Pipelines[p]
-		fmt.Fprintf(tw, "  %s\t%d\t%d\t%d\n", p, c[store.StatusReceived]+c[store.StatusProcessed]+c[store.StatusDead]+c[store.StatusReplayed],
-			c[store.StatusProcessed], c[store.StatusDead])
+		in, out := s.Pipelines[p].Inputs, s.Pipelines[p].Deliveries
+		fmt.Fprintf(tw, "  %s\t%d\t%d\t%d\t%d\t%d\t%d\n", p, all(in), in[store.StatusProcessed], in[store.StatusDead],
+			all(out), out[store.StatusProcessed], out[store.StatusDead])
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\nDead letters (%d), each with its reason; fix and `knut replay ID`:\n", len(s.DeadLetter))

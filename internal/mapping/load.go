@@ -3,7 +3,6 @@ package mapping
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,6 +12,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/knutpunkt/knutpunkt/internal/config"
 	"github.com/knutpunkt/knutpunkt/internal/homecare"
 	"github.com/knutpunkt/knutpunkt/internal/schema"
 )
@@ -68,16 +68,7 @@ func Parse(name string, data []byte) (*Mapping, error) {
 func LoadDir(root string) (map[string]*Mapping, error) {
 	out := map[string]*Mapping{}
 	var errs []error
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			if d.Name() == "testdata" {
-				return filepath.SkipDir
-			}
-			return nil
-		}
+	err := config.Walk(root, func(p string) error {
 		if !isMappingFile(p) {
 			return nil
 		}
@@ -126,11 +117,18 @@ func (l *loader) addf(n *yaml.Node, path, format string, args ...any) {
 	l.errs = append(l.errs, &ParseError{File: l.file, Line: line, Path: path, Problem: fmt.Sprintf(format, args...)})
 }
 
+// yamlSyntaxError reports a file that is not YAML at the line the problem is
+// on.
+func yamlSyntaxError(file string, data []byte, err error) *ParseError {
+	line, problem := config.YAMLProblem(data, err.Error())
+	return &ParseError{File: file, Line: line, Problem: problem}
+}
+
 func parse(file, name string, data []byte) (*Mapping, error) {
 	l := &loader{file: file}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, &ParseError{File: file, Problem: strings.TrimPrefix(err.Error(), "yaml: ")}
+		return nil, yamlSyntaxError(file, data, err)
 	}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
 		return nil, &ParseError{File: file, Problem: "file is empty"}

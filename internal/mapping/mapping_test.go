@@ -90,7 +90,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "not YAML",
 			yaml: "fields: [\n",
-			want: []string{"test/m.yaml: "},
+			want: []string{"test/m.yaml:1: did not find expected"},
 		},
 		{
 			name: "aliases are refused",

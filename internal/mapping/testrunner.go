@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/knutpunkt/knutpunkt/internal/config"
 	"github.com/knutpunkt/knutpunkt/internal/schema"
 )
 
@@ -130,14 +130,8 @@ func LoadTests(root string, paths []string) ([]*TestCase, error) {
 			}
 			continue
 		}
-		err = filepath.WalkDir(p, func(q string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if d.IsDir() && d.Name() == "testdata" {
-				return filepath.SkipDir
-			}
-			if !d.IsDir() && strings.HasSuffix(q, "_test.yaml") && !seen[q] {
+		err = config.Walk(p, func(q string) error {
+			if strings.HasSuffix(q, "_test.yaml") && !seen[q] {
 				seen[q] = true
 				files = append(files, q)
 			}
@@ -187,7 +181,7 @@ func loadTestFile(root, file string) []*TestCase {
 	l := &loader{file: file, m: m}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return fail(&ParseError{File: file, Problem: strings.TrimPrefix(err.Error(), "yaml: ")})
+		return fail(yamlSyntaxError(file, data, err))
 	}
 	if len(doc.Content) == 0 {
 		return fail(&ParseError{File: file, Problem: "file is empty"})

@@ -16,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/knutpunkt/knutpunkt/adapters"
+	"github.com/knutpunkt/knutpunkt/internal/config"
 )
 
 // Resources are what a plan's references resolve against. Loaders should
@@ -140,7 +141,8 @@ func Parse(file string, data []byte, res Resources) (*Plan, error) {
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		l.problems = append(l.problems, Problem{File: file, Line: yamlErrorLine(err), Message: yamlErrorText(err)})
+		line, problem := config.YAMLProblem(data, err.Error())
+		l.problems = append(l.problems, Problem{File: file, Line: line, Message: problem})
 		return nil, l.problems
 	}
 	if len(doc.Content) == 0 {
@@ -164,7 +166,7 @@ func Parse(file string, data []byte, res Resources) (*Plan, error) {
 		case "dead_letter":
 			for k, v := range l.mapping(n, key, map[string]bool{"topic": true}) {
 				if k != "topic" {
-					l.unknown(v, key, k)
+					l.unknown(v, key, k, "topic")
 					continue
 				}
 				p.DeadLetterTopic = l.topic(v, key+".topic")
@@ -172,7 +174,7 @@ func Parse(file string, data []byte, res Resources) (*Plan, error) {
 		case "reply_to":
 			for k, v := range l.mapping(n, key, map[string]bool{"topic": true}) {
 				if k != "topic" {
-					l.unknown(v, key, k)
+					l.unknown(v, key, k, "topic")
 					continue
 				}
 				p.ReplyTo = l.topic(v, key+".topic")
@@ -182,7 +184,7 @@ func Parse(file string, data []byte, res Resources) (*Plan, error) {
 		case "max_body":
 			p.MaxBody = l.size(n, key)
 		default:
-			l.unknown(n, "", key)
+			l.unknown(n, "", key, "description", "from", "to", "steps", "retry", "dead_letter", "reply_to", "order_by", "max_body")
 		}
 	}
 	if len(l.problems) > 0 {
@@ -233,8 +235,10 @@ func (l *loader) addf(n *yaml.Node, path, format string, args ...any) {
 	l.problems = append(l.problems, Problem{File: l.file, Line: line, Path: path, Message: fmt.Sprintf(format, args...)})
 }
 
-func (l *loader) unknown(n *yaml.Node, parent, key string) {
-	l.addf(n, join(parent, key), "unknown key")
+// unknown reports a key the pipeline format does not have, with the keys
+// it would have known there.
+func (l *loader) unknown(n *yaml.Node, parent, key string, known ...string) {
+	l.addf(n, join(parent, key), "unknown key (known: %s)", strings.Join(known, ", "))
 }
 
 // mapping returns a mapping node's values by key, reporting duplicate keys,
@@ -333,10 +337,9 @@ func (l *loader) adapterConfig(v *yaml.Node, path string, newConfig func() adapt
 	if err != nil {
 		for _, e := range flatten(err) {
 			line := v.Line
-			msg := e.Error()
-			if n := yamlErrorLine(e); n > 0 {
+			n, msg := config.YAMLProblem(data, e.Error())
+			if n > 0 {
 				line = v.Line + n - 1
-				msg = yamlErrorText(e)
 			}
 			l.problems = append(l.problems, Problem{File: l.file, Line: line, Path: path, Message: msg})
 		}
@@ -388,7 +391,7 @@ func (l *loader) validate(n *yaml.Node, path string) Step {
 		fields := l.mapping(n, path, map[string]bool{"schema": true})
 		for k, v := range fields {
 			if k != "schema" {
-				l.unknown(v, path, k)
+				l.unknown(v, path, k, "schema")
 			}
 		}
 		if ref = fields["schema"]; ref == nil {
@@ -475,7 +478,7 @@ func (l *loader) route(n *yaml.Node, path string) Step {
 			case "reject":
 				r.reject = l.str(v, rp+".reject")
 			default:
-				l.unknown(v, rp, k)
+				l.unknown(v, rp, k, "when", "to", "reject")
 			}
 		}
 		s.routes = append(s.routes, r)
@@ -496,7 +499,7 @@ func (l *loader) split(n *yaml.Node, path string) Step {
 	var keys []string
 	for k, v := range fields {
 		if k != "path" {
-			l.unknown(v, path, k)
+			l.unknown(v, path, k, "path")
 			continue
 		}
 		p := l.str(v, path+".path")
@@ -527,7 +530,7 @@ func (l *loader) retry(n *yaml.Node, r *Retry) {
 		case "max_backoff":
 			r.MaxBackoff = l.duration(v, "retry.max_backoff")
 		default:
-			l.unknown(v, "retry", k)
+			l.unknown(v, "retry", k, "attempts", "backoff", "max_backoff")
 		}
 	}
 	if r.MaxBackoff < r.Backoff {
@@ -548,7 +551,7 @@ func (l *loader) orderBy(n *yaml.Node) *OrderBy {
 			}
 			o.Partitions = p
 		default:
-			l.unknown(v, "order_by", k)
+			l.unknown(v, "order_by", k, "header", "partitions")
 		}
 	}
 	return o
@@ -562,24 +565,12 @@ func (l *loader) duration(n *yaml.Node, path string) time.Duration {
 	return d
 }
 
-var sizeRE = regexp.MustCompile(`^([0-9]+)\s*(B|KiB|MiB|GiB)?$`)
-
 func (l *loader) size(n *yaml.Node, path string) int64 {
-	m := sizeRE.FindStringSubmatch(l.str(n, path))
-	if m == nil {
-		l.addf(n, path, "must be a size such as 512KiB or 10MiB")
-		return 0
+	var b adapters.ByteSize
+	if err := b.UnmarshalText([]byte(l.str(n, path))); err != nil || b <= 0 {
+		l.addf(n, path, "must be a positive size such as 512KiB or 10MiB")
 	}
-	v, _ := strconv.ParseInt(m[1], 10, 64)
-	switch m[2] {
-	case "KiB":
-		v <<= 10
-	case "MiB":
-		v <<= 20
-	case "GiB":
-		v <<= 30
-	}
-	return v
+	return int64(b)
 }
 
 func join(parent, key string) string {
@@ -606,28 +597,6 @@ func flatten(err error) []error {
 		return out
 	}
 	return []error{err}
-}
-
-var yamlLineRE = regexp.MustCompile(`line (\d+): `)
-
-// yamlErrorLine extracts the line from a yaml error message ("yaml: line 3:
-// ..." or "line 3: field x not found"), or 0.
-func yamlErrorLine(err error) int {
-	m := yamlLineRE.FindStringSubmatch(err.Error())
-	if m == nil {
-		return 0
-	}
-	n, _ := strconv.Atoi(m[1])
-	return n
-}
-
-func yamlErrorText(err error) string {
-	s := err.Error()
-	if loc := yamlLineRE.FindStringIndex(s); loc != nil {
-		s = s[loc[1]:]
-	}
-	s = strings.TrimPrefix(s, "yaml: ")
-	return strings.TrimPrefix(s, "decode: yaml: ")
 }
 
 func firstLine(s string) string {

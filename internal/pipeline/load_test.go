@@ -74,7 +74,7 @@ func TestParseProblems(t *testing.T) {
 		{
 			name: "adapter config problems carry the pipeline file's line",
 			yaml: "from:\n  memory:\n    topic: a.b\n    colour: red\n",
-			want: []string{"p.yaml:4: from.memory: field colour not found in type memory.SourceConfig"},
+			want: []string{"p.yaml:4: from.memory: unknown key colour (known: topic, redelivery_delay)"},
 		},
 		{
 			name: "every step problem at once",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -21,6 +22,7 @@ type messageLog struct {
 	w                         *store.Writer
 	received, processed, dead *prometheus.CounterVec
 	duplicates                *prometheus.CounterVec
+	latency                   *latency
 }
 
 var _ router.MessageLog = (*messageLog)(nil)
@@ -38,6 +40,7 @@ func newMessageLog(s *store.Store, reg *prometheus.Registry) *messageLog {
 		duplicates: counter("messages_duplicate_total", "Messages recognised as already received and not processed again."),
 		processed:  counter("messages_processed_total", "Messages a pipeline finished, their entities committed."),
 		dead:       counter("dead_letters_total", "Messages dead-lettered with a reason."),
+		latency:    newLatency(reg, time.Now),
 	}
 }
 
@@ -51,15 +54,16 @@ func (l *messageLog) SaveInbound(ctx context.Context, p, source string, m knutpu
 	if err != nil {
 		return false, err
 	}
-	l.countInbound(p, res.Duplicate)
+	l.countInbound(p, m.ID, res.Duplicate)
 	return res.Duplicate, nil
 }
 
-func (l *messageLog) countInbound(p string, dup bool) {
+func (l *messageLog) countInbound(p, id string, dup bool) {
 	if dup {
 		l.duplicates.WithLabelValues(p).Inc()
 	} else {
 		l.received.WithLabelValues(p).Inc()
+		l.latency.received(id)
 	}
 }
 
@@ -91,8 +95,9 @@ func (l *messageLog) Commit(ctx context.Context, p, msgID string, writes []pipel
 		return nil, err
 	}
 	l.processed.WithLabelValues(p).Inc()
+	l.latency.finished(p, msgID)
 	for i, o := range outs {
-		l.countInbound(o.Pipeline, dup[i])
+		l.countInbound(o.Pipeline, o.Msg.ID, dup[i])
 	}
 	return dup, nil
 }
@@ -105,6 +110,7 @@ func (l *messageLog) DeadLetter(ctx context.Context, p, msgID string, cause erro
 	})
 	if err == nil {
 		l.dead.WithLabelValues(p).Inc()
+		l.latency.finished(p, msgID)
 	}
 	return err
 }

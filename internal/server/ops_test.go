@@ -56,6 +56,11 @@ func TestOperations(t *testing.T) {
 			`knut_messages_received_total{pipeline="tes_visits"} 1`,
 			`knut_messages_duplicate_total{pipeline="tes_visits"} 1`,
 			`knut_messages_processed_total{pipeline="tes_visits"} 1`,
+			// the latency of the one message, from receipt to processed
+			`knut_message_processing_seconds_count{pipeline="tes_visits"} 1`,
+			`knut_message_processing_seconds_bucket{pipeline="tes_visits",le="+Inf"} 1`,
+			// the Go runtime and the process
+			"\ngo_goroutines ", "\ngo_memstats_heap_inuse_bytes ", "\nprocess_resident_memory_bytes ", "\nprocess_open_fds ",
 		}},
 		{"/ingest/nope", 405, nil},
 	}

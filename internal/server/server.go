@@ -64,7 +64,7 @@ type Server struct {
 // opens their adapters and binds the HTTP listener. Run starts the work.
 func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err error) {
 	opts = opts.withDefaults()
-	s := &Server{cfg: cfg, log: opts.Logger, metrics: prometheus.NewRegistry()}
+	s := &Server{cfg: cfg, log: opts.Logger, metrics: newRegistry()}
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -96,7 +96,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 		return nil, err
 	}
 	if !cfg.HTTP.Disabled {
-		maxBody, _ := config.ParseSize(cfg.HTTP.MaxBody)
+		maxBody := int64(cfg.HTTP.MaxBody)
 		tc, err := tlsConfig(cfg.HTTP.TLS, cfg.Path)
 		if err != nil {
 			return nil, err

@@ -5,6 +5,8 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/knutpunkt/knutpunkt/adapters"
 	"github.com/knutpunkt/knutpunkt/internal/config"
@@ -15,7 +17,7 @@ import (
 // configured: the demo and tests hold only official test personnummer.
 const developmentKey = "knutpunkt development key: never for real personal data"
 
-// OpenStore opens the configured store, deriving the keys that hash and
+// OpenStore opens the configured store (creating a SQLite file's folder), deriving the keys that hash and
 // encrypt personal identifiers from the store.key secret.
 func OpenStore(ctx context.Context, cfg *config.Config, secrets adapters.SecretResolver) (*store.Store, error) {
 	master := developmentKey
@@ -25,6 +27,14 @@ func OpenStore(ctx context.Context, cfg *config.Config, secrets adapters.SecretR
 			return nil, fmt.Errorf("store.key: %w", err)
 		}
 		master = v
+	}
+	if !cfg.IsPostgres() {
+		// A new deployment's store folder is made here rather than left
+		// to SQLite's "unable to open database file".
+		dir := filepath.Dir(cfg.StoreDSN())
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("store.dsn: cannot create the store's folder %s: %w", dir, err)
+		}
 	}
 	return store.OpenWith(ctx, cfg.StoreDSN(), store.Options{
 		PersonIDKey:           deriveKey(master, "person-id lookup hash"),

@@ -1,0 +1,59 @@
+package demo
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/knutpunkt/knutpunkt/internal/config"
+	"github.com/knutpunkt/knutpunkt/mappings"
+	"github.com/knutpunkt/knutpunkt/pipelines"
+	"github.com/knutpunkt/knutpunkt/schemas"
+)
+
+// embeddedVars are the vars of the repository's knut.yaml that the demo
+// does not point at its simulators itself: the secret references its
+// Secrets resolve. TestEmbeddedConfig keeps them equal to knut.yaml's.
+var embeddedVars = map[string]string{
+	"omsorg_norr_secret":              "env:KNUT_OMSORG_NORR_WEBHOOK_SECRET",
+	"hemtjanst_soder_sftp_password":   "env:KNUT_HEMTJANST_SODER_SFTP_PASSWORD",
+	"hemtjanst_soder_callback_secret": "env:KNUT_HEMTJANST_SODER_CALLBACK_SECRET",
+}
+
+// IsCheckout reports whether dir holds the demo's content as files (a
+// repository checkout): knut.yaml and the pipelines directory.
+func IsCheckout(dir string) bool {
+	for _, name := range []string{"knut.yaml", "pipelines"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// writeEmbedded writes the pipelines, mappings and schemas built into the
+// binary under dir and returns the demo's configuration for them. The hub
+// then loads them from disk the one way it always does; the copy is
+// rewritten on every run, so a kept --dir never runs stale content.
+func writeEmbedded(dir string) (*config.Config, error) {
+	for name, content := range map[string]fs.FS{"pipelines": pipelines.FS, "mappings": mappings.FS, "schemas": schemas.FS} {
+		target := filepath.Join(dir, name)
+		if err := os.RemoveAll(target); err != nil {
+			return nil, fmt.Errorf("demo: content: %w", err)
+		}
+		if err := os.CopyFS(target, content); err != nil {
+			return nil, fmt.Errorf("demo: write the built-in %s to %s: %w", name, target, err)
+		}
+	}
+	cfg := config.Default(dir)
+	cfg.Vars = map[string]string{}
+	for k, v := range embeddedVars {
+		cfg.Vars[k] = v
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, errors.Join(errors.New("demo: built-in config"), err)
+	}
+	return cfg, nil
+}

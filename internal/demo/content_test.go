@@ -1,0 +1,36 @@
+package demo
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/knutpunkt/knutpunkt/internal/config"
+)
+
+// TestEmbeddedConfig keeps the built-in demo's vars equal to those of the
+// repository's knut.yaml, which a checkout runs.
+func TestEmbeddedConfig(t *testing.T) {
+	repo, err := config.Load(filepath.Join("..", "..", "knut.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range embeddedVars {
+		if repo.Vars[k] != v {
+			t.Errorf("built-in var %s = %q, knut.yaml has %q", k, v, repo.Vars[k])
+		}
+	}
+	cfg, err := writeEmbedded(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	world, _, err := StartOrderWorld(t.TempDir(), cfg) // points the rest at the simulators
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer world.Close()
+	for k := range repo.Vars {
+		if _, ok := cfg.Vars[k]; !ok {
+			t.Errorf("knut.yaml's var %s is neither built in nor set by the demo's simulators", k)
+		}
+	}
+}
