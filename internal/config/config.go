@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -60,6 +61,10 @@ type Config struct {
 	Schemas string `yaml:"schemas"`
 	// Log sets log format and level.
 	Log Log `yaml:"log"`
+	// ShutdownTimeout is how long a stopping hub lets the messages in
+	// flight finish (default 30s); what is not finished by then stays
+	// received in the message log and is handled at the next start.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	// Vars are the values of ${name} references in pipeline files, e.g. a
 	// provider's webhook URL: what one municipality's deployment sets.
 	Vars map[string]string `yaml:"vars"`
@@ -125,15 +130,16 @@ type Log struct {
 // relative to dir.
 func Default(dir string) *Config {
 	return &Config{
-		Environment: Development,
-		Store:       Store{DSN: "knut.db"},
-		Bus:         Bus{Kind: "embedded"},
-		HTTP:        HTTP{Listen: "127.0.0.1:8080", MaxBody: 10 << 20},
-		Pipelines:   "pipelines",
-		Mappings:    "mappings",
-		Schemas:     "schemas",
-		Log:         Log{Level: "info"},
-		dir:         dir,
+		Environment:     Development,
+		Store:           Store{DSN: "knut.db"},
+		Bus:             Bus{Kind: "embedded"},
+		HTTP:            HTTP{Listen: "127.0.0.1:8080", MaxBody: 10 << 20},
+		Pipelines:       "pipelines",
+		Mappings:        "mappings",
+		Schemas:         "schemas",
+		Log:             Log{Level: "info"},
+		ShutdownTimeout: 30 * time.Second,
+		dir:             dir,
 	}
 }
 
@@ -309,6 +315,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Environment == Production && !c.HTTP.Disabled && c.HTTP.TLS.ClientCA == "" {
 		errs = append(errs, errors.New("http.tls.client_ca: is required in production (mutual TLS)"))
+	}
+	if c.ShutdownTimeout <= 0 {
+		errs = append(errs, errors.New("shutdown_timeout: must be a positive duration such as 30s"))
 	}
 	if c.HTTP.MaxBody <= 0 {
 		errs = append(errs, errors.New("http.max_body: must be a positive size such as 512KiB or 10MiB"))

@@ -73,14 +73,18 @@ func (r *Router) deferMessage(ctx context.Context, p *pipeline.Plan, m knutpunkt
 	return nil
 }
 
-// stopTimers cancels the requeues of waiting messages; they stay received
-// in the log and are queued again at the next start.
-func (r *Router) stopTimers() {
+// stopTimers cancels the requeues of waiting messages and lets go of them:
+// they stay received in the log and are queued again at the next start.
+// It returns how many there were.
+func (r *Router) stopTimers() int {
 	r.timersMu.Lock()
 	defer r.timersMu.Unlock()
 	r.closed = true
-	for _, t := range r.timers {
+	n := len(r.timers)
+	for id, t := range r.timers {
 		t.Stop()
+		r.release(id)
 	}
 	clear(r.timers)
+	return n
 }

@@ -34,19 +34,21 @@ func (r *Router) addHandler(p *pipeline.Plan, name, topic string, h message.NoPu
 		middleware.CorrelationID,
 		r.deadLetterFilter(p),
 		retry.Middleware,
-		stopOnPermanent,
+		r.stopRetrying,
 		middleware.Recoverer,
 	)
 	return nil
 }
 
-// stopOnPermanent tells the Retry middleware not to retry an error that
-// retrying cannot fix. (Retry's own ShouldRetry and OnRetryHook each draw
-// from its backoff, so with them the waits grew two steps per failure.)
-func stopOnPermanent(h message.HandlerFunc) message.HandlerFunc {
+// stopRetrying tells the Retry middleware not to retry an error that
+// retrying cannot fix, nor any error once the hub is stopping (the message
+// is handed back to the log instead, see deadLetterFilter). (Retry's own
+// ShouldRetry and OnRetryHook each draw from its backoff, so with them the
+// waits grew two steps per failure.)
+func (r *Router) stopRetrying(h message.HandlerFunc) message.HandlerFunc {
 	return func(m *message.Message) ([]*message.Message, error) {
 		out, err := h(m)
-		if err != nil && adapters.IsPermanent(err) {
+		if err != nil && (adapters.IsPermanent(err) || r.stopping.Load()) {
 			return out, backoff.Permanent(err)
 		}
 		return out, err
@@ -249,6 +251,12 @@ func (r *Router) deadLetterFilter(p *pipeline.Plan) message.HandlerMiddleware {
 			m := fromWatermill(wm)
 			if ctx.Err() != nil {
 				return nil, err // shutting down: leave the message for redelivery
+			}
+			if r.stopping.Load() && !adapters.IsPermanent(err) {
+				// A failure retrying might cure: the next start tries again.
+				r.log.Info("handed back to the log for the next start", zap.String("pipeline", p.Name),
+					zap.String("msg_id", m.ID), zap.String("step", stepOf(err)), zap.Error(err))
+				return nil, errHandedBack
 			}
 			if derr := r.cfg.MessageLog.DeadLetter(ctx, p.Name, m.ID, err); derr != nil {
 				return nil, errors.Join(err, derr)

@@ -44,6 +44,9 @@ func (r *Router) Ingest(ctx context.Context, name, source string, m knutpunkt.Me
 }
 
 func (r *Router) ingest(ctx context.Context, p *pipeline.Plan, source string, m knutpunkt.Message) (bool, error) {
+	if r.stopping.Load() {
+		return false, ErrStopping
+	}
 	if m.ID == "" {
 		m.ID = r.cfg.NewID()
 	}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -36,6 +37,8 @@ type Config struct {
 	// Sweep is how often the message log is read for received messages
 	// no handler of this process holds (see Router.sweep). Default 2s.
 	Sweep time.Duration
+	// ShutdownTimeout bounds the drain when Run stops (see Run). Default 30s.
+	ShutdownTimeout time.Duration
 }
 
 // Router runs a set of plans.
@@ -57,6 +60,21 @@ type Router struct {
 	// logged, queued, handled, or waiting. The sweep leaves them alone.
 	heldMu sync.Mutex
 	held   map[string]struct{}
+	// released has a value after a held message was let go: the drain
+	// looks again whether anything is still held.
+	released chan struct{}
+	// finished counts the messages handlers finished (processed,
+	// dead-lettered, found done): the drain reports its share.
+	finished atomic.Int64
+	// handedBack counts the messages that failed while stopping and were
+	// left received in the log rather than retried or dead-lettered.
+	handedBack atomic.Int64
+
+	// stopping is set when Run begins to stop: ingest refuses new
+	// messages (a source answers "busy, try again") and /readyz fails.
+	stopping atomic.Bool
+	drainMu  sync.Mutex
+	drained  DrainReport
 }
 
 // New opens every plan's adapters (no network I/O: adapters connect lazily)
@@ -80,9 +98,13 @@ func New(cfg Config) (*Router, error) {
 		sources:   map[string]adapters.Source{},
 		timers:    map[string]*time.Timer{},
 		held:      map[string]struct{}{},
+		released:  make(chan struct{}, 1),
 	}
 	if cfg.Sweep <= 0 {
 		r.cfg.Sweep = 2 * time.Second
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		r.cfg.ShutdownTimeout = 30 * time.Second
 	}
 	wmLogger := watermill.NewSlogLoggerWithLevelMapping(
 		slog.New(zapslog.NewHandler(cfg.Logger.Named("watermill").Core())),
@@ -183,52 +205,55 @@ func partitionOf(p *pipeline.Plan, headers map[string]string) int {
 func sinkKey(p *pipeline.Plan, ep pipeline.Endpoint) string { return p.Name + "/" + ep.Path }
 
 // Run republishes pending messages, starts the handlers and every source,
-// and blocks until ctx is done or the router fails.
+// and blocks until ctx is done or the router fails; then it stops (see
+// stop) and returns once no handler runs. A handler that cannot start
+// (its subscription fails) fails Run with that error.
 func (r *Router) Run(ctx context.Context) error {
 	// Whatever the log holds as received is queued again: nothing is
 	// queued in a process that just started.
 	if err := r.sweep(ctx, nil); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	errc := make(chan error, 1)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := r.wm.Run(ctx); err != nil {
-			select {
-			case errc <- err:
-			default:
-			}
+	// The handlers outlive ctx: on stop they drain what is in flight
+	// first, and are cancelled only when the drain is over.
+	handlerCtx, stopHandlers := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopHandlers()
+	wmDone := make(chan error, 1)
+	go func() { wmDone <- r.wm.Run(handlerCtx) }()
+	select {
+	case <-r.wm.Running():
+	case err := <-wmDone:
+		// Watermill's Run returns without closing Running when a
+		// handler does not start.
+		if err == nil {
+			err = errors.New("the handlers stopped before they ran")
 		}
-		cancel()
-	}()
-	<-r.wm.Running()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		r.sweepLoop(ctx)
-	}()
+		// The deferred stopHandlers stops those that did start; Close
+		// would wait its full CloseTimeout for the one that did not.
+		return fmt.Errorf("start pipelines: %w", err)
+	}
+	srcCtx, stopSources := context.WithCancel(ctx)
+	defer stopSources()
+	var sources sync.WaitGroup
+	sources.Go(func() { r.sweepLoop(srcCtx) })
 	for name, src := range r.sources {
 		deliver, _ := r.Deliver(name)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r.receive(ctx, name, src, deliver)
-		}()
+		sources.Go(func() { r.receive(srcCtx, name, src, deliver) })
 	}
-	<-ctx.Done()
-	r.stopTimers()
-	r.wm.Close()
-	wg.Wait()
+	var runErr error
 	select {
-	case err := <-errc:
-		return err
-	default:
-		return nil
+	case <-ctx.Done():
+	case runErr = <-wmDone:
+		if runErr == nil {
+			runErr = errors.New("every pipeline handler stopped")
+		}
+		wmDone <- nil
 	}
+	r.stop(stopSources, &sources)
+	stopHandlers()
+	r.wm.Close()
+	<-wmDone
+	return runErr
 }
 
 // Running is closed once the handlers run.
@@ -255,6 +280,9 @@ func (r *Router) receive(ctx context.Context, name string, src adapters.Source, 
 
 // Check probes every adapter that can be probed, for /readyz.
 func (r *Router) Check(ctx context.Context) error {
+	if r.stopping.Load() {
+		return ErrStopping
+	}
 	var errs []error
 	for name, s := range r.sources {
 		if c, ok := s.(adapters.Checker); ok {

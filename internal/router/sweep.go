@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"time"
@@ -71,6 +72,10 @@ func (r *Router) release(id string) {
 	r.heldMu.Lock()
 	delete(r.held, id)
 	r.heldMu.Unlock()
+	select {
+	case r.released <- struct{}{}:
+	default: // the drain has a wake-up pending already
+	}
 }
 
 func (r *Router) isHeld(id string) bool {
@@ -86,6 +91,11 @@ func (r *Router) isHeld(id string) bool {
 func (r *Router) releaseFinished(h message.HandlerFunc) message.HandlerFunc {
 	return func(wm *message.Message) ([]*message.Message, error) {
 		out, err := h(wm)
+		if errors.Is(err, errHandedBack) {
+			r.handedBack.Add(1)
+			r.release(wm.UUID)
+			return out, nil // off the bus; still received in the log
+		}
 		if err != nil {
 			return out, err // nacked: handed over again
 		}
@@ -93,6 +103,7 @@ func (r *Router) releaseFinished(h message.HandlerFunc) message.HandlerFunc {
 		_, waiting := r.timers[wm.UUID]
 		r.timersMu.Unlock()
 		if !waiting {
+			r.finished.Add(1)
 			r.release(wm.UUID)
 		}
 		return out, nil

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -58,6 +59,10 @@ type Server struct {
 	metrics *prometheus.Registry
 	httpSrv *http.Server
 	ln      net.Listener
+
+	unlock    func() error // releases the store's serve lock
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // New builds the hub: it opens the store and bus, loads every pipeline,
@@ -82,11 +87,12 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 	in := &ingress{}
 	s.mlog = newMessageLog(s.store, s.metrics)
 	s.router, err = router.New(router.Config{
-		Plans:      plans,
-		MessageLog: s.mlog,
-		Bus:        s.bus,
-		Registry:   opts.Registry,
-		Logger:     opts.Logger,
+		ShutdownTimeout: cfg.ShutdownTimeout,
+		Plans:           plans,
+		MessageLog:      s.mlog,
+		Bus:             s.bus,
+		Registry:        opts.Registry,
+		Logger:          opts.Logger,
 		Env: func(name string) adapters.Env {
 			return adapters.Env{Name: name, Logger: opts.Logger.Named("adapter"), Secrets: opts.Secrets,
 				HTTPClient: opts.HTTPClient, Ingress: in}
@@ -113,7 +119,13 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 	return s, nil
 }
 
-// Run serves until ctx is done, then shuts down gracefully.
+// Run serves until ctx is done or a part of the hub fails, then stops in
+// this order: stop accepting (ingest answers 503 with Retry-After, sources
+// stop polling, /readyz fails), let the messages in flight finish within
+// shutdown_timeout (what is not finished stays received in the message log
+// for the next start), stop the HTTP server, then close the sinks, the bus
+// and the store. It returns when all that is done, with one log line
+// saying what was drained and what was left.
 func (s *Server) Run(ctx context.Context) error {
 	// One hub per store: each queues what the log holds as received in
 	// its own process, so two would handle the same messages twice.
@@ -124,33 +136,48 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer unlock()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	errc := make(chan error, 2)
-	go func() { errc <- s.router.Run(ctx) }()
+	s.unlock = unlock
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	routerDone := make(chan error, 1)
+	go func() { routerDone <- s.router.Run(runCtx) }()
+	httpDone := make(chan error, 1)
 	if s.httpSrv != nil {
 		go func() {
 			if err := s.httpSrv.Serve(s.ln); !errors.Is(err, http.ErrServerClosed) {
-				errc <- fmt.Errorf("http: %w", err)
+				httpDone <- fmt.Errorf("http: %w", err)
 				return
 			}
-			errc <- nil
+			httpDone <- nil
 		}()
 	}
 	s.log.Info("knut serving", zap.String("addr", s.Addr()), zap.Int("pipelines", len(s.plans)),
 		zap.String("store", s.store.Dialect()))
+	var runErr error
+	routerStopped := false
 	select {
 	case <-ctx.Done():
-	case err = <-errc:
+	case runErr = <-routerDone:
+		routerStopped = true
+	case runErr = <-httpDone:
 	}
-	cancel()
+	// The router drains while the HTTP server still answers, so senders
+	// get 503 and Retry-After rather than a refused connection.
+	stop()
+	if !routerStopped {
+		runErr = errors.Join(runErr, <-routerDone)
+	}
 	if s.httpSrv != nil {
-		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
 		s.httpSrv.Shutdown(sctx)
 		scancel()
 	}
-	return err
+	closeErr := s.Close()
+	d := s.router.Drained()
+	s.log.Info("knut stopped: sinks, bus and store closed",
+		zap.Int("drained", d.Finished), zap.Int("left_for_next_start", d.Left),
+		zap.Bool("drain_timed_out", d.TimedOut), zap.Duration("drain_took", d.Took), zap.Error(closeErr))
+	return errors.Join(runErr, closeErr)
 }
 
 // Ready is closed when the pipelines' handlers run.
@@ -173,25 +200,33 @@ func (s *Server) Router() *router.Router { return s.router }
 // Plans are the loaded pipelines.
 func (s *Server) Plans() []*pipeline.Plan { return s.plans }
 
-// Close releases everything New opened. Call it after Run returned.
+// Close releases everything New opened, in order: the adapters (sinks
+// and sources), the bus, the message log's writer, the store's lock and the
+// store. Run calls it when it stops; calling it again does nothing.
 func (s *Server) Close() error {
-	var errs []error
-	if s.router != nil {
-		errs = append(errs, s.router.Close())
-	}
-	if s.bus != nil {
-		errs = append(errs, s.bus.Close())
-	}
-	if s.mlog != nil {
-		errs = append(errs, s.mlog.Close())
-	}
-	if s.store != nil {
-		errs = append(errs, s.store.Close())
-	}
-	if s.ln != nil && s.httpSrv == nil {
-		errs = append(errs, s.ln.Close())
-	}
-	return errors.Join(errs...)
+	s.closeOnce.Do(func() {
+		var errs []error
+		if s.router != nil {
+			errs = append(errs, s.router.Close())
+		}
+		if s.bus != nil {
+			errs = append(errs, s.bus.Close())
+		}
+		if s.mlog != nil {
+			errs = append(errs, s.mlog.Close())
+		}
+		if s.unlock != nil {
+			errs = append(errs, s.unlock())
+		}
+		if s.store != nil {
+			errs = append(errs, s.store.Close())
+		}
+		if s.ln != nil && s.httpSrv == nil {
+			errs = append(errs, s.ln.Close())
+		}
+		s.closeErr = errors.Join(errs...)
+	})
+	return s.closeErr
 }
 
 type storeChecker struct{ s *store.Store }
