@@ -3,7 +3,7 @@ GO       ?= go
 BIN      := bin/knut
 DEMO_FLAGS ?= --once
 
-.PHONY: help build demo test vet bench bench-ingest validate fmt clean
+.PHONY: help build demo test vet fmt-check bench bench-ingest validate fmt clean
 
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-z-]+:.*## /{printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -14,7 +14,7 @@ build: ## build bin/knut
 demo: build ## run the simulated municipality on loopback (DEMO_FLAGS= to keep serving)
 	$(BIN) demo $(DEMO_FLAGS)
 
-test: vet ## vet, then every test (content tests included)
+test: vet fmt-check ## vet and gofmt, then every test (content tests and the dependency rules included)
 	$(GO) test -race -count=1 ./...
 
 vet: ## go vet
@@ -27,6 +27,9 @@ bench: build ## ingest (1,000,000 visit lines through knut import), order latenc
 	bash testdata/bench/ingest.sh
 	bash testdata/bench/orders.sh
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/mapping/ ./internal/schema/
+
+fmt-check: ## fail if a file is not gofmt'ed
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt'ed (run make fmt):"; echo "$$out"; exit 1; fi
 
 fmt: ## gofmt every file
 	gofmt -w $$(git ls-files '*.go')
