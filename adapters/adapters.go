@@ -30,10 +30,21 @@ import (
 // will never accept the message (the source reports that to the vendor where
 // its protocol can, or sets the message aside); any other error is transient.
 //
-// m.ID may be empty: the hub then assigns one. A source that must tell the
-// vendor the ID (the http source answers 202 with it) sets it itself.
-// DeliverFunc is safe for concurrent use.
-type DeliverFunc func(ctx context.Context, m knutpunkt.Message) error
+// m.ID may be empty: the hub then assigns one. The Receipt says under which
+// ID the hub keeps the message: a source that tells the vendor (the http
+// source answers 202 with it) reports that one, which for a duplicate is the
+// ID of the message stored first. DeliverFunc is safe for concurrent use.
+type DeliverFunc func(ctx context.Context, m knutpunkt.Message) (Receipt, error)
+
+// Receipt is the hub's answer to a message it stored.
+type Receipt struct {
+	// ID is the message's ID in the hub's message log.
+	ID string
+	// Duplicate is true when the hub already had the message (same ID, or
+	// same source system and external id) and stored nothing new; ID is
+	// then the first message's.
+	Duplicate bool
+}
 
 // A Source receives messages from a vendor system.
 //

@@ -76,7 +76,7 @@ func newRecorder(v SourceVendor, failOn func(m knutpunkt.Message, attempt int) b
 	return &recorder{v: v, failOn: failOn, attempts: map[string]int{}, last: map[string]knutpunkt.Message{}}
 }
 
-func (r *recorder) deliver(_ context.Context, m knutpunkt.Message) error {
+func (r *recorder) deliver(_ context.Context, m knutpunkt.Message) (adapters.Receipt, error) {
 	acked := r.v.Acked()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -87,11 +87,11 @@ func (r *recorder) deliver(_ context.Context, m knutpunkt.Message) error {
 	r.attempts[body]++
 	r.last[body] = m.Clone()
 	if r.failOn != nil && r.failOn(m, r.attempts[body]) {
-		return errDeliver
+		return adapters.Receipt{}, errDeliver
 	}
 	r.successes = append(r.successes, body)
 	r.successSeen++
-	return nil
+	return adapters.Receipt{ID: m.ID}, nil
 }
 
 func (r *recorder) attemptsOf(m knutpunkt.Message) int {

@@ -195,11 +195,11 @@ func TestSourceFiles(t *testing.T) {
 				mu  sync.Mutex
 				got []string
 			)
-			deliver := func(_ context.Context, m knutpunkt.Message) error {
+			deliver := func(_ context.Context, m knutpunkt.Message) (adapters.Receipt, error) {
 				mu.Lock()
 				defer mu.Unlock()
 				got = append(got, m.Header(knutpunkt.HeaderFilename))
-				return tt.deliver
+				return adapters.Receipt{ID: m.ID}, tt.deliver
 			}
 			yml := fmt.Sprintf("dir: %s\npattern: '*.xml*'\npoll_interval: 20ms\n%s\n", dir, tt.config)
 			if !strings.Contains(tt.config, "settle_time") {

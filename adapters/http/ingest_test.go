@@ -29,15 +29,17 @@ func TestIngest(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got knutpunkt.Message
-	deliver := func(_ context.Context, m knutpunkt.Message) error {
+	deliver := func(_ context.Context, m knutpunkt.Message) (adapters.Receipt, error) {
 		switch string(m.Body) {
 		case `"bad"`:
-			return adapters.Permanent(errors.New("visit has no client"))
+			return adapters.Receipt{}, adapters.Permanent(errors.New("visit has no client"))
 		case `"busy"`:
-			return errors.New("store busy")
+			return adapters.Receipt{}, errors.New("store busy")
+		case `"again"`: // the hub has it under the first message's id
+			return adapters.Receipt{ID: "first-id", Duplicate: true}, nil
 		}
 		got = m
-		return nil
+		return adapters.Receipt{ID: m.ID}, nil
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error)
@@ -56,6 +58,7 @@ func TestIngest(t *testing.T) {
 		{"wrong method", "GET", "", ``, nil, 405, "use POST"},
 		{"refused", "POST", "application/json", `"bad"`, nil, 422, "visit has no client"},
 		{"transient", "POST", "application/json", `"busy"`, nil, 503, "retry later"},
+		{"duplicate", "POST", "application/json", `"again"`, nil, 200, `{"duplicate":true,"id":"first-id"}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

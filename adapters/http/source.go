@@ -23,7 +23,9 @@ import (
 // Source receives messages pushed to /ingest/{path} on the hub's server.
 // It is an http.Handler mounted through Env.Ingress when it is opened.
 //
-// Answers: 202 {"id": ...} once the hub has stored the message; 503 with
+// Answers: 202 {"id": ...} once the hub has stored the message; 200
+// {"id": ..., "duplicate": true} when it already had it (same source system
+// and external id): the id is the message stored first; 503 with
 // Retry-After when the hub could not (the client retries: that is this
 // source's redelivery) or while no Receive runs; 422 {"error": reason} when
 // the hub refuses the message for good; 413, 415 and 405 for requests that
@@ -125,7 +127,7 @@ func (s *Source) Close() error {
 func (s *Source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		writeJSON(w, http.StatusMethodNotAllowed, "error", "use POST")
+		writeError(w, http.StatusMethodNotAllowed, "use POST")
 		return
 	}
 	select {
@@ -154,16 +156,16 @@ func (s *Source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	ct := r.Header.Get("Content-Type")
 	if mt, _, err := mime.ParseMediaType(ct); len(s.types) > 0 && (err != nil || !slices.Contains(s.types, mt)) {
-		writeJSON(w, http.StatusUnsupportedMediaType, "error", fmt.Sprintf("content type %q is not accepted here; accepted: %v", ct, s.types))
+		writeError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("content type %q is not accepted here; accepted: %v", ct, s.types))
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(s.cfg.MaxBodySize)))
 	if err != nil {
 		if _, tooLarge := errors.AsType[*http.MaxBytesError](err); tooLarge {
-			writeJSON(w, http.StatusRequestEntityTooLarge, "error", "body exceeds max_body_size of "+s.cfg.MaxBodySize.String())
+			writeError(w, http.StatusRequestEntityTooLarge, "body exceeds max_body_size of "+s.cfg.MaxBodySize.String())
 			return
 		}
-		writeJSON(w, http.StatusBadRequest, "error", "read body: "+err.Error())
+		writeError(w, http.StatusBadRequest, "read body: "+err.Error())
 		return
 	}
 
@@ -172,15 +174,20 @@ func (s *Source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	defer context.AfterFunc(recvCtx, cancel)()
-	err = deliver(ctx, m)
+	receipt, err := deliver(ctx, m)
 	log := s.log.With(zap.String("msg_id", m.ID))
 	switch {
+	case err == nil && receipt.Duplicate:
+		// The sender retried, or sent the same external id twice: the
+		// answer names the message the hub has, not this request's copy.
+		log.Debug("duplicate", zap.String("first_id", receipt.ID))
+		writeJSON(w, http.StatusOK, map[string]any{"id": receipt.ID, "duplicate": true})
 	case err == nil:
 		log.Debug("accepted")
-		writeJSON(w, http.StatusAccepted, "id", m.ID)
+		writeJSON(w, http.StatusAccepted, map[string]any{"id": receipt.ID})
 	case adapters.IsPermanent(err):
 		log.Debug("refused", zap.Error(err))
-		writeJSON(w, http.StatusUnprocessableEntity, "error", err.Error())
+		writeError(w, http.StatusUnprocessableEntity, err.Error())
 	default:
 		log.Debug("not stored, client will retry", zap.Error(err))
 		s.unavailable(w, "message not stored, retry later")
@@ -206,11 +213,15 @@ func (s *Source) headers(r *http.Request) map[string]string {
 
 func (s *Source) unavailable(w http.ResponseWriter, msg string) {
 	w.Header().Set("Retry-After", strconv.Itoa(int(s.cfg.RetryAfter.Seconds())))
-	writeJSON(w, http.StatusServiceUnavailable, "error", msg)
+	writeError(w, http.StatusServiceUnavailable, msg)
 }
 
-func writeJSON(w http.ResponseWriter, status int, key, value string) {
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]any{"error": msg})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v map[string]any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]string{key: value})
+	_ = json.NewEncoder(w).Encode(v)
 }

@@ -64,7 +64,7 @@ func (s *Source) Receive(ctx context.Context, deliver adapters.DeliverFunc) erro
 	if s.closed.Load() {
 		return adapters.ErrClosed
 	}
-	return s.inner.Receive(ctx, func(ctx context.Context, m knutpunkt.Message) error {
+	return s.inner.Receive(ctx, func(ctx context.Context, m knutpunkt.Message) (adapters.Receipt, error) {
 		eventID, orderID := ids(m.Body)
 		m = m.Clone()
 		if m.Header(knutpunkt.HeaderExternalID) == "" {

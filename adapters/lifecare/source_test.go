@@ -44,11 +44,11 @@ type collector struct {
 	got []knutpunkt.Message
 }
 
-func (c *collector) deliver(_ context.Context, m knutpunkt.Message) error {
+func (c *collector) deliver(_ context.Context, m knutpunkt.Message) (adapters.Receipt, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.got = append(c.got, m.Clone())
-	return nil
+	return adapters.Receipt{ID: m.ID}, nil
 }
 
 func (c *collector) messages() []knutpunkt.Message {

@@ -55,7 +55,7 @@ func (s *Source) Receive(ctx context.Context, deliver adapters.DeliverFunc) erro
 			}
 			continue
 		}
-		err := deliver(ctx, m.Clone())
+		_, err := deliver(ctx, m.Clone())
 		requeue := err != nil && !adapters.IsPermanent(err)
 		s.b.settle(s.cfg.Topic, m, requeue)
 		switch {

@@ -70,7 +70,7 @@ func NewSource(cfg SourceConfig, env adapters.Env) (*Source, error) {
 // Receive implements adapters.Source, as the http source's Receive: it
 // delivers verified acknowledgements until ctx ends or Close.
 func (s *Source) Receive(ctx context.Context, deliver adapters.DeliverFunc) error {
-	return s.http.Receive(ctx, func(ctx context.Context, m knutpunkt.Message) error {
+	return s.http.Receive(ctx, func(ctx context.Context, m knutpunkt.Message) (adapters.Receipt, error) {
 		var a struct {
 			Status string `json:"status"`
 		}

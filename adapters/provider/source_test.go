@@ -53,11 +53,11 @@ func startCallback(t *testing.T) *callbackHub {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = src.Receive(ctx, func(_ context.Context, m knutpunkt.Message) error {
+		_ = src.Receive(ctx, func(_ context.Context, m knutpunkt.Message) (adapters.Receipt, error) {
 			h.mu.Lock()
 			defer h.mu.Unlock()
 			h.got = append(h.got, m)
-			return nil
+			return adapters.Receipt{ID: m.ID}, nil
 		})
 	}()
 	t.Cleanup(func() { cancel(); <-done })

@@ -24,6 +24,8 @@ func TestParse(t *testing.T) {
 			wantErr: []string{"store.key: is required in production", "bus.kind", `knut.yaml:3: invalid size "lots"`, "log.level", "http.tls.client_ca: is required in production"}},
 		{name: "bad environment", yaml: "environment: staging\n", wantErr: []string{`environment "staging"`}},
 		{name: "literal secret refused", yaml: "store: {dsn: x.db, key: hunter2}\n", wantErr: []string{"store.key: must be env:NAME or file:/path"}},
+		{name: "shutdown timeout", yaml: "shutdown_timeout: 5s\n"},
+		{name: "shutdown timeout must be positive", yaml: "shutdown_timeout: 0s\n", wantErr: []string{"shutdown_timeout: must be a positive duration"}},
 		{name: "client ca needs cert", yaml: "http: {tls: {client_ca: ca.pem}}\n", wantErr: []string{"http.tls.client_ca: needs cert and key"}},
 	}
 	for _, tt := range tests {
@@ -88,7 +90,7 @@ func TestUnknownKeys(t *testing.T) {
 		{"environment: test\nhttp:\n  listen: ':0'\n  max_body_size: 1MiB\n",
 			"/etc/knut/knut.yaml:4: unknown key http.max_body_size (known: listen, disabled, tls, max_body)"},
 		{"stor: {dsn: x}\n",
-			"/etc/knut/knut.yaml:1: unknown key stor (known: environment, store, bus, http, pipelines, mappings, schemas, log, vars)"},
+			"/etc/knut/knut.yaml:1: unknown key stor (known: environment, store, bus, http, pipelines, mappings, schemas, log, shutdown_timeout, vars)"},
 		{"http:\n  tls:\n    ca: x.pem\n", "/etc/knut/knut.yaml:3: unknown key http.tls.ca (known: cert, key, client_ca)"},
 	}
 	for _, tt := range tests {

@@ -18,34 +18,28 @@ func (r *Router) Deliver(name string) (adapters.DeliverFunc, error) {
 	if !ok {
 		return nil, fmt.Errorf("unknown pipeline %q", name)
 	}
-	return func(ctx context.Context, m knutpunkt.Message) error {
+	return func(ctx context.Context, m knutpunkt.Message) (adapters.Receipt, error) {
 		if p.MaxBody > 0 && int64(len(m.Body)) > p.MaxBody {
-			return adapters.Permanent(fmt.Errorf("pipeline %s: body is %d bytes, over the limit of %d", p.Name, len(m.Body), p.MaxBody))
+			return adapters.Receipt{}, adapters.Permanent(fmt.Errorf("pipeline %s: body is %d bytes, over the limit of %d", p.Name, len(m.Body), p.MaxBody))
 		}
-		_, err := r.ingest(ctx, p, "adapter:"+p.From.Adapter, m)
-		return err
+		return r.ingest(ctx, p, "adapter:"+p.From.Adapter, m)
 	}, nil
 }
 
-// Ingest records m as a new message of pipeline name and queues it. It
-// returns the message's ID and whether it was a duplicate of one already
-// known (then nothing is queued).
-func (r *Router) Ingest(ctx context.Context, name, source string, m knutpunkt.Message) (string, bool, error) {
+// Ingest records m as a new message of pipeline name and queues it. The
+// receipt names the message's ID in the log: m's own, or for a duplicate
+// of one already known (then nothing is queued) the first one's.
+func (r *Router) Ingest(ctx context.Context, name, source string, m knutpunkt.Message) (adapters.Receipt, error) {
 	p, ok := r.plans[name]
 	if !ok {
-		return "", false, fmt.Errorf("unknown pipeline %q", name)
+		return adapters.Receipt{}, fmt.Errorf("unknown pipeline %q", name)
 	}
-	m = m.Clone()
-	if m.ID == "" {
-		m.ID = r.cfg.NewID()
-	}
-	dup, err := r.ingest(ctx, p, source, m)
-	return m.ID, dup, err
+	return r.ingest(ctx, p, source, m.Clone())
 }
 
-func (r *Router) ingest(ctx context.Context, p *pipeline.Plan, source string, m knutpunkt.Message) (bool, error) {
+func (r *Router) ingest(ctx context.Context, p *pipeline.Plan, source string, m knutpunkt.Message) (adapters.Receipt, error) {
 	if r.stopping.Load() {
-		return false, ErrStopping
+		return adapters.Receipt{}, ErrStopping
 	}
 	if m.ID == "" {
 		m.ID = r.cfg.NewID()
@@ -58,15 +52,15 @@ func (r *Router) ingest(ctx context.Context, p *pipeline.Plan, source string, m 
 
 // save logs m and then publishes it on topic: the message is durable in the
 // log before it is on the bus, and Run republishes any that never made it.
-func (r *Router) save(ctx context.Context, p *pipeline.Plan, source, topic string, m knutpunkt.Message) (bool, error) {
+func (r *Router) save(ctx context.Context, p *pipeline.Plan, source, topic string, m knutpunkt.Message) (adapters.Receipt, error) {
 	o := outbound(p, source, topic, m)
 	r.hold(m.ID)
-	dup, err := r.cfg.MessageLog.SaveInbound(ctx, p.Name, source, o.Msg)
+	id, dup, err := r.cfg.MessageLog.SaveInbound(ctx, p.Name, source, o.Msg)
 	if err != nil {
 		r.release(m.ID)
-		return false, fmt.Errorf("pipeline %s: save message %s: %w", p.Name, m.ID, err)
+		return adapters.Receipt{}, fmt.Errorf("pipeline %s: save message %s: %w", p.Name, m.ID, err)
 	}
-	return dup, r.queue([]Outbound{o}, []bool{dup})
+	return adapters.Receipt{ID: id, Duplicate: dup}, r.queue([]Outbound{o}, []bool{dup})
 }
 
 func (r *Router) publish(topic string, m knutpunkt.Message) error {

@@ -10,10 +10,11 @@ import (
 // MessageLog is the part of the store the router needs: the message log and the
 // commit of a message's entity writes.
 type MessageLog interface {
-	// SaveInbound durably records m entering pipeline p from source. dup is
-	// true when the message was already known (same ID, or same source
-	// system and external id); it is then not processed again.
-	SaveInbound(ctx context.Context, p, source string, m knutpunkt.Message) (dup bool, err error)
+	// SaveInbound durably records m entering pipeline p from source and
+	// returns its ID in the log. dup is true when the message was already
+	// known (same ID, or same source system and external id); it is then
+	// not processed again, and id is the first message's.
+	SaveInbound(ctx context.Context, p, source string, m knutpunkt.Message) (id string, dup bool, err error)
 	// RecordAttempt records one processing attempt and its error, if any.
 	RecordAttempt(ctx context.Context, p, step, msgID string, attemptErr error) error
 	// Commit records the successful attempt, stores writes, marks the

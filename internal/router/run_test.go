@@ -37,14 +37,14 @@ func (l *memLog) get(id string) string {
 	return l.status[id]
 }
 
-func (l *memLog) SaveInbound(_ context.Context, _, _ string, m knutpunkt.Message) (bool, error) {
+func (l *memLog) SaveInbound(_ context.Context, _, _ string, m knutpunkt.Message) (string, bool, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if _, ok := l.status[m.ID]; ok {
-		return true, nil
+		return m.ID, true, nil
 	}
 	l.status[m.ID] = "received"
-	return false, nil
+	return m.ID, false, nil
 }
 
 func (l *memLog) RecordAttempt(context.Context, string, string, string, error) error { return nil }
@@ -149,7 +149,7 @@ func TestStopDrainsInFlight(t *testing.T) {
 		<-entered
 		cancel()
 		synctest.Wait()
-		if _, _, err := r.Ingest(t.Context(), "relay", "test", knutpunkt.Message{ID: "m2", Body: []byte(`{}`)}); !errors.Is(err, ErrStopping) {
+		if _, err := r.Ingest(t.Context(), "relay", "test", knutpunkt.Message{ID: "m2", Body: []byte(`{}`)}); !errors.Is(err, ErrStopping) {
 			t.Errorf("Ingest while stopping = %v, want ErrStopping", err)
 		}
 		if err := r.Check(t.Context()); !errors.Is(err, ErrStopping) {

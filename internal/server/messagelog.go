@@ -44,7 +44,7 @@ func newMessageLog(s *store.Store, reg *prometheus.Registry) *messageLog {
 	}
 }
 
-func (l *messageLog) SaveInbound(ctx context.Context, p, source string, m knutpunkt.Message) (bool, error) {
+func (l *messageLog) SaveInbound(ctx context.Context, p, source string, m knutpunkt.Message) (string, bool, error) {
 	var res store.SaveResult
 	err := l.w.Do(ctx, func(tx *store.Tx) error {
 		var err error
@@ -52,10 +52,10 @@ func (l *messageLog) SaveInbound(ctx context.Context, p, source string, m knutpu
 		return err
 	})
 	if err != nil {
-		return false, err
+		return "", false, err
 	}
 	l.countInbound(p, m.ID, res.Duplicate)
-	return res.Duplicate, nil
+	return res.ID, res.Duplicate, nil
 }
 
 func (l *messageLog) countInbound(p, id string, dup bool) {

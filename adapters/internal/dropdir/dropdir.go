@@ -130,7 +130,7 @@ func (p *Poller) deliverFile(ctx context.Context, fsys FS, name string, deliver 
 	if err != nil {
 		return false, errors.Join(fmt.Errorf("read %s: %w", name, err), p.unclaim(fsys, claimed, orig))
 	}
-	err = deliver(ctx, knutpunkt.Message{Headers: p.headers(name), Body: body})
+	_, err = deliver(ctx, knutpunkt.Message{Headers: p.headers(name), Body: body})
 	switch {
 	case err == nil:
 		log.Debug("delivered")

@@ -323,7 +323,7 @@ func (cs *CaseSystem) Push(ctx context.Context, url string, body []byte, header 
 	}
 	defer resp.Body.Close()
 	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	if resp.StatusCode != http.StatusAccepted {
+	if resp.StatusCode != http.StatusAccepted && resp.StatusCode != http.StatusOK { // 200: the hub had it already
 		return &PushError{Status: resp.StatusCode, Body: strings.TrimSpace(string(snippet))}
 	}
 	return nil

@@ -435,7 +435,7 @@ func (s *Server) SendAck(ctx context.Context, hubURL string, ack provider.Ack) e
 	if err != nil {
 		return err
 	}
-	if code != http.StatusAccepted {
+	if code != http.StatusAccepted && code != http.StatusOK { // 200: the hub had it already
 		return &StatusError{Code: code, Body: strings.TrimSpace(string(answer))}
 	}
 	return nil
