@@ -127,7 +127,10 @@ func TestSinkToSource(t *testing.T) {
 	got := make(chan knutpunkt.Message, 2)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	deliver := func(_ context.Context, m knutpunkt.Message) (adapters.Receipt, error) { got <- m; return adapters.Receipt{ID: m.ID}, nil }
+	deliver := func(_ context.Context, m knutpunkt.Message) (adapters.Receipt, error) {
+		got <- m
+		return adapters.Receipt{ID: m.ID}, nil
+	}
 	go func() { _ = otherSrc.Receive(ctx, deliver) }()
 	go func() { _ = src.Receive(ctx, deliver) }()
 	if m := <-got; m.ID != "1" || string(m.Body) != "hej" {
