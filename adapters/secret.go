@@ -35,7 +35,20 @@ func (s Secret) Validate() error {
 	return fmt.Errorf("must be env:NAME or file:/path, not a literal secret")
 }
 
-// SecretResolver resolves Secret references to their values.
+// SecretError is a secret reference that could not be resolved. An adapter
+// that needs the secret cannot open; the hub keeps that adapter's pipeline
+// out of service (not ready, naming Ref) and runs the others.
+type SecretError struct {
+	Ref Secret
+	Err error
+}
+
+func (e *SecretError) Error() string { return fmt.Sprintf("secret %q: %v", string(e.Ref), e.Err) }
+
+func (e *SecretError) Unwrap() error { return e.Err }
+
+// SecretResolver resolves Secret references to their values; its errors
+// are *SecretError.
 type SecretResolver interface {
 	Resolve(s Secret) (string, error)
 }
@@ -47,20 +60,20 @@ type EnvSecrets struct{}
 // Resolve implements SecretResolver. Errors name the reference, never a value.
 func (EnvSecrets) Resolve(s Secret) (string, error) {
 	if err := s.Validate(); err != nil {
-		return "", fmt.Errorf("secret %q: %w", string(s), err)
+		return "", &SecretError{s, err}
 	}
 	ref := string(s)
 	if name, ok := strings.CutPrefix(ref, "env:"); ok {
 		v, ok := os.LookupEnv(name)
 		if !ok {
-			return "", fmt.Errorf("secret %q: environment variable %s is not set", ref, name)
+			return "", &SecretError{s, fmt.Errorf("environment variable %s is not set", name)}
 		}
 		return v, nil
 	}
 	path := strings.TrimPrefix(ref, "file:")
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return "", fmt.Errorf("secret %q: %w", ref, errors.Unwrap(err))
+		return "", &SecretError{s, errors.Unwrap(err)}
 	}
 	return strings.TrimRight(string(b), "\r\n"), nil
 }
@@ -72,7 +85,7 @@ type MapSecrets map[Secret]string
 func (m MapSecrets) Resolve(s Secret) (string, error) {
 	v, ok := m[s]
 	if !ok {
-		return "", fmt.Errorf("secret %q: not found", string(s))
+		return "", &SecretError{s, errors.New("not found")}
 	}
 	return v, nil
 }

@@ -64,7 +64,8 @@ func TestServeMissingConfig(t *testing.T) {
 }
 
 // TestReplay replays a message that does not exist, one that was
-// processed, and a dead one.
+// processed, and a dead one; without the providers' secrets, which the TES
+// pipeline does not need.
 func TestReplay(t *testing.T) {
 	t.Parallel()
 	cfg, dir := repoConfig(t)

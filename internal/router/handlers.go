@@ -177,6 +177,12 @@ func (r *Router) queue(outs []Outbound, dups []bool) error {
 			r.release(o.Msg.ID)
 			continue
 		}
+		if r.notReady[o.Pipeline] != nil {
+			// Logged as received: it waits in the log for a start that
+			// has the pipeline's secret.
+			r.release(o.Msg.ID)
+			continue
+		}
 		if err := r.publish(o.Topic, o.Msg); err != nil {
 			return err
 		}

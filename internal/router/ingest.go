@@ -41,6 +41,9 @@ func (r *Router) ingest(ctx context.Context, p *pipeline.Plan, source string, m 
 	if r.stopping.Load() {
 		return adapters.Receipt{}, ErrStopping
 	}
+	if err := r.ready(p.Name); err != nil {
+		return adapters.Receipt{}, err // transient: the sender retries once the secret is there
+	}
 	if m.ID == "" {
 		m.ID = r.cfg.NewID()
 	}
@@ -84,6 +87,9 @@ func (r *Router) Replay(ctx context.Context, name string, dead knutpunkt.Message
 	p, ok := r.plans[name]
 	if !ok {
 		return "", fmt.Errorf("replay %s: unknown pipeline %q", dead.ID, name)
+	}
+	if err := r.ready(name); err != nil {
+		return "", fmt.Errorf("replay %s: %w", dead.ID, err)
 	}
 	m := dead.Clone()
 	m.ID = r.cfg.NewID()

@@ -51,6 +51,11 @@ type Router struct {
 	sources   map[string]adapters.Source  // plan → source
 	wm        *message.Router
 	closeOnce sync.Once
+	// notReady holds the pipelines whose adapters could not open for
+	// want of a secret, with why: they are out of service (no handlers,
+	// no source; their messages stay received in the log) while the
+	// others run, and Check names them.
+	notReady map[string]error
 
 	timersMu sync.Mutex
 	timers   map[string]*time.Timer // waiting messages' requeues, by message ID
@@ -96,6 +101,7 @@ func New(cfg Config) (*Router, error) {
 		consumers: map[string][]*pipeline.Plan{},
 		sinks:     map[string]adapters.Sink{},
 		sources:   map[string]adapters.Source{},
+		notReady:  map[string]error{},
 		timers:    map[string]*time.Timer{},
 		held:      map[string]struct{}{},
 		released:  make(chan struct{}, 1),
@@ -121,7 +127,14 @@ func New(cfg Config) (*Router, error) {
 		}
 	}
 	for _, p := range cfg.Plans {
-		if err := r.open(p); err != nil {
+		err := r.open(p)
+		if _, missing := errors.AsType[*adapters.SecretError](err); missing {
+			r.notReady[p.Name] = err
+			r.log.Error("pipeline not ready: a secret it needs is missing; the other pipelines run",
+				zap.String("pipeline", p.Name), zap.Error(err))
+			continue
+		}
+		if err != nil {
 			r.Close()
 			return nil, err
 		}
@@ -136,34 +149,51 @@ func (r *Router) env(name string) adapters.Env {
 	return env
 }
 
-// open opens p's adapters and adds its handlers.
-func (r *Router) open(p *pipeline.Plan) error {
+// open opens p's adapters and adds its handlers. When an adapter does not
+// open, those opened before it are closed and p gets no handlers.
+func (r *Router) open(p *pipeline.Plan) (err error) {
+	var opened []any
+	defer func() {
+		if err != nil {
+			for _, a := range opened {
+				if c, ok := a.(io.Closer); ok {
+					c.Close()
+				}
+			}
+		}
+	}()
+	var src adapters.Source
 	if p.From.Adapter != "" {
 		def, err := r.cfg.Registry.Source(p.From.Adapter)
 		if err != nil {
 			return fmt.Errorf("pipeline %s: from: %w", p.Name, err)
 		}
-		src, err := def.Open(p.From.Config, r.env(p.Name))
-		if err != nil {
+		if src, err = def.Open(p.From.Config, r.env(p.Name)); err != nil {
 			return fmt.Errorf("pipeline %s: open source %s: %w", p.Name, p.From.Adapter, err)
 		}
-		r.sources[p.Name] = src
+		opened = append(opened, src)
 	}
+	sinks := make([]adapters.Sink, len(p.Sinks()))
 	for i, ep := range p.Sinks() {
 		def, err := r.cfg.Registry.Sink(ep.Adapter)
 		if err != nil {
 			return fmt.Errorf("pipeline %s: %s: %w", p.Name, ep.Path, err)
 		}
-		sink, err := def.Open(ep.Config, r.env(p.Name+"/"+ep.Path))
-		if err != nil {
+		if sinks[i], err = def.Open(ep.Config, r.env(p.Name+"/"+ep.Path)); err != nil {
 			return fmt.Errorf("pipeline %s: open sink %s: %w", p.Name, ep.Adapter, err)
 		}
-		r.sinks[sinkKey(p, ep)] = sink
+		opened = append(opened, sinks[i])
+	}
+	if src != nil {
+		r.sources[p.Name] = src
+	}
+	for i, ep := range p.Sinks() {
+		r.sinks[sinkKey(p, ep)] = sinks[i]
 		// Deliveries keep their input's partition: in order per key, in
 		// parallel across keys.
 		for k := range partitions(p) {
 			name := "deliver." + p.Name + "." + strconv.Itoa(i) + "." + strconv.Itoa(k)
-			if err := r.addHandler(p, name, outputTopic(p, i, k), r.deliverHandler(p, ep, sink)); err != nil {
+			if err := r.addHandler(p, name, outputTopic(p, i, k), r.deliverHandler(p, ep, sinks[i])); err != nil {
 				return err
 			}
 		}
@@ -172,6 +202,14 @@ func (r *Router) open(p *pipeline.Plan) error {
 		if err := r.addHandler(p, "pipeline."+p.Name+"."+strconv.Itoa(k), inputTopic(p, k), r.processHandler(p)); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// ready reports why pipeline name is out of service, nil when it runs.
+func (r *Router) ready(name string) error {
+	if err := r.notReady[name]; err != nil {
+		return fmt.Errorf("pipeline %s is not ready: %w", name, err)
 	}
 	return nil
 }
@@ -284,6 +322,9 @@ func (r *Router) Check(ctx context.Context) error {
 		return ErrStopping
 	}
 	var errs []error
+	for name := range r.notReady {
+		errs = append(errs, r.ready(name))
+	}
 	for name, s := range r.sources {
 		if c, ok := s.(adapters.Checker); ok {
 			if err := c.Check(ctx); err != nil {

@@ -21,6 +21,9 @@ func (r *Router) sweep(ctx context.Context, seen map[string]bool) error {
 	last := maps.Clone(seen)
 	clear(seen)
 	for _, p := range r.cfg.Plans {
+		if r.notReady[p.Name] != nil {
+			continue // its messages wait in the log
+		}
 		pending, err := r.cfg.MessageLog.Pending(ctx, p.Name, r.isHeld)
 		if err != nil {
 			return fmt.Errorf("pipeline %s: pending messages: %w", p.Name, err)
