@@ -91,6 +91,16 @@ type Bus struct {
 	// finished at the next start. A networked bus for several hub
 	// processes is a later kind.
 	Kind string `yaml:"kind"`
+	// MaxInFlight bounds the bytes of message bodies the hub holds in
+	// memory: queued, being handled or waiting. Default 64MiB. When it is
+	// reached, HTTP ingest answers 503 with Retry-After before reading the
+	// body, polled sources leave their files for the next poll, and the
+	// start-up sweep leaves the rest of a backlog in the log until there
+	// is room. Nothing accepted is dropped.
+	MaxInFlight adapters.ByteSize `yaml:"max_in_flight"`
+	// MaxQueue bounds the messages waiting on one pipeline's queue, with
+	// the same answer when it is reached. Default 1000.
+	MaxQueue int `yaml:"max_queue"`
 }
 
 // HTTP configures the server.
@@ -132,7 +142,7 @@ func Default(dir string) *Config {
 	return &Config{
 		Environment:     Development,
 		Store:           Store{DSN: "knut.db"},
-		Bus:             Bus{Kind: "embedded"},
+		Bus:             Bus{Kind: "embedded", MaxInFlight: 64 << 20, MaxQueue: 1000},
 		HTTP:            HTTP{Listen: "127.0.0.1:8080", MaxBody: 10 << 20},
 		Pipelines:       "pipelines",
 		Mappings:        "mappings",
@@ -315,6 +325,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Environment == Production && !c.HTTP.Disabled && c.HTTP.TLS.ClientCA == "" {
 		errs = append(errs, errors.New("http.tls.client_ca: is required in production (mutual TLS)"))
+	}
+	if c.Bus.MaxInFlight <= 0 {
+		errs = append(errs, errors.New("bus.max_in_flight: must be a positive size such as 64MiB"))
+	}
+	if c.Bus.MaxQueue <= 0 {
+		errs = append(errs, errors.New("bus.max_queue: must be a positive number of messages such as 1000"))
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("shutdown_timeout: must be a positive duration such as 30s"))

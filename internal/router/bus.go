@@ -79,6 +79,14 @@ func (b *Bus) Publish(topic string, msgs ...*message.Message) error {
 	return nil
 }
 
+// Len is how many messages wait on topic, its head included.
+func (b *Bus) Len(topic string) int {
+	q := b.queue(topic)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.msgs)
+}
+
 // head waits for the topic's first message.
 func (q *queue) head(ctx context.Context) (*message.Message, bool) {
 	for {

@@ -96,7 +96,7 @@ func (r *Router) processHandler(p *pipeline.Plan) message.NoPublishHandlerFunc {
 // message nobody is seeing to.
 func (r *Router) commit(ctx context.Context, p *pipeline.Plan, msgID string, writes []pipeline.Write, outs []Outbound) error {
 	for _, o := range outs {
-		r.hold(o.Msg.ID)
+		r.hold(o.Msg.ID, int64(len(o.Msg.Body)))
 	}
 	dups, err := r.cfg.MessageLog.Commit(ctx, p.Name, msgID, writes, outs)
 	if err != nil {

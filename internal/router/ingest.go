@@ -50,14 +50,19 @@ func (r *Router) ingest(ctx context.Context, p *pipeline.Plan, source string, m 
 	if m.Headers == nil {
 		m.Headers = map[string]string{}
 	}
-	return r.save(ctx, p, source, inputTopic(p, partitionOf(p, m.Headers)), m)
+	topic := inputTopic(p, partitionOf(p, m.Headers))
+	if r.cfg.Bus.Len(topic) >= r.cfg.MaxQueue || !r.admit(ctx, m.ID, int64(len(m.Body))) {
+		r.busy.Add(1)
+		return adapters.Receipt{}, ErrBusy
+	}
+	return r.save(ctx, p, source, topic, m)
 }
 
 // save logs m and then publishes it on topic: the message is durable in the
 // log before it is on the bus, and Run republishes any that never made it.
 func (r *Router) save(ctx context.Context, p *pipeline.Plan, source, topic string, m knutpunkt.Message) (adapters.Receipt, error) {
 	o := outbound(p, source, topic, m)
-	r.hold(m.ID)
+	r.hold(m.ID, int64(len(m.Body)))
 	id, dup, err := r.cfg.MessageLog.SaveInbound(ctx, p.Name, source, o.Msg)
 	if err != nil {
 		r.release(m.ID)
@@ -67,7 +72,7 @@ func (r *Router) save(ctx context.Context, p *pipeline.Plan, source, topic strin
 }
 
 func (r *Router) publish(topic string, m knutpunkt.Message) error {
-	r.hold(m.ID)
+	r.hold(m.ID, int64(len(m.Body)))
 	wm := message.NewMessage(m.ID, m.Body)
 	for k, v := range m.Headers {
 		wm.Metadata.Set(k, v)

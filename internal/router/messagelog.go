@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	"iter"
 
 	"github.com/knutpunkt/knutpunkt"
 	"github.com/knutpunkt/knutpunkt/internal/pipeline"
@@ -26,11 +27,13 @@ type MessageLog interface {
 	// DeadLetter marks the message dead with why: cause is the final error,
 	// a *pipeline.StepError naming the step where processing failed.
 	DeadLetter(ctx context.Context, p, msgID string, cause error) error
-	// Pending returns pipeline p's messages that are received but neither
+	// Pending yields pipeline p's messages that are received but neither
 	// processed nor dead, oldest first, except those known reports true
 	// for: after a restart, every unfinished one; while running, those
-	// another process logged (knut replay) or a failed publish left.
-	Pending(ctx context.Context, p string, known func(id string) bool) ([]knutpunkt.Message, error)
+	// another process logged (knut replay) or a failed publish left. It
+	// reads each body only when the iteration reaches it, so a sweep that
+	// stops for want of room has not loaded the rest.
+	Pending(ctx context.Context, p string, known func(id string) bool) iter.Seq2[knutpunkt.Message, error]
 	// Done reports whether message msgID is finished (processed, dead or
 	// replayed): the bus may hand a message over again after a stop, and a
 	// finished one must not be processed twice.

@@ -39,6 +39,12 @@ type Config struct {
 	Sweep time.Duration
 	// ShutdownTimeout bounds the drain when Run stops (see Run). Default 30s.
 	ShutdownTimeout time.Duration
+	// MaxInFlight bounds the bytes of message bodies the router holds in
+	// memory (queued, handled or waiting); MaxQueue the messages waiting on
+	// one pipeline's queue. When either is reached, ingest answers ErrBusy
+	// and the sweep leaves messages in the log. Defaults 64 MiB and 1000.
+	MaxInFlight int64
+	MaxQueue    int
 }
 
 // Router runs a set of plans.
@@ -61,10 +67,19 @@ type Router struct {
 	timers   map[string]*time.Timer // waiting messages' requeues, by message ID
 	closed   bool
 
-	// held is the IDs of the messages this process is seeing to: being
-	// logged, queued, handled, or waiting. The sweep leaves them alone.
-	heldMu sync.Mutex
-	held   map[string]struct{}
+	// held is the messages this process is seeing to (being logged,
+	// queued, handled, or waiting), by ID, with their body sizes; inFlight
+	// is the sum. The sweep leaves held messages alone, and ingest and the
+	// sweep take no more once inFlight reaches MaxInFlight (see inflight.go).
+	heldMu   sync.Mutex
+	held     map[string]int64
+	inFlight int64
+	// room has a value after a release while the sweep left messages in
+	// the log for want of room: it sweeps again at once.
+	room    chan struct{}
+	backlog atomic.Bool
+	// busy counts the messages ingest refused for want of room.
+	busy atomic.Int64
 	// released has a value after a held message was let go: the drain
 	// looks again whether anything is still held.
 	released chan struct{}
@@ -103,7 +118,8 @@ func New(cfg Config) (*Router, error) {
 		sources:   map[string]adapters.Source{},
 		notReady:  map[string]error{},
 		timers:    map[string]*time.Timer{},
-		held:      map[string]struct{}{},
+		held:      map[string]int64{},
+		room:      make(chan struct{}, 1),
 		released:  make(chan struct{}, 1),
 	}
 	if cfg.Sweep <= 0 {
@@ -111,6 +127,12 @@ func New(cfg Config) (*Router, error) {
 	}
 	if cfg.ShutdownTimeout <= 0 {
 		r.cfg.ShutdownTimeout = 30 * time.Second
+	}
+	if cfg.MaxInFlight <= 0 {
+		r.cfg.MaxInFlight = 64 << 20
+	}
+	if cfg.MaxQueue <= 0 {
+		r.cfg.MaxQueue = 1000
 	}
 	wmLogger := watermill.NewSlogLoggerWithLevelMapping(
 		slog.New(zapslog.NewHandler(cfg.Logger.Named("watermill").Core())),

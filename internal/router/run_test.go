@@ -2,7 +2,9 @@ package router
 
 import (
 	"context"
+	"iter"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -19,11 +21,21 @@ import (
 // stop, whose tests run in a synctest bubble where a database would be
 // real I/O.
 type memLog struct {
-	mu     sync.Mutex
-	status map[string]string // message ID → received, processed, dead
+	mu      sync.Mutex
+	status  map[string]string // message ID → received, processed, dead
+	pending []knutpunkt.Message
 }
 
 func newMemLog() *memLog { return &memLog{status: map[string]string{}} }
+
+// leftBefore logs m as received by an earlier run of the hub, on topic.
+func (l *memLog) leftBefore(m knutpunkt.Message, topic string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	m.Headers = map[string]string{HeaderTopic: topic}
+	l.status[m.ID] = "received"
+	l.pending = append(l.pending, m)
+}
 
 func (l *memLog) set(id, s string) {
 	l.mu.Lock()
@@ -64,8 +76,17 @@ func (l *memLog) DeadLetter(_ context.Context, _, id string, _ error) error {
 	return nil
 }
 
-func (l *memLog) Pending(context.Context, string, func(string) bool) ([]knutpunkt.Message, error) {
-	return nil, nil
+func (l *memLog) Pending(_ context.Context, _ string, known func(string) bool) iter.Seq2[knutpunkt.Message, error] {
+	return func(yield func(knutpunkt.Message, error) bool) {
+		l.mu.Lock()
+		pending := slices.Clone(l.pending)
+		l.mu.Unlock()
+		for _, m := range pending {
+			if l.get(m.ID) == "received" && !known(m.ID) && !yield(m, nil) {
+				return
+			}
+		}
+	}
 }
 
 func (l *memLog) Done(_ context.Context, id string) (bool, error) {
@@ -84,6 +105,10 @@ to:
 `
 
 func newRelay(t *testing.T, broker *memory.Broker, bus *Bus, shutdown time.Duration) (*Router, *memLog) {
+	return newRelayWith(t, broker, bus, Config{ShutdownTimeout: shutdown})
+}
+
+func newRelayWith(t *testing.T, broker *memory.Broker, bus *Bus, cfg Config) (*Router, *memLog) {
 	t.Helper()
 	reg := &adapters.Registry{}
 	memory.Register(reg, broker)
@@ -92,8 +117,8 @@ func newRelay(t *testing.T, broker *memory.Broker, bus *Bus, shutdown time.Durat
 		t.Fatal(err)
 	}
 	log := newMemLog()
-	r, err := New(Config{Plans: []*pipeline.Plan{plan}, MessageLog: log, Bus: bus, Registry: reg,
-		ShutdownTimeout: shutdown})
+	cfg.Plans, cfg.MessageLog, cfg.Bus, cfg.Registry = []*pipeline.Plan{plan}, log, bus, reg
+	r, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

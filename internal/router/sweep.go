@@ -16,31 +16,47 @@ import (
 // only those already found unheld by the previous sweep, whose IDs are in
 // seen, and it fills seen anew: a message is between two holders for
 // microseconds (its handler finished, its requeue not yet held), never for
-// a whole sweep interval.
+// a whole sweep interval. Either way it stops at MaxInFlight and MaxQueue:
+// what it leaves stays in the log, and the sweep runs again as soon as a
+// message is released (see sweepLoop).
 func (r *Router) sweep(ctx context.Context, seen map[string]bool) error {
 	last := maps.Clone(seen)
 	clear(seen)
+	r.backlog.Store(false)
 	for _, p := range r.cfg.Plans {
 		if r.notReady[p.Name] != nil {
 			continue // its messages wait in the log
 		}
-		pending, err := r.cfg.MessageLog.Pending(ctx, p.Name, r.isHeld)
-		if err != nil {
-			return fmt.Errorf("pipeline %s: pending messages: %w", p.Name, err)
-		}
-		n := 0
-		for _, m := range pending {
+		n, full := 0, false
+		for m, err := range r.cfg.MessageLog.Pending(ctx, p.Name, r.isHeld) {
+			if err != nil {
+				return fmt.Errorf("pipeline %s: pending messages: %w", p.Name, err)
+			}
 			if seen != nil && !last[m.ID] {
 				seen[m.ID] = true
 				continue
 			}
-			if err := r.publish(m.Headers[HeaderTopic], m); err != nil {
+			topic := m.Headers[HeaderTopic]
+			if r.cfg.Bus.Len(topic) >= r.cfg.MaxQueue || !r.tryHold(m.ID, int64(len(m.Body))) {
+				full = true
+				break
+			}
+			if err := r.publish(topic, m); err != nil {
 				return err
 			}
 			n++
 		}
 		if n > 0 {
 			r.log.Info("queued messages from the log", zap.String("pipeline", p.Name), zap.Int("count", n))
+		}
+		if full {
+			// The rest waits for room; those seen before keep their turn.
+			r.backlog.Store(true)
+			for id := range last {
+				if seen != nil && !r.isHeld(id) {
+					seen[id] = true
+				}
+			}
 		}
 	}
 	return nil
@@ -58,34 +74,12 @@ func (r *Router) sweepLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-r.room: // a backlog and room for it
 		}
 		if err := r.sweep(ctx, seen); err != nil && ctx.Err() == nil {
 			r.log.Error("sweep the message log", zap.Error(err))
 		}
 	}
-}
-
-func (r *Router) hold(id string) {
-	r.heldMu.Lock()
-	r.held[id] = struct{}{}
-	r.heldMu.Unlock()
-}
-
-func (r *Router) release(id string) {
-	r.heldMu.Lock()
-	delete(r.held, id)
-	r.heldMu.Unlock()
-	select {
-	case r.released <- struct{}{}:
-	default: // the drain has a wake-up pending already
-	}
-}
-
-func (r *Router) isHeld(id string) bool {
-	r.heldMu.Lock()
-	defer r.heldMu.Unlock()
-	_, ok := r.held[id]
-	return ok
 }
 
 // releaseFinished lets go of a message once its handler is done with it:

@@ -19,6 +19,7 @@ import (
 
 	"github.com/knutpunkt/knutpunkt/adapters"
 	"github.com/knutpunkt/knutpunkt/internal/config"
+	"github.com/knutpunkt/knutpunkt/internal/router"
 )
 
 // ingress is the hub's adapters.Ingress: HTTP sources mount their handlers
@@ -26,6 +27,10 @@ import (
 type ingress struct {
 	mu       sync.RWMutex
 	handlers map[string]http.Handler
+	// admit reserves room for a body before it is read (router.Admit);
+	// maxBody is what a request without Content-Length may send.
+	admit   func(size int64) (*router.Admission, error)
+	maxBody int64
 }
 
 func (in *ingress) Handle(name string, h http.Handler) error {
@@ -49,6 +54,24 @@ func (in *ingress) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no pipeline receives on /ingest/%s", name))
 		return
+	}
+	if in.admit != nil {
+		size := r.ContentLength
+		if size < 0 {
+			size = in.maxBody
+		}
+		a, err := in.admit(size)
+		if err != nil {
+			// Refused before the body is read: a full hub does not fill
+			// its memory with bodies it cannot take. Closing the
+			// connection keeps net/http from reading the body to reuse it.
+			w.Header().Set("Connection", "close")
+			w.Header().Set("Retry-After", "1")
+			writeError(w, http.StatusServiceUnavailable, err.Error())
+			return
+		}
+		defer a.Release()
+		r = r.WithContext(router.WithAdmission(r.Context(), a))
 	}
 	h.ServeHTTP(w, r)
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"iter"
 	"errors"
 	"fmt"
 	"time"
@@ -115,26 +116,32 @@ func (l *messageLog) DeadLetter(ctx context.Context, p, msgID string, cause erro
 	return err
 }
 
-func (l *messageLog) Pending(ctx context.Context, p string, known func(id string) bool) ([]knutpunkt.Message, error) {
-	ids, err := l.s.ReceivedIDs(ctx, p)
-	if err != nil {
-		return nil, err
-	}
-	var msgs []knutpunkt.Message
-	for _, id := range ids {
-		if known(id) {
-			continue
-		}
-		r, err := l.s.Message(ctx, id)
+func (l *messageLog) Pending(ctx context.Context, p string, known func(id string) bool) iter.Seq2[knutpunkt.Message, error] {
+	return func(yield func(knutpunkt.Message, error) bool) {
+		// The IDs are a few bytes each; a body is read only when the
+		// router is ready to queue it.
+		ids, err := l.s.ReceivedIDs(ctx, p)
 		if err != nil {
-			return nil, err
+			yield(knutpunkt.Message{}, err)
+			return
 		}
-		if r.Status != store.StatusReceived || r.Headers[router.HeaderTopic] == "" {
-			continue // finished since, or never meant for a queue
+		for _, id := range ids {
+			if known(id) {
+				continue
+			}
+			r, err := l.s.Message(ctx, id)
+			if err != nil {
+				yield(knutpunkt.Message{}, err)
+				return
+			}
+			if r.Status != store.StatusReceived || r.Headers[router.HeaderTopic] == "" {
+				continue // finished since, or never meant for a queue
+			}
+			if !yield(knutpunkt.Message{ID: r.ID, Headers: r.Headers, Body: r.Body}, nil) {
+				return
+			}
 		}
-		msgs = append(msgs, knutpunkt.Message{ID: r.ID, Headers: r.Headers, Body: r.Body})
 	}
-	return msgs, nil
 }
 
 // Close flushes and stops the writer.

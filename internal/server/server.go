@@ -88,6 +88,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 	s.mlog = newMessageLog(s.store, s.metrics)
 	s.router, err = router.New(router.Config{
 		ShutdownTimeout: cfg.ShutdownTimeout,
+		MaxInFlight:     int64(cfg.Bus.MaxInFlight),
+		MaxQueue:        cfg.Bus.MaxQueue,
 		Plans:           plans,
 		MessageLog:      s.mlog,
 		Bus:             s.bus,
@@ -101,6 +103,14 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 	if err != nil {
 		return nil, err
 	}
+	in.admit, in.maxBody = s.router.Admit, int64(cfg.HTTP.MaxBody)
+	s.metrics.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "knut_in_flight_bytes",
+			Help: "Bytes of message bodies held in memory (bounded by bus.max_in_flight)."},
+			func() float64 { return float64(s.router.InFlight()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "knut_ingest_busy_total",
+			Help: "Messages refused with 'busy, try again' because bus.max_in_flight or bus.max_queue was reached."},
+			func() float64 { return float64(s.router.Busy()) }))
 	if !cfg.HTTP.Disabled {
 		maxBody := int64(cfg.HTTP.MaxBody)
 		tc, err := tlsConfig(cfg.HTTP.TLS, cfg.Path)
