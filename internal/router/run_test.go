@@ -2,8 +2,8 @@ package router
 
 import (
 	"context"
-	"iter"
 	"errors"
+	"iter"
 	"slices"
 	"strings"
 	"sync"
