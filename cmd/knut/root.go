@@ -26,6 +26,8 @@ with its own store, message log and nightly reconciliation.`,
 		newAdaptersCmd(),
 		newImportCmd(),
 		newReplayCmd(),
+		newDeadCmd(),
+		newMessagesCmd(),
 		newDemoCmd(),
 		newVersionCmd(),
 	)

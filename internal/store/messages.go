@@ -163,6 +163,8 @@ type DeadLetterFilter struct {
 	MessageID string
 	// Unresolved keeps only dead letters not yet replayed.
 	Unresolved bool
+	// Since, when set, keeps dead letters from that time on.
+	Since time.Time
 	// Limit caps the result; 0 means 100, and at most 1000 are returned.
 	Limit int
 }
@@ -571,6 +573,9 @@ func (s *Store) ListDeadLetters(ctx context.Context, f DeadLetterFilter) ([]Dead
 	}
 	if f.Unresolved {
 		where = append(where, "resolved_at IS NULL")
+	}
+	if !f.Since.IsZero() {
+		where, args = append(where, "at >= ?"), append(args, s.tv(f.Since))
 	}
 	q := `SELECT id, message_id, pipeline, step, field, reason, at, resolved_at, replayed_message_id FROM dead_letters`
 	if len(where) > 0 {
