@@ -2,14 +2,17 @@
 GO       ?= go
 BIN      := bin/knut
 DEMO_FLAGS ?= --once
+LDFLAGS  ?= -X main.version=$(shell git describe --tags --always --dirty 2>/dev/null || echo dev) \
+            -X main.commit=$(shell git rev-parse HEAD 2>/dev/null) \
+            -X main.date=$(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 
 .PHONY: help build demo test vet fmt-check bench bench-ingest validate fmt clean
 
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-z-]+:.*## /{printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-build: ## build bin/knut
-	$(GO) build -o $(BIN) ./cmd/knut
+build: ## build bin/knut, stamped with version, commit and build date (knut version)
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/knut
 
 demo: build ## run the simulated municipality on loopback (DEMO_FLAGS= to keep serving)
 	$(BIN) demo $(DEMO_FLAGS)
@@ -23,9 +26,10 @@ vet: ## go vet
 validate: build ## check every pipeline, mapping and schema
 	$(BIN) validate
 
-bench: build ## ingest (1,000,000 visit lines through knut import), order latency (200 orders/s for 60 s), Go benchmarks
+bench: build ## ingest (1,000,000 visit lines through knut import), order latency (200 orders/s for 60 s), memory under load, Go benchmarks
 	bash testdata/bench/ingest.sh
 	bash testdata/bench/orders.sh
+	bash testdata/bench/memory.sh
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/mapping/ ./internal/schema/
 
 fmt-check: ## fail if a file is not gofmt'ed

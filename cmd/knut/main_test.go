@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
@@ -118,13 +119,21 @@ func copyTestdata(t *testing.T, src string) string {
 	return dir
 }
 
+// TestVersion builds knut as `make build` does, stamped, and runs it.
 func TestVersion(t *testing.T) {
 	t.Parallel()
-	out, _, err := knut(t, "version")
+	bin := filepath.Join(t.TempDir(), "knut")
+	build := exec.Command("go", "build", "-o", bin, "-ldflags",
+		"-X main.version=v0.7.0 -X main.commit=0123456789abcdef -X main.date=2026-12-03T07:00:00Z", ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	out, err := exec.Command(bin, "version").Output()
 	if err != nil {
 		t.Fatalf("knut version: %v", err)
 	}
-	if !strings.HasPrefix(out, "knut ") || strings.Count(out, "\n") != 1 {
-		t.Errorf("knut version = %q, want one line starting with %q", out, "knut ")
+	want := "knut v0.7.0\ncommit 0123456789abcdef\nbuilt 2026-12-03T07:00:00Z\n"
+	if !strings.HasPrefix(string(out), want) {
+		t.Errorf("knut version = %q, want it to start %q", out, want)
 	}
 }

@@ -61,6 +61,12 @@ type Config struct {
 	Schemas string `yaml:"schemas"`
 	// Log sets log format and level.
 	Log Log `yaml:"log"`
+	// MemoryLimit is the Go runtime's soft memory limit while the hub
+	// runs (debug.SetMemoryLimit; 0 leaves the runtime's default, or
+	// GOMEMLIMIT). Default 192MiB: the garbage collector works harder as
+	// the heap nears it, so the RSS follows what the hub holds (bounded by
+	// bus.max_in_flight) rather than twice that.
+	MemoryLimit adapters.ByteSize `yaml:"memory_limit"`
 	// ShutdownTimeout is how long a stopping hub lets the messages in
 	// flight finish (default 30s); what is not finished by then stays
 	// received in the message log and is handled at the next start.
@@ -149,6 +155,7 @@ func Default(dir string) *Config {
 		Schemas:         "schemas",
 		Log:             Log{Level: "info"},
 		ShutdownTimeout: 30 * time.Second,
+		MemoryLimit:     192 << 20,
 		dir:             dir,
 	}
 }
@@ -331,6 +338,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Bus.MaxQueue <= 0 {
 		errs = append(errs, errors.New("bus.max_queue: must be a positive number of messages such as 1000"))
+	}
+	if c.MemoryLimit < 0 {
+		errs = append(errs, errors.New("memory_limit: must be a size such as 192MiB, or 0 for the runtime's default"))
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("shutdown_timeout: must be a positive duration such as 30s"))

@@ -59,6 +59,13 @@ func (r *Router) stopRetrying(h message.HandlerFunc) message.HandlerFunc {
 // status, then publishes its outputs.
 func (r *Router) processHandler(p *pipeline.Plan) message.NoPublishHandlerFunc {
 	return func(wm *message.Message) error {
+		if len(wm.Payload) > LargeBody {
+			// Decoding, validating and mapping a body takes many
+			// times its size; one large one at a time, hub-wide, keeps
+			// that within the memory the in-flight bound leaves.
+			r.large.Lock()
+			defer r.large.Unlock()
+		}
 		ctx := wm.Context()
 		m := fromWatermill(wm)
 		if done, err := r.cfg.MessageLog.Done(ctx, m.ID); err != nil || done {
@@ -96,7 +103,7 @@ func (r *Router) processHandler(p *pipeline.Plan) message.NoPublishHandlerFunc {
 // message nobody is seeing to.
 func (r *Router) commit(ctx context.Context, p *pipeline.Plan, msgID string, writes []pipeline.Write, outs []Outbound) error {
 	for _, o := range outs {
-		r.hold(o.Msg.ID, int64(len(o.Msg.Body)))
+		r.hold(o.Msg.ID, o.Pipeline, int64(len(o.Msg.Body)))
 	}
 	dups, err := r.cfg.MessageLog.Commit(ctx, p.Name, msgID, writes, outs)
 	if err != nil {

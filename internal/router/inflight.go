@@ -13,51 +13,71 @@ import (
 var ErrBusy = errors.New("the hub has as much in flight as it may hold; try again shortly")
 
 // Backpressure: every message the router sees to is held with its body
-// size from before it is logged until it is finished. New input (ingest)
-// and the sweep take room only while the total is under MaxInFlight; the
-// outputs of a message being handled are always taken (a handler that
-// waited for room could wait for itself), so the total may overshoot by one
+// size from before it is logged until it is finished. New input takes room
+// only while the total stays under MaxInFlight and its own share (what one
+// pipeline's input, or one ingest path, holds) under half of it: a flood of
+// large bodies on one pipeline leaves room for the orders on another. The
+// outputs of a message being handled always get room (a handler that waited
+// for room could wait for itself), so the total may overshoot by one
 // message's outputs and then refuses input until it has drained. Nothing is
 // dropped to make room: what is refused was never accepted, and what the
 // sweep leaves stays received in the log.
 
-// hold notes the message as seen to, with its body size. Holding a held
-// message again changes nothing.
-func (r *Router) hold(id string, size int64) {
+// LargeBody is the body size over which messages are processed one at a
+// time, hub-wide (see processHandler).
+const LargeBody = 1 << 20
+
+// heldMsg is a held message's body size and the share it counts against.
+type heldMsg struct {
+	size  int64
+	share string
+}
+
+// hold notes the message as seen to, with its body size, counted against
+// share. Holding a held message again changes nothing.
+func (r *Router) hold(id, share string, size int64) {
 	r.heldMu.Lock()
 	defer r.heldMu.Unlock()
+	r.holdLocked(id, share, size)
+}
+
+func (r *Router) holdLocked(id, share string, size int64) {
 	if _, ok := r.held[id]; !ok {
-		r.held[id] = size
+		r.held[id] = heldMsg{size, share}
 		r.inFlight += size
+		r.shares[share] += size
 	}
 }
 
-// tryHold holds the message if there is room for it. A message larger than
-// MaxInFlight is let in when nothing else is in flight, so it is not
-// refused for ever.
-func (r *Router) tryHold(id string, size int64) bool {
+// tryHold holds the message if there is room for it in the total and in
+// its share.
+func (r *Router) tryHold(id, share string, size int64) bool {
 	r.heldMu.Lock()
 	defer r.heldMu.Unlock()
 	if _, ok := r.held[id]; ok {
 		return true
 	}
-	if !r.roomLocked(size) {
+	if !r.roomLocked(share, size) {
 		return false
 	}
-	r.held[id] = size
-	r.inFlight += size
+	r.holdLocked(id, share, size)
 	return true
 }
 
-func (r *Router) roomLocked(size int64) bool {
-	return r.inFlight == 0 || r.inFlight+size <= r.cfg.MaxInFlight
+// roomLocked reports whether size more bytes fit the total and share's half.
+// A body larger than a limit is let in when what that limit counts is
+// empty: it would otherwise be refused for ever (max_body bounds it).
+func (r *Router) roomLocked(share string, size int64) bool {
+	used := r.shares[share]
+	return (r.inFlight == 0 || r.inFlight+size <= r.cfg.MaxInFlight) &&
+		(used == 0 || used+size <= r.cfg.MaxInFlight/2)
 }
 
 func (r *Router) release(id string) {
 	r.heldMu.Lock()
-	if size, ok := r.held[id]; ok {
+	if m, ok := r.held[id]; ok {
 		delete(r.held, id)
-		r.inFlight -= size
+		r.unshareLocked(m.share, m.size)
 	}
 	r.heldMu.Unlock()
 	select {
@@ -69,6 +89,13 @@ func (r *Router) release(id string) {
 		case r.room <- struct{}{}:
 		default:
 		}
+	}
+}
+
+func (r *Router) unshareLocked(share string, size int64) {
+	r.inFlight -= size
+	if r.shares[share] -= size; r.shares[share] == 0 {
+		delete(r.shares, share)
 	}
 }
 
@@ -86,38 +113,41 @@ func (r *Router) InFlight() int64 {
 	return r.inFlight
 }
 
+// Busy counts the messages refused for want of room since the start.
+func (r *Router) Busy() int64 { return r.busy.Load() }
+
 // An Admission is room reserved for a body before it is read: the HTTP
 // server admits a request by its Content-Length, so 50 senders of 9 MB
 // bodies are refused before their bodies are in memory, not after. The
 // message ingested under it (its context carries the Admission) keeps the
 // room until it is finished; Release gives back what no message took.
 type Admission struct {
-	r    *Router
-	mu   sync.Mutex
-	size int64 // reserved and not yet taken by a message
+	r     *Router
+	share string
+	mu    sync.Mutex
+	size  int64 // reserved and not yet taken by a message
 }
 
 type admissionKey struct{}
 
-// Admit reserves size bytes of MaxInFlight for a body about to be read. It
-// fails with ErrBusy when there is no room and ErrStopping while the hub
-// stops: the caller answers "try again" without reading the body.
-func (r *Router) Admit(size int64) (*Admission, error) {
+// Admit reserves size bytes for a body about to be read, counted against
+// share (the ingest path). It fails with ErrBusy when there is no room and
+// ErrStopping while the hub stops: the caller answers "try again" without
+// reading the body.
+func (r *Router) Admit(share string, size int64) (*Admission, error) {
 	if r.stopping.Load() {
 		return nil, ErrStopping
 	}
 	r.heldMu.Lock()
 	defer r.heldMu.Unlock()
-	if !r.roomLocked(size) {
+	if !r.roomLocked(share, size) {
 		r.busy.Add(1)
 		return nil, ErrBusy
 	}
 	r.inFlight += size
-	return &Admission{r: r, size: size}, nil
+	r.shares[share] += size
+	return &Admission{r: r, share: share, size: size}, nil
 }
-
-// Busy counts the messages refused for want of room since the start.
-func (r *Router) Busy() int64 { return r.busy.Load() }
 
 // WithAdmission returns ctx carrying a, for the ingest of the message read
 // under it.
@@ -125,41 +155,39 @@ func WithAdmission(ctx context.Context, a *Admission) context.Context {
 	return context.WithValue(ctx, admissionKey{}, a)
 }
 
-// Release gives back the room no message took. It is safe to call twice.
-func (a *Admission) Release() {
+// take hands the reserved room over to the caller, once.
+func (a *Admission) take() int64 {
 	a.mu.Lock()
+	defer a.mu.Unlock()
 	size := a.size
 	a.size = 0
-	a.mu.Unlock()
-	if size == 0 {
-		return
-	}
-	a.r.heldMu.Lock()
-	a.r.inFlight -= size
-	a.r.heldMu.Unlock()
+	return size
 }
 
-// admit holds message id of the given size for ingest: under the
-// Admission ctx carries if there is one (its room becomes the message's),
-// otherwise if there is room.
-func (r *Router) admit(ctx context.Context, id string, size int64) bool {
+// Release gives back the room no message took. It is safe to call twice.
+func (a *Admission) Release() {
+	if size := a.take(); size > 0 {
+		a.r.heldMu.Lock()
+		a.r.unshareLocked(a.share, size)
+		a.r.heldMu.Unlock()
+	}
+}
+
+// admit holds message id of pipeline p for ingest: under the Admission ctx
+// carries if there is one (its room becomes the message's), otherwise if
+// there is room in p's share.
+func (r *Router) admit(ctx context.Context, id, p string, size int64) bool {
 	a, _ := ctx.Value(admissionKey{}).(*Admission)
 	if a == nil {
-		return r.tryHold(id, size)
+		return r.tryHold(id, p, size)
 	}
-	a.mu.Lock()
-	reserved := a.size
-	a.size = 0
-	a.mu.Unlock()
+	reserved := a.take()
 	if reserved == 0 { // used already: a second message under one request
-		return r.tryHold(id, size)
+		return r.tryHold(id, a.share, size)
 	}
 	r.heldMu.Lock()
 	defer r.heldMu.Unlock()
-	r.inFlight -= reserved
-	if _, ok := r.held[id]; !ok {
-		r.held[id] = size
-		r.inFlight += size
-	}
+	r.unshareLocked(a.share, reserved)
+	r.holdLocked(id, a.share, size)
 	return true
 }

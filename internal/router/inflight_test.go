@@ -45,7 +45,7 @@ func TestIngestRefusesWhenFull(t *testing.T) {
 		if s := log.get("m2"); s != "" {
 			t.Errorf("refused message is %q in the log, want absent", s)
 		}
-		if _, err := r.Admit(60); !errors.Is(err, ErrBusy) {
+		if _, err := r.Admit("relay", 60); !errors.Is(err, ErrBusy) {
 			t.Errorf("Admit while full = %v, want ErrBusy", err)
 		}
 		if r.Busy() != 2 {
@@ -57,7 +57,7 @@ func TestIngestRefusesWhenFull(t *testing.T) {
 		if got := r.InFlight(); got != 0 {
 			t.Errorf("InFlight after the vendor answered = %d, want 0", got)
 		}
-		a, err := r.Admit(60)
+		a, err := r.Admit("relay", 60)
 		if err != nil {
 			t.Fatalf("Admit with room: %v", err)
 		}
@@ -133,4 +133,40 @@ func TestSweepQueuesABacklogAsRoomFrees(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// One pipeline may hold at most half of MaxInFlight, so a flood on one
+// leaves room for the others; a body over a limit gets in only when what
+// that limit counts is empty.
+func TestShares(t *testing.T) {
+	bus := NewBus()
+	defer bus.Close()
+	r, _ := newRelayWith(t, memory.NewBroker(), bus, Config{MaxInFlight: 100})
+	defer r.Close()
+	steps := []struct {
+		id, share string
+		size      int64
+		want      bool
+	}{
+		{"t1", "tes", 40, true},
+		{"t2", "tes", 20, false}, // tes would hold 60, over half
+		{"o1", "orders", 5, true},
+		{"o2", "orders", 45, true}, // total 90
+		{"x1", "other", 20, false}, // total would be 110
+		{"x2", "other", 10, true},  // total 100
+	}
+	for _, s := range steps {
+		if got := r.tryHold(s.id, s.share, s.size); got != s.want {
+			t.Errorf("tryHold(%s, %s, %d) = %v, want %v", s.id, s.share, s.size, got, s.want)
+		}
+	}
+	for _, id := range []string{"t1", "o1", "o2", "x2"} {
+		r.release(id)
+	}
+	if r.InFlight() != 0 || len(r.shares) != 0 {
+		t.Errorf("after releasing all: in flight %d, shares %v; want nothing", r.InFlight(), r.shares)
+	}
+	if !r.tryHold("huge", "tes", 500) {
+		t.Error("a body over MaxInFlight was refused with nothing in flight")
+	}
 }

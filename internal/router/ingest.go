@@ -51,7 +51,7 @@ func (r *Router) ingest(ctx context.Context, p *pipeline.Plan, source string, m 
 		m.Headers = map[string]string{}
 	}
 	topic := inputTopic(p, partitionOf(p, m.Headers))
-	if r.cfg.Bus.Len(topic) >= r.cfg.MaxQueue || !r.admit(ctx, m.ID, int64(len(m.Body))) {
+	if r.cfg.Bus.Len(topic) >= r.cfg.MaxQueue || !r.admit(ctx, m.ID, p.Name, int64(len(m.Body))) {
 		r.busy.Add(1)
 		return adapters.Receipt{}, ErrBusy
 	}
@@ -62,7 +62,7 @@ func (r *Router) ingest(ctx context.Context, p *pipeline.Plan, source string, m 
 // log before it is on the bus, and Run republishes any that never made it.
 func (r *Router) save(ctx context.Context, p *pipeline.Plan, source, topic string, m knutpunkt.Message) (adapters.Receipt, error) {
 	o := outbound(p, source, topic, m)
-	r.hold(m.ID, int64(len(m.Body)))
+	r.hold(m.ID, p.Name, int64(len(m.Body)))
 	id, dup, err := r.cfg.MessageLog.SaveInbound(ctx, p.Name, source, o.Msg)
 	if err != nil {
 		r.release(m.ID)
@@ -71,8 +71,9 @@ func (r *Router) save(ctx context.Context, p *pipeline.Plan, source, topic strin
 	return adapters.Receipt{ID: id, Duplicate: dup}, r.queue([]Outbound{o}, []bool{dup})
 }
 
+// publish puts m on the bus; its caller holds it already (save, commit,
+// the sweep, a waiting message's requeue).
 func (r *Router) publish(topic string, m knutpunkt.Message) error {
-	r.hold(m.ID, int64(len(m.Body)))
 	wm := message.NewMessage(m.ID, m.Body)
 	for k, v := range m.Headers {
 		wm.Metadata.Set(k, v)

@@ -72,14 +72,17 @@ type Router struct {
 	// is the sum. The sweep leaves held messages alone, and ingest and the
 	// sweep take no more once inFlight reaches MaxInFlight (see inflight.go).
 	heldMu   sync.Mutex
-	held     map[string]int64
+	held     map[string]heldMsg
 	inFlight int64
+	shares   map[string]int64 // bytes held by pipeline or ingest path
 	// room has a value after a release while the sweep left messages in
 	// the log for want of room: it sweeps again at once.
 	room    chan struct{}
 	backlog atomic.Bool
 	// busy counts the messages ingest refused for want of room.
 	busy atomic.Int64
+	// large is held while a body over LargeBody is processed.
+	large sync.Mutex
 	// released has a value after a held message was let go: the drain
 	// looks again whether anything is still held.
 	released chan struct{}
@@ -118,7 +121,8 @@ func New(cfg Config) (*Router, error) {
 		sources:   map[string]adapters.Source{},
 		notReady:  map[string]error{},
 		timers:    map[string]*time.Timer{},
-		held:      map[string]int64{},
+		held:      map[string]heldMsg{},
+		shares:    map[string]int64{},
 		room:      make(chan struct{}, 1),
 		released:  make(chan struct{}, 1),
 	}

@@ -29,7 +29,7 @@ type ingress struct {
 	handlers map[string]http.Handler
 	// admit reserves room for a body before it is read (router.Admit);
 	// maxBody is what a request without Content-Length may send.
-	admit   func(size int64) (*router.Admission, error)
+	admit   func(share string, size int64) (*router.Admission, error)
 	maxBody int64
 }
 
@@ -60,7 +60,7 @@ func (in *ingress) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if size < 0 {
 			size = in.maxBody
 		}
-		a, err := in.admit(size)
+		a, err := in.admit("ingest/"+name, size)
 		if err != nil {
 			// Refused before the body is read: a full hub does not fill
 			// its memory with bodies it cannot take. Closing the

@@ -11,6 +11,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -21,6 +22,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -55,6 +57,21 @@ import (
 //
 //	go test -run '^$' -bench OrderLatency -benchtime 12000x ./internal/server/
 func BenchmarkOrderLatency(b *testing.B) {
+	rate := benchRate(b)
+	n := b.N
+	h := startBenchHub(b, strconv.Itoa(n), nil)
+	b.ResetTimer()
+	e2e, accept, sendTime := h.orders(b, "BENCH", n, rate)
+	b.StopTimer()
+	h.noDeadLetters(b)
+	reportLatency(b, e2e, accept)
+	b.ReportMetric(float64(h.retries.Load()), "retries_503")
+	b.ReportMetric(float64(n)/sendTime.Seconds(), "orders/s")
+	b.ReportMetric(0, "ns/op") // the wall time per op is the pacing, not a cost
+}
+
+// benchRate is KNUT_BENCH_RATE, orders per second, default 200.
+func benchRate(b *testing.B) float64 {
 	rate := 200.0
 	if s := os.Getenv("KNUT_BENCH_RATE"); s != "" {
 		r, err := strconv.ParseFloat(s, 64)
@@ -63,18 +80,36 @@ func BenchmarkOrderLatency(b *testing.B) {
 		}
 		rate = r
 	}
-	n := b.N
+	return rate
+}
+
+// benchHub is the hub as deployed for the benchmarks: HTTPS from a
+// throwaway CA, the durable store, the order world's simulators and Omsorg
+// Norr's webhook simulator, warmed up.
+type benchHub struct {
+	ctx    context.Context
+	srv    *server.Server
+	client *http.Client
+	base   string
+	norr   *providersim.Server
+	// retries counts the orders sent again after a 503 or a broken
+	// connection.
+	retries atomic.Int64
+}
+
+// startBenchHub starts the hub; run names its directory under
+// KNUT_BENCH_DIR, and tune, if set, adjusts the config.
+func startBenchHub(b *testing.B, run string, tune func(*config.Config)) *benchHub {
+	b.Helper()
 	dir := b.TempDir()
 	// KNUT_BENCH_DIR keeps the store and bus for a look afterwards (the
-	// attempts table has each step's time), in a directory per b.N.
+	// attempts table has each step's time), in a directory per run.
 	if d := os.Getenv("KNUT_BENCH_DIR"); d != "" {
-		dir = filepath.Join(d, strconv.Itoa(n))
+		dir = filepath.Join(d, run)
 		if err := os.MkdirAll(dir, 0o750); err != nil {
 			b.Fatal(err)
 		}
 	}
-
-	// The hub with HTTPS from a throwaway CA, on the durable store.
 	caPool, certFile, keyFile := benchTLS(b, dir)
 	cfg, err := config.Load("../../knut.yaml")
 	if err != nil {
@@ -90,11 +125,14 @@ func BenchmarkOrderLatency(b *testing.B) {
 	}
 	cfg.HTTP.Listen = "127.0.0.1:0"
 	cfg.HTTP.TLS.Cert, cfg.HTTP.TLS.Key = certFile, keyFile
+	if tune != nil {
+		tune(cfg)
+	}
 	world, secrets, err := demo.StartOrderWorld(filepath.Join(dir, "world"), cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer world.Close()
+	b.Cleanup(func() { world.Close() })
 	// Omsorg Norr's webhook: a simulator of our own, with the demo's secret,
 	// so its deliveries can be read here.
 	secret, err := secrets.Resolve("env:KNUT_OMSORG_NORR_WEBHOOK_SECRET")
@@ -105,7 +143,7 @@ func BenchmarkOrderLatency(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer norr.Close()
+	b.Cleanup(func() { norr.Close() })
 	cfg.Vars["omsorg_norr_webhook_url"] = norr.URL()
 	srv, err := server.New(b.Context(), cfg, server.Options{Logger: zap.NewNop(), Secrets: secrets})
 	if err != nil {
@@ -114,13 +152,13 @@ func BenchmarkOrderLatency(b *testing.B) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx) }()
-	defer func() {
+	b.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
 			b.Errorf("Run: %v", err)
 		}
 		srv.Close()
-	}()
+	})
 	select {
 	case <-srv.Ready():
 	case err := <-done:
@@ -128,32 +166,37 @@ func BenchmarkOrderLatency(b *testing.B) {
 	case <-time.After(10 * time.Second):
 		b.Fatal("hub not ready after 10s")
 	}
-	url := "https://" + srv.Addr() + "/ingest/lifecare_orders"
-	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
-		TLSClientConfig:     &tls.Config{RootCAs: caPool, MinVersion: tls.VersionTLS12},
-		MaxIdleConnsPerHost: 256,
-		IdleConnTimeout:     time.Minute,
-	}}
-
-	// The orders, encoded before the clock starts.
-	bodies, ids := benchOrders(b, n)
-	index := make(map[string]int, n)
-	for i, id := range ids {
-		index[id] = i
-	}
-
-	// A few warm-up orders (TLS session, prepared statements, topic
-	// tables), not counted.
+	h := &benchHub{ctx: ctx, srv: srv, norr: norr, base: "https://" + srv.Addr(),
+		client: &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{
+			TLSClientConfig:     &tls.Config{RootCAs: caPool, MinVersion: tls.VersionTLS12},
+			MaxIdleConnsPerHost: 256,
+			IdleConnTimeout:     time.Minute,
+		}}}
+	// A few warm-up orders (TLS session, prepared statements), not counted.
 	warm, warmIDs := benchOrdersFrom(b, 5, "BENCHWARM")
 	for _, body := range warm {
-		if err := benchPost(ctx, client, url, body); err != nil {
+		if err := benchPost(ctx, h.client, h.base+"/ingest/lifecare_orders", body); err != nil {
 			b.Fatalf("warm-up order: %v", err)
 		}
 	}
 	if err := waitDeliveries(ctx, norr, warmIDs, 30*time.Second); err != nil {
 		b.Fatal(err)
 	}
+	return h
+}
 
+// orders pushes n new orders (ids from prefix) at rate per second, open
+// loop: each leaves at its scheduled time whether or not earlier ones are
+// answered. It waits for every delivery and returns each order's latency
+// from the case system's POST to the provider's acknowledgement, the part
+// until the hub's 202, and how long the sending took.
+func (h *benchHub) orders(b *testing.B, prefix string, n int, rate float64) (e2e, accept []time.Duration, sendTime time.Duration) {
+	bodies, ids := benchOrdersFrom(b, n, prefix)
+	index := make(map[string]int, n)
+	for i, id := range ids {
+		index[id] = i
+	}
+	url := h.base + "/ingest/lifecare_orders"
 	sent := make([]time.Time, n)
 	accepted := make([]time.Time, n)
 	var (
@@ -162,7 +205,6 @@ func BenchmarkOrderLatency(b *testing.B) {
 		wg     sync.WaitGroup
 	)
 	interval := time.Duration(float64(time.Second) / rate)
-	b.ResetTimer()
 	start := time.Now()
 	for i := range n {
 		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
@@ -170,7 +212,22 @@ func BenchmarkOrderLatency(b *testing.B) {
 		}
 		wg.Go(func() {
 			sent[i] = time.Now()
-			err := benchPost(ctx, client, url, bodies[i])
+			// As a case system does: after a 503 wait its Retry-After,
+			// after a broken connection a second, and send again (at
+			// most ten times); the latency includes the waits.
+			err := benchPost(h.ctx, h.client, url, bodies[i])
+			for try := 0; err != nil && try < 10 && h.ctx.Err() == nil; try++ {
+				wait := time.Second
+				var busy *busyError
+				if errors.As(err, &busy) {
+					wait = busy.retryAfter
+				} else if _, status := errors.AsType[*statusError](err); status {
+					break // the hub refused the order: not worth sending again
+				}
+				h.retries.Add(1)
+				time.Sleep(wait)
+				err = benchPost(h.ctx, h.client, url, bodies[i])
+			}
 			accepted[i] = time.Now()
 			if err != nil {
 				mu.Lock()
@@ -180,19 +237,17 @@ func BenchmarkOrderLatency(b *testing.B) {
 		})
 	}
 	wg.Wait()
-	sendTime := time.Since(start)
+	sendTime = time.Since(start)
 	if len(failed) > 0 {
 		b.Fatalf("%d of %d orders not accepted, first: %v", len(failed), n, failed[0])
 	}
-	if err := waitDeliveries(ctx, norr, ids, 2*time.Minute); err != nil {
+	if err := waitDeliveries(h.ctx, h.norr, ids, 2*time.Minute); err != nil {
 		b.Fatal(err)
 	}
-	b.StopTimer()
-
-	e2e := make([]time.Duration, n)
-	accept := make([]time.Duration, n)
+	e2e = make([]time.Duration, n)
+	accept = make([]time.Duration, n)
 	seen := make([]bool, n)
-	for _, d := range norr.Received() {
+	for _, d := range h.norr.Received() {
 		i, ok := index[benchOrderID(d.Ack.OrderID, d.Body)]
 		if !ok || seen[i] {
 			continue
@@ -201,24 +256,31 @@ func BenchmarkOrderLatency(b *testing.B) {
 		e2e[i] = d.At.Sub(sent[i])
 		accept[i] = accepted[i].Sub(sent[i])
 	}
-	dls, err := srv.Store().ListDeadLetters(ctx, store.DeadLetterFilter{})
+	slices.Sort(e2e)
+	slices.Sort(accept)
+	return e2e, accept, sendTime
+}
+
+// noDeadLetters fails the benchmark if the hub dead-lettered anything.
+func (h *benchHub) noDeadLetters(b *testing.B) {
+	dls, err := h.srv.Store().ListDeadLetters(h.ctx, store.DeadLetterFilter{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	if len(dls) > 0 {
 		b.Fatalf("%d dead letters, first in %s at %s: %s", len(dls), dls[0].Pipeline, dls[0].Step, dls[0].Reason)
 	}
-	slices.Sort(e2e)
-	slices.Sort(accept)
+}
+
+// reportLatency reports sorted order latencies as p50/p95/p99/max in ms.
+func reportLatency(b *testing.B, e2e, accept []time.Duration) {
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 	b.ReportMetric(ms(pct(e2e, 50)), "p50_ms")
 	b.ReportMetric(ms(pct(e2e, 95)), "p95_ms")
 	b.ReportMetric(ms(pct(e2e, 99)), "p99_ms")
-	b.ReportMetric(ms(e2e[n-1]), "max_ms")
+	b.ReportMetric(ms(e2e[len(e2e)-1]), "max_ms")
 	b.ReportMetric(ms(pct(accept, 50)), "accept_p50_ms")
 	b.ReportMetric(ms(pct(accept, 99)), "accept_p99_ms")
-	b.ReportMetric(float64(n)/sendTime.Seconds(), "orders/s")
-	b.ReportMetric(0, "ns/op") // the wall time per op is the pacing, not a cost
 }
 
 // pct is the p-th percentile (nearest rank) of sorted ds.
@@ -239,11 +301,28 @@ func benchPost(ctx context.Context, c *http.Client, url string, body []byte) err
 	}
 	defer resp.Body.Close()
 	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	if resp.StatusCode == http.StatusServiceUnavailable {
+		s, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+		return &busyError{retryAfter: time.Duration(max(s, 1)) * time.Second}
+	}
 	if resp.StatusCode != http.StatusAccepted {
-		return fmt.Errorf("hub answered %d: %s", resp.StatusCode, answer)
+		return &statusError{resp.StatusCode, string(answer)}
 	}
 	return nil
 }
+
+// statusError is an answer other than 202 and 503.
+type statusError struct {
+	code   int
+	answer string
+}
+
+func (e *statusError) Error() string { return fmt.Sprintf("hub answered %d: %s", e.code, e.answer) }
+
+// busyError is a 503 answer: send again after retryAfter.
+type busyError struct{ retryAfter time.Duration }
+
+func (e *busyError) Error() string { return fmt.Sprintf("hub busy, retry after %s", e.retryAfter) }
 
 // benchOrders makes n new orders for Omsorg Norr, each with its own
 // bestallningsId and handelseId, the clients cycling over the official

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -147,6 +149,9 @@ func (s *Server) Run(ctx context.Context) error {
 		return err
 	}
 	s.unlock = unlock
+	if s.cfg.MemoryLimit > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(int64(s.cfg.MemoryLimit)))
+	}
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	routerDone := make(chan error, 1)
