@@ -30,8 +30,13 @@ func TestDeadAndMessages(t *testing.T) {
 	if err := os.WriteFile(file, []byte(good[0]+"\n"+bad+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if out, _, err := knut(t, "import", "--config", cfg, "--pipeline", "tes_visits", file); err != nil || !strings.Contains(out, "stored=1 dead=1") {
+	out, stderr, err := knut(t, "import", "--config", cfg, "--pipeline", "tes_visits", file)
+	if err != nil || !strings.Contains(out, "stored=1 dead=1") {
 		t.Fatalf("knut import: %v\n%s", err, out)
+	}
+	// Its warning says where the dead one is.
+	if !strings.Contains(stderr, "dead letter") || !strings.Contains(stderr, "mixed.jsonl:2") || strings.Contains(stderr, visit.ClientPnr) {
+		t.Errorf("knut import's warnings do not name mixed.jsonl:2 (or show the personnummer):\n%s", stderr)
 	}
 	st := openStore(t, cfg)
 	ids := map[store.Status]string{}

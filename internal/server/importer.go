@@ -238,7 +238,9 @@ func (op *importOp) outcome(st *store.Store, plan *pipeline.Plan, opts Options, 
 		atomic.AddInt64(&stats.Stored, 1)
 	}
 	if op.pm.err != nil {
-		opts.Logger.Warn("dead letter", zap.String("pipeline", plan.Name), zap.String("msg_id", m.ID), zap.Error(op.pm.err))
+		// The external id is file:line, where the operator looks.
+		opts.Logger.Warn("dead letter", zap.String("at", m.Header(knutpunkt.HeaderExternalID)),
+			zap.String("pipeline", plan.Name), zap.String("msg_id", m.ID), zap.Error(op.pm.err))
 	}
 	return nil, nil
 }

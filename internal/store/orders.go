@@ -467,7 +467,7 @@ func (t *Tx) writeOrder(ctx context.Context, cur homecare.Order, next *homecare.
 			args = append(args, id.String(), insVersion, i, in.Code, in.Text, in.GrantedMinutes, string(in.Period),
 				times, nullDate(in.ValidFrom), nullDate(in.ValidTo))
 		}
-		if _, err := t.exec(ctx, multiRow(qInsertOrderInsats, len(next.Insatser)), args...); err != nil {
+		if err := t.execRows(ctx, qInsertOrderInsats, args); err != nil {
 			return false, fmt.Errorf("insert order insatser: %w", err)
 		}
 	}

@@ -202,14 +202,12 @@ func (t *Tx) UpsertPreparedVisit(ctx context.Context, p PreparedVisit) (string, 
 	// Children go in one multi-row insert per table: on the import path a
 	// statement costs more than a row.
 	if len(v.Staff) > 0 {
-		args := childRows(id, p.staff, 4)
-		if _, err := t.exec(ctx, multiRow(qInsertVisitStaff, len(v.Staff)), args...); err != nil {
+		if err := t.execRows(ctx, qInsertVisitStaff, childRows(id, p.staff, 4)); err != nil {
 			return "", fmt.Errorf("upsert visit %s/%s: staff: %w", v.SourceSystem, v.ExternalID, err)
 		}
 	}
 	if len(v.Insatser) > 0 {
-		args := childRows(id, p.insatser, 6)
-		if _, err := t.exec(ctx, multiRow(qInsertVisitInsats, len(v.Insatser)), args...); err != nil {
+		if err := t.execRows(ctx, qInsertVisitInsats, childRows(id, p.insatser, 6)); err != nil {
 			return "", fmt.Errorf("upsert visit %s/%s: insatser: %w", v.SourceSystem, v.ExternalID, err)
 		}
 	}
@@ -406,12 +404,37 @@ func (s *Store) visits(ctx context.Context, query string, args ...any) ([]homeca
 	return out, nil
 }
 
-// multiRowCache holds multiRow's queries; they are few (one per table and
-// row count seen), so it is never pruned.
+// multiRowCache holds multiRow's queries for at most maxRowsPerInsert rows:
+// one per table and row count, a bounded set whatever the input.
 var multiRowCache sync.Map
+
+// maxRowsPerInsert is the most rows one multi-row INSERT takes: execRows
+// splits longer lists, so a message with thousands of child rows neither
+// grows the cache nor passes SQLite's limit on bound variables.
+const maxRowsPerInsert = 64
+
+// execRows inserts the rows of args (prefix's columns each) with multi-row
+// INSERTs of at most maxRowsPerInsert rows.
+func (t *Tx) execRows(ctx context.Context, prefix string, args []any) error {
+	cols := columns(prefix)
+	for len(args) > 0 {
+		n := min(len(args)/cols, maxRowsPerInsert)
+		if _, err := t.exec(ctx, multiRow(prefix, n), args[:n*cols]...); err != nil {
+			return err
+		}
+		args = args[n*cols:]
+	}
+	return nil
+}
+
+// columns is how many columns prefix, an INSERT ending in "VALUES ", lists.
+func columns(prefix string) int {
+	return strings.Count(prefix[:strings.Index(prefix, ")")], ",") + 1
+}
 
 // multiRow returns prefix (an INSERT ending in "VALUES ") with n row
 // placeholders, the number of columns being the number of columns listed.
+// Only queries of up to maxRowsPerInsert rows are cached.
 func multiRow(prefix string, n int) string {
 	type key struct {
 		prefix string
@@ -420,7 +443,7 @@ func multiRow(prefix string, n int) string {
 	if q, ok := multiRowCache.Load(key{prefix, n}); ok {
 		return q.(string)
 	}
-	cols := strings.Count(prefix[:strings.Index(prefix, ")")], ",") + 1
+	cols := columns(prefix)
 	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", cols), ", ") + ")"
 	var b strings.Builder
 	b.WriteString(prefix)
@@ -431,7 +454,9 @@ func multiRow(prefix string, n int) string {
 		b.WriteString(row)
 	}
 	q := b.String()
-	multiRowCache.Store(key{prefix, n}, q)
+	if n <= maxRowsPerInsert {
+		multiRowCache.Store(key{prefix, n}, q)
+	}
 	return q
 }
 
@@ -448,7 +473,9 @@ func multiRowSuffix(prefix string, n int, suffix string) string {
 		return q.(string)
 	}
 	q := multiRow(prefix, n) + suffix
-	multiRowCache.Store(key{prefix, suffix, n}, q)
+	if n <= maxRowsPerInsert {
+		multiRowCache.Store(key{prefix, suffix, n}, q)
+	}
 	return q
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"errors"
 	"os"
 	"strings"
@@ -339,6 +340,30 @@ func TestUpsertParties(t *testing.T) {
 		}
 		if _, err := s.UpsertProvider(ctx, homecare.ExternalID{}, p); err == nil {
 			t.Error("UpsertProvider without a source key succeeded")
+		}
+	})
+}
+
+// A visit with more child rows than one INSERT may bind (SQLite takes
+// 32,766 variables, PostgreSQL 65,535) is stored whole: the rows go in
+// bounded statements.
+func TestUpsertVisitManyInsatser(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *store.Store, _ testDB) {
+		ctx := context.Background()
+		v := sampleVisit(t)
+		v.Insatser = make([]homecare.VisitInsats, 12000)
+		for i := range v.Insatser {
+			v.Insatser[i] = homecare.VisitInsats{Code: fmt.Sprintf("K%05d", i)}
+		}
+		if _, err := s.UpsertVisit(ctx, v); err != nil {
+			t.Fatalf("UpsertVisit with %d insatser: %v", len(v.Insatser), err)
+		}
+		got, err := s.Visit(ctx, v.SourceSystem, v.ExternalID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Insatser) != len(v.Insatser) || got.Insatser[11999].Code != "K11999" {
+			t.Errorf("stored %d insatser, want %d in order", len(got.Insatser), len(v.Insatser))
 		}
 	})
 }
