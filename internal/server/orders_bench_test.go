@@ -65,6 +65,15 @@ func BenchmarkOrderLatency(b *testing.B) {
 	b.StopTimer()
 	h.noDeadLetters(b)
 	reportLatency(b, e2e, accept)
+	// The same hops with no hub logic, same bodies and rate: knut's
+	// latency as a ratio to it travels between machines.
+	bodies, _ := benchOrdersFrom(b, n, "BASE")
+	base := baseline(b, h.dir, h.caPool, h.certFile, h.keyFile, bodies, rate)
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	b.ReportMetric(ms(pct(base, 50)), "base_p50_ms")
+	b.ReportMetric(ms(pct(base, 99)), "base_p99_ms")
+	b.ReportMetric(float64(pct(e2e, 50))/float64(pct(base, 50)), "x_base_p50")
+	b.ReportMetric(float64(pct(e2e, 99))/float64(pct(base, 99)), "x_base_p99")
 	b.ReportMetric(float64(h.retries.Load()), "retries_503")
 	b.ReportMetric(float64(n)/sendTime.Seconds(), "orders/s")
 	b.ReportMetric(0, "ns/op") // the wall time per op is the pacing, not a cost
@@ -92,6 +101,9 @@ type benchHub struct {
 	client *http.Client
 	base   string
 	norr   *providersim.Server
+	// dir and the TLS files, for the baseline to use the same.
+	dir, certFile, keyFile string
+	caPool                 *x509.CertPool
 	// retries counts the orders sent again after a 503 or a broken
 	// connection.
 	retries atomic.Int64
@@ -167,6 +179,7 @@ func startBenchHub(b *testing.B, run string, tune func(*config.Config)) *benchHu
 		b.Fatal("hub not ready after 10s")
 	}
 	h := &benchHub{ctx: ctx, srv: srv, norr: norr, base: "https://" + srv.Addr(),
+		dir: dir, certFile: certFile, keyFile: keyFile, caPool: caPool,
 		client: &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{
 			TLSClientConfig:     &tls.Config{RootCAs: caPool, MinVersion: tls.VersionTLS12},
 			MaxIdleConnsPerHost: 256,
