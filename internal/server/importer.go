@@ -20,6 +20,7 @@ import (
 	"github.com/knutpunkt/knutpunkt"
 	"github.com/knutpunkt/knutpunkt/adapters"
 	"github.com/knutpunkt/knutpunkt/internal/config"
+	"github.com/knutpunkt/knutpunkt/internal/entity"
 	"github.com/knutpunkt/knutpunkt/internal/pipeline"
 	"github.com/knutpunkt/knutpunkt/internal/router"
 	"github.com/knutpunkt/knutpunkt/internal/store"
@@ -159,7 +160,7 @@ type processedMessage struct {
 }
 
 // importOp is one processed message on its way into the store: what to
-// write, prepared (store.PrepareInbound, prepareWrites) on the processing
+// write, prepared (store.PrepareInbound, entity.Prepare) on the processing
 // goroutine so that the Writer's goroutine only runs statements, and then
 // what the write did.
 type importOp struct {
@@ -178,7 +179,7 @@ func prepareImport(st *store.Store, plan *pipeline.Plan, pm processedMessage) *i
 	op := &importOp{pm: pm, perr: pm.err}
 	if pm.err == nil {
 		in.Status = store.StatusProcessed
-		op.writes = prepareWrites(st, pm.res.Writes)
+		op.writes = entity.Prepare(st, pm.res.Writes)
 	}
 	op.in, op.inErr = st.PrepareInbound(in)
 	return op
@@ -205,7 +206,7 @@ func (op *importOp) fn(ctx context.Context, plan *pipeline.Plan) func(tx *store.
 		}
 		m, perr := op.pm.m, op.perr
 		if perr == nil {
-			return applyWrites(ctx, tx, op.writes)
+			return entity.Apply(ctx, tx, op.writes)
 		}
 		entry := deadLetterEntry(plan.Name, m.ID, perr)
 		if err := tx.RecordAttempt(ctx, m.ID, plan.Name, entry.Step, masked(perr)); err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/knutpunkt/knutpunkt"
+	"github.com/knutpunkt/knutpunkt/internal/entity"
 	"github.com/knutpunkt/knutpunkt/internal/pipeline"
 	"github.com/knutpunkt/knutpunkt/internal/router"
 	"github.com/knutpunkt/knutpunkt/internal/store"
@@ -80,7 +81,7 @@ func (l *messageLog) Commit(ctx context.Context, p, msgID string, writes []pipel
 		if err := tx.RecordAttempt(ctx, msgID, p, "", nil); err != nil {
 			return err
 		}
-		if err := applyWrites(ctx, tx, writes); err != nil {
+		if err := entity.Apply(ctx, tx, writes); err != nil {
 			return err
 		}
 		for i, o := range outs {
@@ -146,16 +147,6 @@ func (l *messageLog) Pending(ctx context.Context, p string, known func(id string
 
 // Close flushes and stops the writer.
 func (l *messageLog) Close() error { return l.w.Close() }
-
-// applyWrites stores the canonical entities a pipeline's store steps produced.
-func applyWrites(ctx context.Context, tx *store.Tx, writes []pipeline.Write) error {
-	for _, w := range writes {
-		if err := applyWrite(ctx, tx, w); err != nil {
-			return fmt.Errorf("store %s from message %s: %w", w.Kind, w.MessageID, err)
-		}
-	}
-	return nil
-}
 
 // Done implements router.MessageLog.
 func (l *messageLog) Done(ctx context.Context, msgID string) (bool, error) {

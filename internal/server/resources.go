@@ -9,6 +9,7 @@ import (
 
 	"github.com/knutpunkt/knutpunkt/adapters"
 	"github.com/knutpunkt/knutpunkt/internal/config"
+	"github.com/knutpunkt/knutpunkt/internal/entity"
 	"github.com/knutpunkt/knutpunkt/internal/homecare"
 	"github.com/knutpunkt/knutpunkt/internal/mapping"
 	"github.com/knutpunkt/knutpunkt/internal/pipeline"
@@ -41,7 +42,7 @@ func Resources(cfg *config.Config, reg *adapters.Registry) pipeline.Resources {
 		Mapping:  mappings.get,
 		Schema:   schemas.get,
 		Vars:     cfg.Vars,
-		Entities: entityDecoders(homecare.ValidateOptions{
+		Entities: entity.Decoders(homecare.ValidateOptions{
 			AllowTestHSAIDs:      cfg.Environment != config.Production,
 			RequireTestPersonIDs: cfg.Environment != config.Production,
 		}),

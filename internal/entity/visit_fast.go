@@ -1,110 +1,14 @@
-package server
+package entity
 
 import (
 	"bytes"
-	"context"
 	"encoding"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"strconv"
 	"time"
 	"unicode/utf8"
 
-	"github.com/knutpunkt/knutpunkt/adapters"
 	"github.com/knutpunkt/knutpunkt/internal/homecare"
-	"github.com/knutpunkt/knutpunkt/internal/pipeline"
-	"github.com/knutpunkt/knutpunkt/internal/router"
-	"github.com/knutpunkt/knutpunkt/internal/store"
 )
-
-// entityDecoders are the canonical entity kinds a pipeline's store step
-// accepts, each decoded strictly from its canonical JSON and validated.
-func entityDecoders(opts homecare.ValidateOptions) map[string]pipeline.EntityDecoder {
-	return map[string]pipeline.EntityDecoder{
-		"order_event": func(body []byte) (any, error) {
-			var ev homecare.OrderEvent
-			if err := decodeStrict(body, &ev); err != nil {
-				return nil, fmt.Errorf("order_event: %w", err)
-			}
-			if err := ev.Validate(opts); err != nil {
-				return nil, err
-			}
-			return ev, nil
-		},
-		"visit": func(body []byte) (any, error) {
-			var v homecare.Visit
-			if !decodeVisitFast(body, &v) {
-				v = homecare.Visit{}
-				if err := decodeStrict(body, &v); err != nil {
-					return nil, fmt.Errorf("visit: %w", err)
-				}
-			}
-			if err := v.ValidateWith(opts); err != nil {
-				return nil, err
-			}
-			return v, nil
-		},
-	}
-}
-
-func decodeStrict(body []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return errors.New("more than one entity in one message (JSON lines from a mapping need `split: lines` before `store`)")
-	}
-	return nil
-}
-
-// prepareWrites returns writes with the entities the store can prepare off
-// its writer's goroutine (store.PrepareVisit) prepared; applyWrite stores
-// either form.
-func prepareWrites(st *store.Store, writes []pipeline.Write) []pipeline.Write {
-	var out []pipeline.Write
-	for i, w := range writes {
-		if v, ok := w.Entity.(homecare.Visit); ok {
-			if out == nil {
-				out = append([]pipeline.Write(nil), writes...)
-			}
-			out[i].Entity = st.PrepareVisit(v)
-		}
-	}
-	if out == nil {
-		return writes
-	}
-	return out
-}
-
-// applyWrite stores one entity.
-func applyWrite(ctx context.Context, tx *store.Tx, w pipeline.Write) error {
-	switch e := w.Entity.(type) {
-	case homecare.Visit:
-		_, err := tx.UpsertVisit(ctx, e)
-		return err
-	case store.PreparedVisit:
-		_, err := tx.UpsertPreparedVisit(ctx, e)
-		return err
-	case homecare.OrderEvent:
-		_, err := tx.ApplyOrderEvent(ctx, e, w.MessageID)
-		switch {
-		case errors.Is(err, homecare.ErrUnknownOrder):
-			// Its create may be behind it in the queue: wait, bounded.
-			return router.Defer(err)
-		case err != nil:
-			var te *homecare.TransitionError
-			if errors.As(err, &te) {
-				return adapters.Permanent(err)
-			}
-		}
-		return err
-	default:
-		return fmt.Errorf("no store for entity %T", e)
-	}
-}
 
 // decodeVisitFast decodes a canonical visit as decodeStrict does, several
 // times faster, for the JSON a mapping writes: exact keys, each once, no

@@ -1,0 +1,165 @@
+// Package entity is the table of canonical entity kinds a pipeline's store
+// step writes. For each kind it says how the kind's canonical JSON is
+// decoded and validated, what of its write can be done off the store
+// writer's goroutine, and how it is applied in the transaction that marks
+// its message processed. The router's handlers and knut import reach the
+// store through this one table, so a new kind (staff, a lock, a key grant,
+// a reconciliation) is one entry in Kinds, not edits in several files.
+package entity
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/knutpunkt/knutpunkt/adapters"
+	"github.com/knutpunkt/knutpunkt/internal/homecare"
+	"github.com/knutpunkt/knutpunkt/internal/pipeline"
+	"github.com/knutpunkt/knutpunkt/internal/router"
+	"github.com/knutpunkt/knutpunkt/internal/store"
+)
+
+// Kind is one canonical entity kind.
+type Kind struct {
+	// Name is what a pipeline's store step names: `store: visit`.
+	Name string
+	// Decode reads the kind's canonical JSON strictly (unknown fields
+	// refused) and validates it.
+	Decode func(body []byte, opts homecare.ValidateOptions) (any, error)
+	// Prepare, if set, does the part of the write that needs no
+	// transaction (hashing, sealing) on the caller's goroutine; Apply
+	// takes its result as well as a decoded entity.
+	Prepare func(st *store.Store, e any) any
+	// Apply writes the entity in tx, for message msgID. An error wrapped
+	// with router.Defer makes the message wait; adapters.Permanent makes
+	// it dead at once.
+	Apply func(ctx context.Context, tx *store.Tx, e any, msgID string) error
+}
+
+// Kinds are the entity kinds the hub stores.
+var Kinds = []Kind{
+	{
+		Name: "visit",
+		Decode: func(body []byte, opts homecare.ValidateOptions) (any, error) {
+			var v homecare.Visit
+			if !decodeVisitFast(body, &v) {
+				v = homecare.Visit{}
+				if err := decodeStrict(body, &v); err != nil {
+					return nil, err
+				}
+			}
+			if err := v.ValidateWith(opts); err != nil {
+				return nil, err
+			}
+			return v, nil
+		},
+		Prepare: func(st *store.Store, e any) any { return st.PrepareVisit(e.(homecare.Visit)) },
+		Apply: func(ctx context.Context, tx *store.Tx, e any, _ string) error {
+			var err error
+			switch v := e.(type) {
+			case homecare.Visit:
+				_, err = tx.UpsertVisit(ctx, v)
+			case store.PreparedVisit:
+				_, err = tx.UpsertPreparedVisit(ctx, v)
+			default:
+				err = fmt.Errorf("visit: unexpected %T", e)
+			}
+			return err
+		},
+	},
+	{
+		Name: "order_event",
+		Decode: func(body []byte, opts homecare.ValidateOptions) (any, error) {
+			var ev homecare.OrderEvent
+			if err := decodeStrict(body, &ev); err != nil {
+				return nil, err
+			}
+			if err := ev.Validate(opts); err != nil {
+				return nil, err
+			}
+			return ev, nil
+		},
+		Apply: func(ctx context.Context, tx *store.Tx, e any, msgID string) error {
+			_, err := tx.ApplyOrderEvent(ctx, e.(homecare.OrderEvent), msgID)
+			if errors.Is(err, homecare.ErrUnknownOrder) {
+				// Its create may be behind it in the queue: wait, bounded.
+				return router.Defer(err)
+			}
+			if _, ok := errors.AsType[*homecare.TransitionError](err); ok {
+				return adapters.Permanent(err)
+			}
+			return err
+		},
+	},
+}
+
+func kind(name string) (Kind, bool) {
+	for _, k := range Kinds {
+		if k.Name == name {
+			return k, true
+		}
+	}
+	return Kind{}, false
+}
+
+// Decoders are the pipeline loader's store-step decoders, one per kind;
+// their errors name the kind.
+func Decoders(opts homecare.ValidateOptions) map[string]pipeline.EntityDecoder {
+	m := make(map[string]pipeline.EntityDecoder, len(Kinds))
+	for _, k := range Kinds {
+		m[k.Name] = func(body []byte) (any, error) {
+			e, err := k.Decode(body, opts)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", k.Name, err)
+			}
+			return e, nil
+		}
+	}
+	return m
+}
+
+// Prepare returns writes with each entity whose kind can be prepared off
+// the writer's goroutine prepared; writes itself when none can.
+func Prepare(st *store.Store, writes []pipeline.Write) []pipeline.Write {
+	var out []pipeline.Write
+	for i, w := range writes {
+		if k, ok := kind(w.Kind); ok && k.Prepare != nil {
+			if out == nil {
+				out = append([]pipeline.Write(nil), writes...)
+			}
+			out[i].Entity = k.Prepare(st, w.Entity)
+		}
+	}
+	if out == nil {
+		return writes
+	}
+	return out
+}
+
+// Apply stores the entities of writes in tx, in order.
+func Apply(ctx context.Context, tx *store.Tx, writes []pipeline.Write) error {
+	for _, w := range writes {
+		k, ok := kind(w.Kind)
+		if !ok {
+			return fmt.Errorf("store %s from message %s: no such entity kind", w.Kind, w.MessageID)
+		}
+		if err := k.Apply(ctx, tx, w.Entity, w.MessageID); err != nil {
+			return fmt.Errorf("store %s from message %s: %w", w.Kind, w.MessageID, err)
+		}
+	}
+	return nil
+}
+
+func decodeStrict(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("more than one entity in one message (JSON lines from a mapping need `split: lines` before `store`)")
+	}
+	return nil
+}
