@@ -38,7 +38,7 @@ func FuzzDecodeVisitFast(f *testing.F) {
 		f.Add(s)
 		// What encoding/json decides differently from a naive reader.
 		f.Add(strings.Replace(s, `"source_system"`, `"SOURCE_SYSTEM"`, 1)) // case-insensitive keys
-		f.Add(strings.Replace(s, `"tes"`, `"t\u0065s"`, 1))                 // escapes
+		f.Add(strings.Replace(s, `"tes"`, `"t\u0065s"`, 1))                // escapes
 		f.Add(strings.Replace(s, `{`, `{"unknown": 1, `, 1))               // unknown field
 		f.Add(strings.Replace(s, `"duration_minutes": `, `"duration_minutes": 1e1, "x": `, 1))
 		f.Add(s + ` {}`) // two values
