@@ -92,12 +92,24 @@ func jsonPointer(tokens []string) string {
 	return b.String()
 }
 
+// MaxJSONValues bounds the values (scalars, arrays, objects) of a JSON
+// document the validator decodes. Decoded, a value takes tens of times its
+// bytes, and the validator walks every one (all of a 360,000-item array,
+// even after maxItems has failed): a 9 MB body of small items would take
+// seconds and hundreds of MB. A canonical entity or a vendor's batch has
+// thousands of values, not a hundred thousand.
+const MaxJSONValues = 100_000
+
 // decodeJSON refuses invalid UTF-8 (encoding/json would silently turn it
-// into U+FFFD) and malformed or trailing input, naming the byte offset.
+// into U+FFFD), documents of more than MaxJSONValues values, and malformed
+// or trailing input, naming the byte offset.
 func decodeJSON(body []byte) (any, *Problem) {
 	if !utf8.Valid(body) {
 		off := invalidUTF8Offset(body)
 		return nil, &Problem{Reason: fmt.Sprintf("invalid UTF-8 at byte offset %d", off)}
+	}
+	if off := valuesOver(body, MaxJSONValues); off >= 0 {
+		return nil, &Problem{Reason: fmt.Sprintf("more than %d JSON values (the limit, reached at byte offset %d): refused before validation", MaxJSONValues, off)}
 	}
 	if v, ok := decodePlainJSON(body); ok {
 		return v, nil
@@ -112,6 +124,36 @@ func decodeJSON(body []byte) (any, *Problem) {
 		return nil, &Problem{Reason: "invalid JSON at byte offset " + strconv.FormatInt(d.InputOffset(), 10) + ": data after the top-level value"}
 	}
 	return v, nil
+}
+
+// valuesOver returns the byte offset at which body has more than limit
+// values, or -1: one byte scan, counting the values each separator and
+// container opening begins, outside strings. It never undercounts a valid
+// document's values by more than one.
+func valuesOver(body []byte, limit int) int {
+	n := 1
+	inStr := false
+	for i := 0; i < len(body); i++ {
+		c := body[i]
+		if inStr {
+			switch c {
+			case '\\':
+				i++
+			case '"':
+				inStr = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inStr = true
+		case ',', '[', '{':
+			if n++; n > limit {
+				return i
+			}
+		}
+	}
+	return -1
 }
 
 // jsonSyntaxReason names the offset: the syntax error's own, or end (the

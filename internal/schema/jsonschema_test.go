@@ -60,6 +60,13 @@ func TestJSONSchemaValidate(t *testing.T) {
 		{"truncated", `{"a": `, []schema.Problem{{Reason: "invalid JSON at byte offset 6: unexpected end of input"}}},
 		{"trailing data", `{} {}`, []schema.Problem{{Reason: "invalid JSON at byte offset 4: data after the top-level value"}}},
 		{"empty", ``, []schema.Problem{{Reason: "invalid JSON: document is empty"}}},
+		// 100,000 values pass the count (and fail the schema); one more is
+		// refused before it is decoded; commas and brackets in strings
+		// are not values.
+		{"at the value limit", `[` + strings.Repeat(`0,`, schema.MaxJSONValues-2) + `0]`, []schema.Problem{{Reason: "got array, want object"}}},
+		{"over the value limit", `[` + strings.Repeat(`0,`, schema.MaxJSONValues-1) + `0]`,
+			[]schema.Problem{{Reason: "more than 100000 JSON values (the limit, reached at byte offset 199998): refused before validation"}}},
+		{"separators in strings", `["` + strings.Repeat(`,[{\",`, schema.MaxJSONValues) + `"]`, []schema.Problem{{Reason: "got array, want object"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
