@@ -1,13 +1,13 @@
 package entity
 
 import (
-	"bytes"
 	"encoding"
 	"strconv"
 	"time"
 	"unicode/utf8"
 
 	"github.com/knutpunkt/knutpunkt/internal/homecare"
+	"github.com/knutpunkt/knutpunkt/internal/jsonscan"
 )
 
 // decodeVisitFast decodes a canonical visit as decodeStrict does, several
@@ -129,35 +129,21 @@ type fastJSON struct {
 	i int
 }
 
-func (d *fastJSON) ws() {
-	for d.i < len(d.b) {
-		switch d.b[d.i] {
-		case ' ', '\t', '\n', '\r':
-			d.i++
-		default:
-			return
-		}
-	}
-}
+func (d *fastJSON) ws() { d.i = jsonscan.SkipWS(d.b, d.i) }
 
-// rawStr reads a string without escapes or control characters and returns
-// its contents.
+// rawStr reads a string without escapes and returns its contents.
 func (d *fastJSON) rawStr() ([]byte, bool) {
 	d.ws()
 	if d.i >= len(d.b) || d.b[d.i] != '"' {
 		return nil, false
 	}
-	start := d.i + 1
-	for j := start; j < len(d.b); j++ {
-		switch c := d.b[j]; {
-		case c == '"':
-			d.i = j + 1
-			return d.b[start:j], true
-		case c == '\\' || c < 0x20:
-			return nil, false
-		}
+	end, esc, err := jsonscan.ScanString(d.b, d.i)
+	if err != nil || esc {
+		return nil, false
 	}
-	return nil, false
+	s := d.b[d.i+1 : end]
+	d.i = end + 1
+	return s, true
 }
 
 func (d *fastJSON) str(dst *string) bool {
@@ -180,37 +166,28 @@ func (d *fastJSON) time(dst *time.Time) bool {
 	return dst.UnmarshalJSON(d.b[start:d.i]) == nil
 }
 
+// int reads an integer: a JSON number that strconv.Atoi takes whole (no
+// fraction, no exponent, within int).
 func (d *fastJSON) int(dst *int) bool {
 	d.ws()
-	start := d.i
-	if d.i < len(d.b) && d.b[d.i] == '-' {
-		d.i++
-	}
-	digits := d.i
-	for d.i < len(d.b) && d.b[d.i] >= '0' && d.b[d.i] <= '9' {
-		d.i++
-	}
-	n := d.i - digits
-	if n == 0 || n > 18 || (n > 1 && d.b[digits] == '0') {
+	end, err := jsonscan.ScanNumber(d.b, d.i)
+	if err != nil {
 		return false
 	}
-	if d.i < len(d.b) {
-		switch d.b[d.i] {
-		case '.', 'e', 'E':
-			return false
-		}
+	v, err := strconv.Atoi(string(d.b[d.i:end]))
+	if err != nil {
+		return false
 	}
-	v, err := strconv.Atoi(string(d.b[start:d.i]))
-	*dst = v
-	return err == nil
+	*dst, d.i = v, end
+	return true
 }
 
 func (d *fastJSON) bool(dst *bool) bool {
 	d.ws()
 	switch {
-	case bytes.HasPrefix(d.b[d.i:], []byte("true")):
+	case jsonscan.HasLit(d.b, d.i, "true"):
 		*dst, d.i = true, d.i+4
-	case bytes.HasPrefix(d.b[d.i:], []byte("false")):
+	case jsonscan.HasLit(d.b, d.i, "false"):
 		*dst, d.i = false, d.i+5
 	default:
 		return false

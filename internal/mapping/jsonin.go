@@ -2,10 +2,10 @@ package mapping
 
 import (
 	"errors"
-	"fmt"
 	"strconv"
-	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/knutpunkt/knutpunkt/internal/jsonscan"
 )
 
 // jdoc is a parsed JSON input held as a flat slice of nodes over the
@@ -48,17 +48,6 @@ const maxJSONDepth = 512
 
 var errJSONDepth = errors.New("nested too deeply")
 
-// jsonSyntaxError reports where the input stops being JSON, by offset
-// only: the offending text may be personal data.
-type jsonSyntaxError struct {
-	off    int
-	reason string
-}
-
-func (e *jsonSyntaxError) Error() string {
-	return fmt.Sprintf("invalid JSON at byte %d: %s", e.off, e.reason)
-}
-
 // parse parses src as a sequence of JSON values separated by white
 // space (one value, or JSON lines) and returns the index of each
 // top-level value.
@@ -70,27 +59,20 @@ func (d *jdoc) parse(src string) ([]int32, error) {
 	d.nodes = d.nodes[:0]
 	d.depth = 0
 	var roots []int32
-	i := skipWS(src, 0)
+	i := jsonscan.SkipWS(src, 0)
 	for i < len(src) {
 		roots = append(roots, int32(len(d.nodes)))
 		var err error
 		if i, err = d.parseValue(i, -1, -1, false); err != nil {
 			return nil, err
 		}
-		j := skipWS(src, i)
+		j := jsonscan.SkipWS(src, i)
 		if j == i && j < len(src) {
-			return nil, &jsonSyntaxError{j, "want white space between values"}
+			return nil, &jsonscan.SyntaxError{Offset: j, Msg: "want white space between values"}
 		}
 		i = j
 	}
 	return roots, nil
-}
-
-func skipWS(s string, i int) int {
-	for i < len(s) && (s[i] == ' ' || s[i] == '\n' || s[i] == '\r' || s[i] == '\t') {
-		i++
-	}
-	return i
 }
 
 // parseValue parses the value at i; ks, ke and kesc give its key when it is an
@@ -98,7 +80,7 @@ func skipWS(s string, i int) int {
 func (d *jdoc) parseValue(i int, ks, ke int32, kesc bool) (int, error) {
 	s := d.src
 	if i >= len(s) {
-		return i, &jsonSyntaxError{i, "unexpected end of input"}
+		return i, &jsonscan.SyntaxError{Offset: i, Msg: "unexpected end of input"}
 	}
 	idx := len(d.nodes)
 	d.nodes = append(d.nodes, jnode{keyStart: ks, keyEnd: ke, keyEsc: kesc})
@@ -109,37 +91,37 @@ func (d *jdoc) parseValue(i int, ks, ke int32, kesc bool) (int, error) {
 			return i, errJSONDepth
 		}
 		n.kind = jObject
-		i = skipWS(s, i+1)
+		i = jsonscan.SkipWS(s, i+1)
 		if i < len(s) && s[i] == '}' {
 			i++
 			break
 		}
 		for {
 			if i >= len(s) || s[i] != '"' {
-				return i, &jsonSyntaxError{i, "want a string key"}
+				return i, &jsonscan.SyntaxError{Offset: i, Msg: "want a string key"}
 			}
 			kstart := i + 1
-			kend, esc, err := scanString(s, i)
+			kend, esc, err := jsonscan.ScanString(s, i)
 			if err != nil {
 				return i, err
 			}
-			i = skipWS(s, kend+1)
+			i = jsonscan.SkipWS(s, kend+1)
 			if i >= len(s) || s[i] != ':' {
-				return i, &jsonSyntaxError{i, "want ':'"}
+				return i, &jsonscan.SyntaxError{Offset: i, Msg: "want ':'"}
 			}
-			if i, err = d.parseValue(skipWS(s, i+1), int32(kstart), int32(kend), esc); err != nil {
+			if i, err = d.parseValue(jsonscan.SkipWS(s, i+1), int32(kstart), int32(kend), esc); err != nil {
 				return i, err
 			}
-			i = skipWS(s, i)
+			i = jsonscan.SkipWS(s, i)
 			if i < len(s) && s[i] == ',' {
-				i = skipWS(s, i+1)
+				i = jsonscan.SkipWS(s, i+1)
 				continue
 			}
 			if i < len(s) && s[i] == '}' {
 				i++
 				break
 			}
-			return i, &jsonSyntaxError{i, "want ',' or '}'"}
+			return i, &jsonscan.SyntaxError{Offset: i, Msg: "want ',' or '}'"}
 		}
 		d.depth--
 	case c == '[':
@@ -147,7 +129,7 @@ func (d *jdoc) parseValue(i int, ks, ke int32, kesc bool) (int, error) {
 			return i, errJSONDepth
 		}
 		d.nodes[idx].kind = jArray
-		i = skipWS(s, i+1)
+		i = jsonscan.SkipWS(s, i+1)
 		if i < len(s) && s[i] == ']' {
 			i++
 			d.depth--
@@ -158,186 +140,47 @@ func (d *jdoc) parseValue(i int, ks, ke int32, kesc bool) (int, error) {
 			if i, err = d.parseValue(i, -1, -1, false); err != nil {
 				return i, err
 			}
-			i = skipWS(s, i)
+			i = jsonscan.SkipWS(s, i)
 			if i < len(s) && s[i] == ',' {
-				i = skipWS(s, i+1)
+				i = jsonscan.SkipWS(s, i+1)
 				continue
 			}
 			if i < len(s) && s[i] == ']' {
 				i++
 				break
 			}
-			return i, &jsonSyntaxError{i, "want ',' or ']'"}
+			return i, &jsonscan.SyntaxError{Offset: i, Msg: "want ',' or ']'"}
 		}
 		d.depth--
 	case c == '"':
-		end, esc, err := scanString(s, i)
+		end, esc, err := jsonscan.ScanString(s, i)
 		if err != nil {
 			return i, err
 		}
 		n.kind, n.esc, n.start, n.end = jString, esc, int32(i+1), int32(end)
 		i = end + 1
 	case c == '-' || c >= '0' && c <= '9':
-		end, err := scanNumber(s, i)
+		end, err := jsonscan.ScanNumber(s, i)
 		if err != nil {
 			return i, err
 		}
 		n.kind, n.start, n.end = jNumber, int32(i), int32(end)
 		i = end
-	case hasLit(s, i, "true"):
+	case jsonscan.HasLit(s, i, "true"):
 		n.kind = jTrue
 		i += 4
-	case hasLit(s, i, "false"):
+	case jsonscan.HasLit(s, i, "false"):
 		n.kind = jFalse
 		i += 5
-	case hasLit(s, i, "null"):
+	case jsonscan.HasLit(s, i, "null"):
 		n.kind = jNull
 		i += 4
 	default:
-		return i, &jsonSyntaxError{i, "want a value"}
+		return i, &jsonscan.SyntaxError{Offset: i, Msg: "want a value"}
 	}
 	// n may be stale: appending children can move the slice.
 	d.nodes[idx].skip = int32(len(d.nodes))
 	return i, nil
-}
-
-func hasLit(s string, i int, lit string) bool {
-	return len(s)-i >= len(lit) && s[i:i+len(lit)] == lit
-}
-
-// scanString returns the index of the closing quote of the string
-// opening at i and whether it holds escapes.
-func scanString(s string, i int) (end int, esc bool, err error) {
-	for j := i + 1; j < len(s); j++ {
-		switch c := s[j]; {
-		case c == '"':
-			return j, esc, nil
-		case c == '\\':
-			esc = true
-			j++
-			if j >= len(s) {
-				break
-			}
-			switch s[j] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-			case 'u':
-				if j+4 >= len(s) {
-					return 0, false, &jsonSyntaxError{j, "short \\u escape"}
-				}
-				for _, h := range []byte(s[j+1 : j+5]) {
-					if !isHex(h) {
-						return 0, false, &jsonSyntaxError{j, "bad \\u escape"}
-					}
-				}
-				j += 4
-			default:
-				return 0, false, &jsonSyntaxError{j, "bad escape"}
-			}
-		case c < 0x20:
-			return 0, false, &jsonSyntaxError{j, "control character in string"}
-		}
-	}
-	return 0, false, &jsonSyntaxError{i, "unterminated string"}
-}
-
-func isHex(c byte) bool {
-	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
-}
-
-func scanNumber(s string, i int) (int, error) {
-	start := i
-	if s[i] == '-' {
-		i++
-	}
-	digits := func() int {
-		n := 0
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-			n++
-		}
-		return n
-	}
-	if i < len(s) && s[i] == '0' {
-		i++
-	} else if digits() == 0 {
-		return i, &jsonSyntaxError{start, "bad number"}
-	}
-	if i < len(s) && s[i] == '.' {
-		i++
-		if digits() == 0 {
-			return i, &jsonSyntaxError{start, "bad number"}
-		}
-	}
-	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		i++
-		if i < len(s) && (s[i] == '+' || s[i] == '-') {
-			i++
-		}
-		if digits() == 0 {
-			return i, &jsonSyntaxError{start, "bad number"}
-		}
-	}
-	return i, nil
-}
-
-// unescape decodes the JSON string body s (without quotes).
-func unescape(s string) string {
-	b := make([]byte, 0, len(s))
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c != '\\' {
-			b = append(b, c)
-			continue
-		}
-		i++
-		switch s[i] {
-		case 'b':
-			b = append(b, '\b')
-		case 'f':
-			b = append(b, '\f')
-		case 'n':
-			b = append(b, '\n')
-		case 'r':
-			b = append(b, '\r')
-		case 't':
-			b = append(b, '\t')
-		case 'u':
-			r := rune(hex4(s[i+1:]))
-			i += 4
-			if utf16.IsSurrogate(r) {
-				r2 := utf8.RuneError
-				if i+6 < len(s) && s[i+1] == '\\' && s[i+2] == 'u' {
-					r2 = rune(hex4(s[i+3:]))
-				}
-				if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
-					r = dec
-					i += 6
-				} else {
-					r = utf8.RuneError
-				}
-			}
-			b = utf8.AppendRune(b, r)
-		default: // '"', '\\', '/'
-			b = append(b, s[i])
-		}
-	}
-	return string(b)
-}
-
-func hex4(s string) int {
-	v := 0
-	for _, c := range []byte(s[:4]) {
-		switch {
-		case c >= '0' && c <= '9':
-			c -= '0'
-		case c >= 'a' && c <= 'f':
-			c -= 'a' - 10
-		default:
-			c -= 'A' - 10
-		}
-		v = v<<4 | int(c)
-	}
-	return v
 }
 
 // key returns the member name of node i.
@@ -345,7 +188,7 @@ func (d *jdoc) key(i int32) string {
 	n := &d.nodes[i]
 	k := d.src[n.keyStart:n.keyEnd]
 	if n.keyEsc {
-		return unescape(k)
+		return jsonscan.Unescape(k)
 	}
 	return k
 }
@@ -360,7 +203,7 @@ func (d *jdoc) member(i int32, key string) int32 {
 	for c := i + 1; c < n.skip; c = d.nodes[c].skip {
 		cn := &d.nodes[c]
 		if cn.keyEsc {
-			if unescape(d.src[cn.keyStart:cn.keyEnd]) == key {
+			if jsonscan.Unescape(d.src[cn.keyStart:cn.keyEnd]) == key {
 				return c
 			}
 		} else if d.src[cn.keyStart:cn.keyEnd] == key {
@@ -435,7 +278,7 @@ func (d *jdoc) value(i int32) any {
 	case jString:
 		s := d.src[n.start:n.end]
 		if n.esc {
-			return unescape(s)
+			return jsonscan.Unescape(s)
 		}
 		return s
 	case jNumber:

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/knutpunkt/knutpunkt/internal/jsonscan"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
@@ -111,7 +112,7 @@ func decodeJSON(body []byte) (any, *Problem) {
 	if off := valuesOver(body, MaxJSONValues); off >= 0 {
 		return nil, &Problem{Reason: fmt.Sprintf("more than %d JSON values (the limit, reached at byte offset %d): refused before validation", MaxJSONValues, off)}
 	}
-	if v, ok := decodePlainJSON(body); ok {
+	if v, ok := jsonscan.DecodePlain(body); ok { // the fast path for plain JSON
 		return v, nil
 	}
 	d := json.NewDecoder(bytes.NewReader(body))
@@ -171,180 +172,4 @@ func jsonSyntaxReason(err error, end int64) string {
 		return fmt.Sprintf("invalid JSON at byte offset %d: unexpected end of input", off)
 	}
 	return fmt.Sprintf("invalid JSON at byte offset %d: %s", off, err.Error())
-}
-
-// decodePlainJSON decodes body as decodeJSON's encoding/json decoder does
-// (objects as map[string]any, numbers as json.Number), several times
-// faster, when body is plain: strings without escapes, numbers in the JSON
-// grammar, nesting within reason, nothing after the value. Anything else
-// reports false, and the caller decodes with encoding/json, whose result
-// and error are the contract. body must be valid UTF-8.
-func decodePlainJSON(body []byte) (any, bool) {
-	d := plainJSON{b: body}
-	v, ok := d.value(0)
-	if !ok {
-		return nil, false
-	}
-	d.ws()
-	return v, d.i == len(d.b)
-}
-
-type plainJSON struct {
-	b []byte
-	i int
-}
-
-func (d *plainJSON) ws() {
-	for d.i < len(d.b) {
-		switch d.b[d.i] {
-		case ' ', '\t', '\n', '\r':
-			d.i++
-		default:
-			return
-		}
-	}
-}
-
-func (d *plainJSON) str() (string, bool) {
-	// The caller saw the opening quote.
-	start := d.i + 1
-	for j := start; j < len(d.b); j++ {
-		switch c := d.b[j]; {
-		case c == '"':
-			d.i = j + 1
-			return string(d.b[start:j]), true
-		case c == '\\' || c < 0x20:
-			return "", false
-		}
-	}
-	return "", false
-}
-
-func (d *plainJSON) value(depth int) (any, bool) {
-	d.ws()
-	if d.i >= len(d.b) || depth > 1000 {
-		return nil, false
-	}
-	switch c := d.b[d.i]; {
-	case c == '"':
-		return d.str()
-	case c == '{':
-		d.i++
-		m := map[string]any{}
-		d.ws()
-		if d.i < len(d.b) && d.b[d.i] == '}' {
-			d.i++
-			return m, true
-		}
-		for {
-			d.ws()
-			if d.i >= len(d.b) || d.b[d.i] != '"' {
-				return nil, false
-			}
-			k, ok := d.str()
-			if !ok {
-				return nil, false
-			}
-			d.ws()
-			if d.i >= len(d.b) || d.b[d.i] != ':' {
-				return nil, false
-			}
-			d.i++
-			v, ok := d.value(depth + 1)
-			if !ok {
-				return nil, false
-			}
-			m[k] = v
-			d.ws()
-			if d.i < len(d.b) && d.b[d.i] == ',' {
-				d.i++
-				continue
-			}
-			if d.i < len(d.b) && d.b[d.i] == '}' {
-				d.i++
-				return m, true
-			}
-			return nil, false
-		}
-	case c == '[':
-		d.i++
-		a := []any{}
-		d.ws()
-		if d.i < len(d.b) && d.b[d.i] == ']' {
-			d.i++
-			return a, true
-		}
-		for {
-			v, ok := d.value(depth + 1)
-			if !ok {
-				return nil, false
-			}
-			a = append(a, v)
-			d.ws()
-			if d.i < len(d.b) && d.b[d.i] == ',' {
-				d.i++
-				continue
-			}
-			if d.i < len(d.b) && d.b[d.i] == ']' {
-				d.i++
-				return a, true
-			}
-			return nil, false
-		}
-	case c == 't':
-		return true, d.lit("true")
-	case c == 'f':
-		return false, d.lit("false")
-	case c == 'n':
-		return nil, d.lit("null")
-	case c == '-' || ('0' <= c && c <= '9'):
-		return d.number()
-	}
-	return nil, false
-}
-
-func (d *plainJSON) lit(s string) bool {
-	if !bytes.HasPrefix(d.b[d.i:], []byte(s)) {
-		return false
-	}
-	d.i += len(s)
-	return true
-}
-
-// number reads a number in the JSON grammar:
-// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-func (d *plainJSON) number() (any, bool) {
-	start := d.i
-	digits := func() int {
-		n := 0
-		for d.i < len(d.b) && d.b[d.i] >= '0' && d.b[d.i] <= '9' {
-			d.i++
-			n++
-		}
-		return n
-	}
-	if d.b[d.i] == '-' {
-		d.i++
-	}
-	intStart := d.i
-	n := digits()
-	if n == 0 || (n > 1 && d.b[intStart] == '0') {
-		return nil, false
-	}
-	if d.i < len(d.b) && d.b[d.i] == '.' {
-		d.i++
-		if digits() == 0 {
-			return nil, false
-		}
-	}
-	if d.i < len(d.b) && (d.b[d.i] == 'e' || d.b[d.i] == 'E') {
-		d.i++
-		if d.i < len(d.b) && (d.b[d.i] == '+' || d.b[d.i] == '-') {
-			d.i++
-		}
-		if digits() == 0 {
-			return nil, false
-		}
-	}
-	return json.Number(d.b[start:d.i]), true
 }
