@@ -38,15 +38,7 @@ func TestDeadAndMessages(t *testing.T) {
 	if !strings.Contains(stderr, "dead letter") || !strings.Contains(stderr, "mixed.jsonl:2") || strings.Contains(stderr, visit.ClientPnr) {
 		t.Errorf("knut import's warnings do not name mixed.jsonl:2 (or show the personnummer):\n%s", stderr)
 	}
-	st := openStore(t, cfg)
-	ids := map[store.Status]string{}
-	msgs, err := st.ListMessages(t.Context(), store.MessageFilter{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range msgs {
-		ids[m.Status] = m.ID
-	}
+	_, ids := idsByStatus(t, cfg)
 	dead, processed := ids[store.StatusDead], ids[store.StatusProcessed]
 	if dead == "" || processed == "" {
 		t.Fatalf("want a processed and a dead message, have %v", ids)

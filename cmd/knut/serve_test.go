@@ -77,15 +77,7 @@ func TestReplay(t *testing.T) {
 	if out, _, err := knut(t, "import", "--config", cfg, "--pipeline", "tes_visits", file); err != nil || !strings.Contains(out, "stored=1 dead=1") {
 		t.Fatalf("knut import: %v\n%s", err, out)
 	}
-	st := openStore(t, cfg)
-	ids := map[store.Status]string{}
-	msgs, err := st.ListMessages(t.Context(), store.MessageFilter{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range msgs {
-		ids[m.Status] = m.ID
-	}
+	st, ids := idsByStatus(t, cfg)
 	if ids[store.StatusProcessed] == "" || ids[store.StatusDead] == "" {
 		t.Fatalf("want a processed and a dead message, have %v", ids)
 	}
@@ -131,4 +123,20 @@ func TestReplay(t *testing.T) {
 			t.Errorf("second knut replay %s succeeded", dead)
 		}
 	})
+}
+
+// idsByStatus opens cfg's store and returns it with a message ID for each
+// status the log holds.
+func idsByStatus(t *testing.T, cfg string) (*store.Store, map[store.Status]string) {
+	t.Helper()
+	st := openStore(t, cfg)
+	msgs, err := st.ListMessages(t.Context(), store.MessageFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[store.Status]string{}
+	for _, m := range msgs {
+		ids[m.Status] = m.ID
+	}
+	return st, ids
 }

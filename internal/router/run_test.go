@@ -125,6 +125,20 @@ func newRelayWith(t *testing.T, broker *memory.Broker, bus *Bus, cfg Config) (*R
 	return r, log
 }
 
+// runRelayWithOneInFlight runs a relay with a 30 s shutdown timeout and
+// sends it one message, returning once the broker's send fault has entered
+// (closed or sent on entered): the message's delivery is in flight.
+func runRelayWithOneInFlight(t *testing.T, broker *memory.Broker, bus *Bus, entered chan struct{}) (*Router, *memLog, context.CancelFunc, chan error) {
+	r, log := newRelay(t, broker, bus, 30*time.Second)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	<-r.Running()
+	broker.Publish("vendor.in", knutpunkt.Message{ID: "m1", Body: []byte(`{}`)})
+	<-entered
+	return r, log, cancel, done
+}
+
 // A handler whose subscription fails makes Run fail with that error; it
 // used to wait forever for the handlers to run.
 func TestRunFailsWhenAHandlerCannotStart(t *testing.T) {
@@ -164,14 +178,8 @@ func TestStopDrainsInFlight(t *testing.T) {
 		})
 		bus := NewBus()
 		defer bus.Close()
-		r, log := newRelay(t, broker, bus, 30*time.Second)
+		r, log, cancel, done := runRelayWithOneInFlight(t, broker, bus, entered)
 		defer r.Close()
-		ctx, cancel := context.WithCancel(t.Context())
-		done := make(chan error, 1)
-		go func() { done <- r.Run(ctx) }()
-		<-r.Running()
-		broker.Publish("vendor.in", knutpunkt.Message{ID: "m1", Body: []byte(`{}`)})
-		<-entered
 		cancel()
 		synctest.Wait()
 		if _, err := r.Ingest(t.Context(), "relay", "test", knutpunkt.Message{ID: "m2", Body: []byte(`{}`)}); !errors.Is(err, ErrStopping) {
@@ -218,14 +226,8 @@ func TestStopLeavesWhatOutlastsTheTimeout(t *testing.T) {
 		})
 		bus := NewBus()
 		defer bus.Close()
-		r, log := newRelay(t, broker, bus, 30*time.Second)
+		r, log, cancel, done := runRelayWithOneInFlight(t, broker, bus, entered)
 		defer r.Close()
-		ctx, cancel := context.WithCancel(t.Context())
-		done := make(chan error, 1)
-		go func() { done <- r.Run(ctx) }()
-		<-r.Running()
-		broker.Publish("vendor.in", knutpunkt.Message{ID: "m1", Body: []byte(`{}`)})
-		<-entered
 		stopped := time.Now()
 		cancel()
 		if err := <-done; err != nil {

@@ -215,42 +215,32 @@ func (h *benchHub) orders(b *testing.B, prefix string, n int, rate float64) (e2e
 	var (
 		mu     sync.Mutex
 		failed []error
-		wg     sync.WaitGroup
 	)
-	interval := time.Duration(float64(time.Second) / rate)
-	start := time.Now()
-	for i := range n {
-		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
-			time.Sleep(d)
+	sendTime = paced(n, rate, func(i int) {
+		sent[i] = time.Now()
+		// As a case system does: after a 503 wait its Retry-After,
+		// after a broken connection a second, and send again (at
+		// most ten times); the latency includes the waits.
+		err := benchPost(h.ctx, h.client, url, bodies[i])
+		for try := 0; err != nil && try < 10 && h.ctx.Err() == nil; try++ {
+			wait := time.Second
+			var busy *busyError
+			if errors.As(err, &busy) {
+				wait = busy.retryAfter
+			} else if _, status := errors.AsType[*statusError](err); status {
+				break // the hub refused the order: not worth sending again
+			}
+			h.retries.Add(1)
+			time.Sleep(wait)
+			err = benchPost(h.ctx, h.client, url, bodies[i])
 		}
-		wg.Go(func() {
-			sent[i] = time.Now()
-			// As a case system does: after a 503 wait its Retry-After,
-			// after a broken connection a second, and send again (at
-			// most ten times); the latency includes the waits.
-			err := benchPost(h.ctx, h.client, url, bodies[i])
-			for try := 0; err != nil && try < 10 && h.ctx.Err() == nil; try++ {
-				wait := time.Second
-				var busy *busyError
-				if errors.As(err, &busy) {
-					wait = busy.retryAfter
-				} else if _, status := errors.AsType[*statusError](err); status {
-					break // the hub refused the order: not worth sending again
-				}
-				h.retries.Add(1)
-				time.Sleep(wait)
-				err = benchPost(h.ctx, h.client, url, bodies[i])
-			}
-			accepted[i] = time.Now()
-			if err != nil {
-				mu.Lock()
-				failed = append(failed, fmt.Errorf("order %s: %w", ids[i], err))
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	sendTime = time.Since(start)
+		accepted[i] = time.Now()
+		if err != nil {
+			mu.Lock()
+			failed = append(failed, fmt.Errorf("order %s: %w", ids[i], err))
+			mu.Unlock()
+		}
+	})
 	if len(failed) > 0 {
 		b.Fatalf("%d of %d orders not accepted, first: %v", len(failed), n, failed[0])
 	}
