@@ -25,6 +25,9 @@
 // ingest.go is how a message enters (sources, Ingest, Replay); handlers.go
 // processes, commits and delivers; deferred.go makes a message wait for its
 // predecessor; sweep.go finds what the log holds and nobody handles;
-// messagelog.go is the contract with the store; bus.go the embedded queue;
-// headers.go the header names the engine sets.
+// inflight.go holds messages with their body sizes and refuses new ones
+// when MaxInFlight or MaxQueue is reached (backpressure); stop.go drains
+// what is in flight when Run stops; messagelog.go is the contract with the
+// store; bus.go the embedded queue; headers.go the header names the engine
+// sets.
 package router
