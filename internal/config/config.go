@@ -99,7 +99,8 @@ type Bus struct {
 	// processes is a later kind.
 	Kind string `yaml:"kind"`
 	// MaxInFlight bounds the bytes of message bodies the hub holds in
-	// memory: queued, being handled or waiting. Default 64MiB. When it is
+	// memory: queued, being handled or waiting. Default 24MiB (one 10MiB body
+	// per pipeline at a time, thousands of small messages). When it is
 	// reached, HTTP ingest answers 503 with Retry-After before reading the
 	// body, polled sources leave their files for the next poll, and the
 	// start-up sweep leaves the rest of a backlog in the log until there
@@ -149,7 +150,7 @@ func Default(dir string) *Config {
 	return &Config{
 		Environment:     Development,
 		Store:           Store{DSN: "knut.db"},
-		Bus:             Bus{Kind: "embedded", MaxInFlight: 64 << 20, MaxQueue: 1000},
+		Bus:             Bus{Kind: "embedded", MaxInFlight: 24 << 20, MaxQueue: 1000},
 		HTTP:            HTTP{Listen: "127.0.0.1:8080", MaxBody: 10 << 20},
 		Pipelines:       "pipelines",
 		Mappings:        "mappings",
@@ -334,7 +335,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("http.tls.client_ca: is required in production (mutual TLS)"))
 	}
 	if c.Bus.MaxInFlight <= 0 {
-		errs = append(errs, errors.New("bus.max_in_flight: must be a positive size such as 64MiB"))
+		errs = append(errs, errors.New("bus.max_in_flight: must be a positive size such as 24MiB"))
 	}
 	if c.Bus.MaxQueue <= 0 {
 		errs = append(errs, errors.New("bus.max_queue: must be a positive number of messages such as 1000"))

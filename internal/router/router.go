@@ -42,7 +42,7 @@ type Config struct {
 	// MaxInFlight bounds the bytes of message bodies the router holds in
 	// memory (queued, handled or waiting); MaxQueue the messages waiting on
 	// one pipeline's queue. When either is reached, ingest answers ErrBusy
-	// and the sweep leaves messages in the log. Defaults 64 MiB and 1000.
+	// and the sweep leaves messages in the log. Defaults 24 MiB and 1000.
 	MaxInFlight int64
 	MaxQueue    int
 }
@@ -133,7 +133,7 @@ func New(cfg Config) (*Router, error) {
 		r.cfg.ShutdownTimeout = 30 * time.Second
 	}
 	if cfg.MaxInFlight <= 0 {
-		r.cfg.MaxInFlight = 64 << 20
+		r.cfg.MaxInFlight = 24 << 20
 	}
 	if cfg.MaxQueue <= 0 {
 		r.cfg.MaxQueue = 1000
