@@ -166,8 +166,16 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		fmt.Fprintf(opts.Out, "\nThe store is kept in %s; `knut serve` with store.dsn set to it shows it again.\n", cfg.Store.DSN)
 	}
 	if opts.Once {
+		// Stopped as `knut serve` stops on SIGTERM: nothing new taken,
+		// what is in flight drained, then sinks, bus and store closed.
 		cancel()
-		return sum, <-done
+		if err := <-done; err != nil {
+			return sum, err
+		}
+		d := srv.Router().Drained()
+		fmt.Fprintf(opts.Out, "\nStopped: %d messages drained in %s, %d left in the log for the next start; sinks, bus and store closed.\n",
+			d.Finished, d.Took.Round(time.Millisecond), d.Left)
+		return sum, nil
 	}
 	fmt.Fprintf(opts.Out, "\nThe hub keeps serving on %s (try %s/metrics); Ctrl-C stops it.\n", base, base)
 	return sum, <-done
