@@ -127,7 +127,9 @@ func newRelayWith(t *testing.T, broker *memory.Broker, bus *Bus, cfg Config) (*R
 
 // runRelayWithOneInFlight runs a relay with a 30 s shutdown timeout and
 // sends it one message, returning once the broker's send fault has entered
-// (closed or sent on entered): the message's delivery is in flight.
+// (closed or sent on entered) and everything else has settled: the
+// message's delivery is in flight, the message itself finished. It runs in
+// a synctest bubble.
 func runRelayWithOneInFlight(t *testing.T, broker *memory.Broker, bus *Bus, entered chan struct{}) (*Router, *memLog, context.CancelFunc, chan error) {
 	r, log := newRelay(t, broker, bus, 30*time.Second)
 	ctx, cancel := context.WithCancel(t.Context())
@@ -136,6 +138,7 @@ func runRelayWithOneInFlight(t *testing.T, broker *memory.Broker, bus *Bus, ente
 	<-r.Running()
 	broker.Publish("vendor.in", knutpunkt.Message{ID: "m1", Body: []byte(`{}`)})
 	<-entered
+	synctest.Wait() // the input's handler has let go of it
 	return r, log, cancel, done
 }
 
