@@ -119,28 +119,36 @@ func (l *messageLog) DeadLetter(ctx context.Context, p, msgID string, cause erro
 
 func (l *messageLog) Pending(ctx context.Context, p string, known func(id string) bool) iter.Seq2[knutpunkt.Message, error] {
 	return func(yield func(knutpunkt.Message, error) bool) {
-		// The IDs are a few bytes each; a body is read only when the
-		// router is ready to queue it.
-		ids, err := l.s.ReceivedIDs(ctx, p)
-		if err != nil {
-			yield(knutpunkt.Message{}, err)
-			return
-		}
-		for _, id := range ids {
-			if known(id) {
-				continue
-			}
-			r, err := l.s.Message(ctx, id)
+		// IDs a page at a time; a body is read only when the router is
+		// ready to queue it.
+		const page = 1000
+		var c store.PendingCursor
+		for {
+			ids, next, err := l.s.ReceivedPage(ctx, p, c, page)
 			if err != nil {
 				yield(knutpunkt.Message{}, err)
 				return
 			}
-			if r.Status != store.StatusReceived || r.Headers[router.HeaderTopic] == "" {
-				continue // finished since, or never meant for a queue
+			for _, id := range ids {
+				if known(id) {
+					continue
+				}
+				r, err := l.s.Message(ctx, id)
+				if err != nil {
+					yield(knutpunkt.Message{}, err)
+					return
+				}
+				if r.Status != store.StatusReceived || r.Headers[router.HeaderTopic] == "" {
+					continue // finished since, or never meant for a queue
+				}
+				if !yield(knutpunkt.Message{ID: r.ID, Headers: r.Headers, Body: r.Body}, nil) {
+					return
+				}
 			}
-			if !yield(knutpunkt.Message{ID: r.ID, Headers: r.Headers, Body: r.Body}, nil) {
+			if len(ids) < page {
 				return
 			}
+			c = next
 		}
 	}
 }

@@ -69,3 +69,40 @@ func TestRelatedAndDeadSince(t *testing.T) {
 		}
 	})
 }
+
+// ReceivedPage walks the received messages oldest first, a page at a time,
+// across messages received at the same instant, and leaves out finished ones.
+func TestReceivedPage(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *store.Store, _ testDB) {
+		ctx := context.Background()
+		at := []time.Time{t0, t0, t0, t0.Add(time.Microsecond), t0.Add(time.Second), t0.Add(time.Second), t0.Add(time.Hour)}
+		ids := []string{"c", "a", "b", "d", "f", "e", "g"}
+		for i, id := range ids {
+			if _, err := s.SaveInbound(ctx, inbound(id, "p", "", "", at[i])); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.MarkProcessed(ctx, "b"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.SaveInbound(ctx, inbound("other", "q", "", "", t0)); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		var c store.PendingCursor
+		for pages := 0; ; pages++ {
+			page, next, err := s.ReceivedPage(ctx, "p", c, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, page...)
+			if len(page) < 2 || pages > 10 {
+				break
+			}
+			c = next
+		}
+		if want := []string{"a", "c", "d", "e", "f", "g"}; !slices.Equal(got, want) {
+			t.Errorf("pages = %v, want %v", got, want)
+		}
+	})
+}
