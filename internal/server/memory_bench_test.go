@@ -4,15 +4,18 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,9 +26,10 @@ import (
 // for KNUT_BENCH_SECONDS (default 60) 50 clients post 9 MB JSON bodies to
 // the TES pipeline as fast as the hub takes them (after a 503 a client
 // waits its Retry-After and sends again), while orders arrive at 200/s
-// (KNUT_BENCH_RATE) on the same hub. It reports the peak RSS of the process
-// (VmHWM: the hub with the simulators and the clients, so the hub's own is
-// lower), the big bodies accepted and refused, the orders' latency, and
+// (KNUT_BENCH_RATE) on the same hub. The 50 clients run in a process of
+// their own (TestBigBodySenders). It reports the peak RSS of the hub's
+// process (VmHWM: the hub with the simulators and the order sender), the
+// big bodies accepted and refused, the orders' latency, and
 // lost: messages the hub answered 202 for that are not processed or dead
 // once it has settled. One run is the whole benchmark:
 //
@@ -45,31 +49,90 @@ func BenchmarkMemoryUnderLoad(b *testing.B) {
 	rate := benchRate(b)
 	h := startBenchHub(b, "memory", nil)
 	before := peakRSS(b)
-	big := bigVisit(9 << 20)
-	// The senders of big bodies have connections of their own.
-	bigClient := &http.Client{Timeout: 2 * time.Minute, Transport: h.client.Transport.(*http.Transport).Clone()}
-	ctx, cancel := context.WithTimeout(h.ctx, time.Duration(seconds)*time.Second)
-	defer cancel()
+	// The senders of big bodies run in a process of their own, so the peak
+	// RSS is the hub's (with the simulators and the order sender).
+	out := filepath.Join(b.TempDir(), "senders.json")
+	senders := exec.CommandContext(h.ctx, os.Args[0], "-test.run=^TestBigBodySenders$")
+	senders.Env = append(os.Environ(), "KNUT_BENCH_SENDERS_URL="+h.base, "KNUT_BENCH_SENDERS_CA="+filepath.Join(h.dir, "ca.pem"),
+		"KNUT_BENCH_SENDERS_OUT="+out, "KNUT_BENCH_SECONDS="+strconv.Itoa(seconds))
+	senders.Stderr = os.Stderr
+	if err := senders.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	e2e, accept, _ := h.orders(b, "MEM", seconds*int(rate), rate)
+	if err := senders.Wait(); err != nil {
+		b.Fatalf("the big-body senders: %v", err)
+	}
+	b.StopTimer()
+	var sent sendersReport
+	if data, err := os.ReadFile(out); err != nil || json.Unmarshal(data, &sent) != nil {
+		b.Fatalf("the big-body senders' report: %v", err)
+	}
+	if len(sent.Failures) > 0 {
+		b.Fatalf("%d big posts failed other than busy, first: %s", len(sent.Failures), sent.Failures[0])
+	}
+	accepted := sent.Accepted
+	lost := settledLost(b, h, accepted)
+	reportLatency(b, e2e, accept)
+	b.ReportMetric(float64(h.retries.Load()), "order_retries_503")
+	b.ReportMetric(float64(before)/(1<<20), "rss_before_MB")
+	b.ReportMetric(float64(peakRSS(b))/(1<<20), "peak_rss_MB")
+	b.ReportMetric(float64(len(accepted)), "big_accepted")
+	b.ReportMetric(float64(sent.Refused), "big_refused_503")
+	b.ReportMetric(float64(lost), "lost")
+	b.ReportMetric(0, "ns/op")
+	if lost > 0 {
+		b.Errorf("%d accepted messages lost", lost)
+	}
+}
 
+// sendersReport is what TestBigBodySenders reports to the benchmark.
+type sendersReport struct {
+	Accepted []string
+	Refused  int64
+	Failures []string
+}
+
+// TestBigBodySenders is BenchmarkMemoryUnderLoad's load, run by the
+// benchmark in a process of its own: 50 clients post 9 MB bodies to
+// KNUT_BENCH_SENDERS_URL for KNUT_BENCH_SECONDS, each waiting out a 503's
+// Retry-After, and it writes what the hub answered to
+// KNUT_BENCH_SENDERS_OUT. Run on its own it has nothing to do.
+func TestBigBodySenders(t *testing.T) {
+	base := os.Getenv("KNUT_BENCH_SENDERS_URL")
+	if base == "" {
+		t.Skip("the load of BenchmarkMemoryUnderLoad, which starts it in a process of its own")
+	}
+	seconds, _ := strconv.Atoi(os.Getenv("KNUT_BENCH_SECONDS"))
+	caPEM, err := os.ReadFile(os.Getenv("KNUT_BENCH_SENDERS_CA"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	client := &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, MaxIdleConnsPerHost: 64}}
+	big := bigVisit(9 << 20)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(max(seconds, 1))*time.Second)
+	defer cancel()
 	var (
-		mu       sync.Mutex
-		accepted []string
-		failures []error
-		refused  atomic.Int64
-		clients  sync.WaitGroup
+		mu      sync.Mutex
+		rep     sendersReport
+		clients sync.WaitGroup
 	)
 	for c := range 50 {
 		clients.Go(func() {
 			for n := 0; ctx.Err() == nil; n++ {
-				id, retryAfter, err := postBig(ctx, bigClient, h.base, big, fmt.Sprintf("BIG-%02d-%06d", c, n))
+				id, retryAfter, err := postBig(ctx, client, base, big, fmt.Sprintf("BIG-%02d-%06d", c, n))
 				mu.Lock()
 				switch {
 				case id != "":
-					accepted = append(accepted, id)
+					rep.Accepted = append(rep.Accepted, id)
 				case retryAfter > 0:
-					refused.Add(1)
+					rep.Refused++
 				case err != nil && ctx.Err() == nil:
-					failures = append(failures, err)
+					rep.Failures = append(rep.Failures, err.Error())
 				}
 				mu.Unlock()
 				select {
@@ -79,24 +142,10 @@ func BenchmarkMemoryUnderLoad(b *testing.B) {
 			}
 		})
 	}
-	b.ResetTimer()
-	e2e, accept, _ := h.orders(b, "MEM", seconds*int(rate), rate)
 	clients.Wait()
-	b.StopTimer()
-	if len(failures) > 0 {
-		b.Fatalf("%d big posts failed other than busy, first: %v", len(failures), failures[0])
-	}
-	lost := settledLost(b, h, accepted)
-	reportLatency(b, e2e, accept)
-	b.ReportMetric(float64(h.retries.Load()), "order_retries_503")
-	b.ReportMetric(float64(before)/(1<<20), "rss_before_MB")
-	b.ReportMetric(float64(peakRSS(b))/(1<<20), "peak_rss_MB")
-	b.ReportMetric(float64(len(accepted)), "big_accepted")
-	b.ReportMetric(float64(refused.Load()), "big_refused_503")
-	b.ReportMetric(float64(lost), "lost")
-	b.ReportMetric(0, "ns/op")
-	if lost > 0 {
-		b.Errorf("%d accepted messages lost", lost)
+	data, _ := json.Marshal(rep)
+	if err := os.WriteFile(os.Getenv("KNUT_BENCH_SENDERS_OUT"), data, 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -204,10 +204,12 @@ func startBenchHub(b *testing.B, run string, tune func(*config.Config)) *benchHu
 // from the case system's POST to the provider's acknowledgement, the part
 // until the hub's 202, and how long the sending took.
 func (h *benchHub) orders(b *testing.B, prefix string, n int, rate float64) (e2e, accept []time.Duration, sendTime time.Duration) {
-	bodies, ids := benchOrdersFrom(b, n, prefix)
+	order := benchOrderMaker(prefix)
+	ids := make([]string, n)
 	index := make(map[string]int, n)
-	for i, id := range ids {
-		index[id] = i
+	for i := range n {
+		ids[i] = benchNewOrderID(prefix, i)
+		index[ids[i]] = i
 	}
 	url := h.base + "/ingest/lifecare_orders"
 	sent := make([]time.Time, n)
@@ -217,11 +219,18 @@ func (h *benchHub) orders(b *testing.B, prefix string, n int, rate float64) (e2e
 		failed []error
 	)
 	sendTime = paced(n, rate, func(i int) {
+		body, err := order(i) // encoded now: the run holds no backlog of bodies
+		if err != nil {
+			mu.Lock()
+			failed = append(failed, fmt.Errorf("order %s: %w", ids[i], err))
+			mu.Unlock()
+			return
+		}
 		sent[i] = time.Now()
 		// As a case system does: after a 503 wait its Retry-After,
 		// after a broken connection a second, and send again (at
 		// most ten times); the latency includes the waits.
-		err := benchPost(h.ctx, h.client, url, bodies[i])
+		err = benchPost(h.ctx, h.client, url, body)
 		for try := 0; err != nil && try < 10 && h.ctx.Err() == nil; try++ {
 			wait := time.Second
 			var busy *busyError
@@ -232,7 +241,7 @@ func (h *benchHub) orders(b *testing.B, prefix string, n int, rate float64) (e2e
 			}
 			h.retries.Add(1)
 			time.Sleep(wait)
-			err = benchPost(h.ctx, h.client, url, bodies[i])
+			err = benchPost(h.ctx, h.client, url, body)
 		}
 		accepted[i] = time.Now()
 		if err != nil {
@@ -336,6 +345,21 @@ func benchOrders(b *testing.B, n int) (bodies [][]byte, ids []string) {
 
 func benchOrdersFrom(b *testing.B, n int, prefix string) (bodies [][]byte, ids []string) {
 	b.Helper()
+	order := benchOrderMaker(prefix)
+	bodies, ids = make([][]byte, n), make([]string, n)
+	for i := range n {
+		body, err := order(i)
+		if err != nil {
+			b.Fatal(err)
+		}
+		bodies[i], ids[i] = body, benchNewOrderID(prefix, i)
+	}
+	return bodies, ids
+}
+
+// benchOrderMaker returns a function that encodes the i-th new order of
+// prefix when asked, so a long run need not hold every body at once.
+func benchOrderMaker(prefix string) func(i int) ([]byte, error) {
 	clients := homecare.OfficialTestPersonIDs()
 	decided := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
 	// One template per client from the case-system simulator's generator,
@@ -348,22 +372,19 @@ func benchOrdersFrom(b *testing.B, n int, prefix string) (bodies [][]byte, ids [
 			orders = append(orders, o.Order)
 		}
 	}
-	bodies, ids = make([][]byte, n), make([]string, n)
-	for i := range n {
+	return func(i int) ([]byte, error) {
 		o := orders[i%len(orders)]
 		o.Head.ID = fmt.Sprintf("LC-EV-%s-%07d", prefix, i+1)
 		o.Head.Time = decided.Add(time.Duration(i) * time.Second)
-		o.ID = fmt.Sprintf("%s-%07d", prefix, i+1)
+		o.ID = benchNewOrderID(prefix, i)
 		o.DecisionID = fmt.Sprintf("BESL-%s-%07d", prefix, i+1)
 		o.Provider = "omsorg-norr"
-		body, err := lifecaresim.Encode(&lifecaresim.Bestallning{Order: o})
-		if err != nil {
-			b.Fatal(err)
-		}
-		bodies[i], ids[i] = body, o.ID
+		return lifecaresim.Encode(&lifecaresim.Bestallning{Order: o})
 	}
-	return bodies, ids
 }
+
+// benchNewOrderID is the bestallningsId of the i-th new order of prefix.
+func benchNewOrderID(prefix string, i int) string { return fmt.Sprintf("%s-%07d", prefix, i+1) }
 
 // benchOrderID is the order id of a delivery: the simulator's ack names
 // it, else the JSON body does.
@@ -422,6 +443,9 @@ func benchTLS(b *testing.B, dir string) (*x509.CertPool, string, string) {
 		b.Fatal(err)
 	}
 	ca, _ := x509.ParseCertificate(caDER)
+	if err := os.WriteFile(filepath.Join(dir, "ca.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600); err != nil {
+		b.Fatal(err)
+	}
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "knut.bench"},
