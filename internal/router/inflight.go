@@ -44,8 +44,7 @@ func (r *Router) hold(id, share string, size int64) {
 func (r *Router) holdLocked(id, share string, size int64) {
 	if _, ok := r.held[id]; !ok {
 		r.held[id] = heldMsg{size, share}
-		r.inFlight += size
-		r.shares[share] += size
+		r.shareLocked(share, size)
 	}
 }
 
@@ -90,6 +89,13 @@ func (r *Router) release(id string) {
 		default:
 		}
 	}
+}
+
+// shareLocked counts size bytes in flight against share; unshareLocked
+// gives them back.
+func (r *Router) shareLocked(share string, size int64) {
+	r.inFlight += size
+	r.shares[share] += size
 }
 
 func (r *Router) unshareLocked(share string, size int64) {
@@ -144,8 +150,7 @@ func (r *Router) Admit(share string, size int64) (*Admission, error) {
 		r.busy.Add(1)
 		return nil, ErrBusy
 	}
-	r.inFlight += size
-	r.shares[share] += size
+	r.shareLocked(share, size)
 	return &Admission{r: r, share: share, size: size}, nil
 }
 

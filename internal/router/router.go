@@ -176,7 +176,8 @@ func (r *Router) env(name string) adapters.Env {
 }
 
 // open opens p's adapters and adds its handlers. When an adapter does not
-// open, those opened before it are closed and p gets no handlers.
+// open, those opened before it are closed and p gets no handlers; once
+// they are registered, the router owns them (Close closes them).
 func (r *Router) open(p *pipeline.Plan) (err error) {
 	var opened []any
 	defer func() {
@@ -210,6 +211,7 @@ func (r *Router) open(p *pipeline.Plan) (err error) {
 		}
 		opened = append(opened, sinks[i])
 	}
+	opened = nil // the router's from here on
 	if src != nil {
 		r.sources[p.Name] = src
 	}

@@ -52,8 +52,8 @@ func (r *Router) sweep(ctx context.Context, seen map[string]bool) error {
 		if full {
 			// The rest waits for room; those seen before keep their turn.
 			r.backlog.Store(true)
-			for id := range last {
-				if seen != nil && !r.isHeld(id) {
+			for id := range last { // nil at start, when seen is nil too
+				if !r.isHeld(id) {
 					seen[id] = true
 				}
 			}
