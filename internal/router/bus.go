@@ -15,9 +15,9 @@ import (
 // the same router.
 //
 // The embedded bus is not itself durable, and need not be: the router
-// writes every message to the store's message log (synchronous=FULL on
-// SQLite, the durability boundary) before it publishes it, marks it
-// processed in the same transaction as its effects, and at start
+// writes every message to the store's message log (durably for what a
+// sender hands over: the durability boundary) before it publishes it,
+// marks it processed in the same transaction as its effects, and at start
 // republishes every message the log still holds as received, in the order
 // received. A crash loses only the in-memory queue, which the log rebuilds.
 //

@@ -68,7 +68,7 @@ func (r *Router) processHandler(p *pipeline.Plan) message.NoPublishHandlerFunc {
 		}
 		ctx := wm.Context()
 		m := fromWatermill(wm)
-		if done, err := r.cfg.MessageLog.Done(ctx, m.ID); err != nil || done {
+		if done, err := r.finishedAlready(ctx, m.ID); err != nil || done {
 			return err
 		}
 		res, err := p.Process(ctx, m)
@@ -97,13 +97,22 @@ func (r *Router) processHandler(p *pipeline.Plan) message.NoPublishHandlerFunc {
 	}
 }
 
+// finishedAlready reports whether the message handed over is finished in
+// the log already; see takeFresh for when the log need not be asked.
+func (r *Router) finishedAlready(ctx context.Context, id string) (bool, error) {
+	if r.takeFresh(id) {
+		return false, nil
+	}
+	return r.cfg.MessageLog.Done(ctx, id)
+}
+
 // commit commits message msgID of p with its writes and outs (see
 // MessageLog.Commit), then queues the outs the log did not know already. The outs
 // are held from before the commit, so the sweep never takes one for a
 // message nobody is seeing to.
 func (r *Router) commit(ctx context.Context, p *pipeline.Plan, msgID string, writes []pipeline.Write, outs []Outbound) error {
 	for _, o := range outs {
-		r.hold(o.Msg.ID, o.Pipeline, int64(len(o.Msg.Body)))
+		r.holdFresh(o.Msg.ID, o.Pipeline, int64(len(o.Msg.Body)))
 	}
 	dups, err := r.cfg.MessageLog.Commit(ctx, p.Name, msgID, writes, outs)
 	if err != nil {
@@ -213,7 +222,7 @@ func (r *Router) deliverHandler(p *pipeline.Plan, ep pipeline.Endpoint, sink ada
 	return func(wm *message.Message) error {
 		ctx := wm.Context()
 		m := fromWatermill(wm)
-		if done, err := r.cfg.MessageLog.Done(ctx, m.ID); err != nil || done {
+		if done, err := r.finishedAlready(ctx, m.ID); err != nil || done {
 			return err
 		}
 		delete(m.Headers, HeaderTopic)

@@ -31,6 +31,36 @@ const LargeBody = 1 << 20
 type heldMsg struct {
 	size  int64
 	share string
+	// fresh: this process logged the message as received just now and
+	// has not yet handed it to its handler (see takeFresh).
+	fresh bool
+}
+
+// holdFresh holds the message, as hold does, and marks it fresh unless it
+// was held already: save and commit call it for what they are about to log
+// as received.
+func (r *Router) holdFresh(id, share string, size int64) {
+	r.heldMu.Lock()
+	defer r.heldMu.Unlock()
+	r.holdLocked(id, share, size, true)
+}
+
+// takeFresh reports whether message id is fresh, and makes it no longer so.
+// A fresh message's handler need not ask the log whether it is finished
+// already (MessageLog.Done, a read on every hop): it was logged as received
+// by this process moments ago, and the embedded bus hands it to this
+// process's handler only. A second hand-over (a retry, a redelivery after a
+// nack, the sweep after a restart) is not fresh and asks.
+func (r *Router) takeFresh(id string) bool {
+	r.heldMu.Lock()
+	defer r.heldMu.Unlock()
+	h, ok := r.held[id]
+	if !ok || !h.fresh {
+		return false
+	}
+	h.fresh = false
+	r.held[id] = h
+	return true
 }
 
 // hold notes the message as seen to, with its body size, counted against
@@ -38,19 +68,21 @@ type heldMsg struct {
 func (r *Router) hold(id, share string, size int64) {
 	r.heldMu.Lock()
 	defer r.heldMu.Unlock()
-	r.holdLocked(id, share, size)
+	r.holdLocked(id, share, size, false)
 }
 
-func (r *Router) holdLocked(id, share string, size int64) {
+// holdLocked holds the message unless it is held already (then it stays as
+// it is, fresh or not).
+func (r *Router) holdLocked(id, share string, size int64, fresh bool) {
 	if _, ok := r.held[id]; !ok {
-		r.held[id] = heldMsg{size, share}
+		r.held[id] = heldMsg{size: size, share: share, fresh: fresh}
 		r.shareLocked(share, size)
 	}
 }
 
 // tryHold holds the message if there is room for it in the total and in
 // its share.
-func (r *Router) tryHold(id, share string, size int64) bool {
+func (r *Router) tryHold(id, share string, size int64, fresh bool) bool {
 	r.heldMu.Lock()
 	defer r.heldMu.Unlock()
 	if _, ok := r.held[id]; ok {
@@ -59,7 +91,7 @@ func (r *Router) tryHold(id, share string, size int64) bool {
 	if !r.roomLocked(share, size) {
 		return false
 	}
-	r.holdLocked(id, share, size)
+	r.holdLocked(id, share, size, fresh)
 	return true
 }
 
@@ -180,19 +212,20 @@ func (a *Admission) Release() {
 
 // admit holds message id of pipeline p for ingest: under the Admission ctx
 // carries if there is one (its room becomes the message's), otherwise if
-// there is room in p's share.
+// there is room in p's share. The message is fresh (takeFresh): ingest
+// logs it next.
 func (r *Router) admit(ctx context.Context, id, p string, size int64) bool {
 	a, _ := ctx.Value(admissionKey{}).(*Admission)
 	if a == nil {
-		return r.tryHold(id, p, size)
+		return r.tryHold(id, p, size, true)
 	}
 	reserved := a.take()
 	if reserved == 0 { // used already: a second message under one request
-		return r.tryHold(id, a.share, size)
+		return r.tryHold(id, a.share, size, true)
 	}
 	r.heldMu.Lock()
 	defer r.heldMu.Unlock()
 	r.unshareLocked(a.share, reserved)
-	r.holdLocked(id, a.share, size)
+	r.holdLocked(id, a.share, size, true)
 	return true
 }

@@ -21,8 +21,15 @@ type MessageLog interface {
 	// Commit records the successful attempt, stores writes, marks the
 	// message processed and logs outs as received in their pipelines, all
 	// in one transaction: the message's effects and the messages it hands
-	// on are durable together or not at all, and one commit waits where
+	// on are stored together or not at all, and one commit waits where
 	// four would. dup[i] reports outs[i] as already known (not to queue).
+	//
+	// Unlike SaveInbound, Commit, RecordAttempt and DeadLetter need not
+	// reach the disk before they return: a power cut may take back the
+	// last of them (a crash of the process cannot), and the message is then
+	// received again and processed again from its durable body, to the
+	// same writes and the same derived ids. That saves an fsync on every
+	// hop of a message's way through the hub.
 	Commit(ctx context.Context, p, msgID string, writes []pipeline.Write, outs []Outbound) (dup []bool, err error)
 	// DeadLetter marks the message dead with why: cause is the final error,
 	// a *pipeline.StepError naming the step where processing failed.

@@ -24,9 +24,10 @@ type memLog struct {
 	mu      sync.Mutex
 	status  map[string]string // message ID → received, processed, dead
 	pending []knutpunkt.Message
+	asked   map[string]int // Done calls by message ID
 }
 
-func newMemLog() *memLog { return &memLog{status: map[string]string{}} }
+func newMemLog() *memLog { return &memLog{status: map[string]string{}, asked: map[string]int{}} }
 
 // leftBefore logs m as received by an earlier run of the hub, on topic.
 func (l *memLog) leftBefore(m knutpunkt.Message, topic string) {
@@ -90,8 +91,17 @@ func (l *memLog) Pending(_ context.Context, _ string, known func(string) bool) i
 }
 
 func (l *memLog) Done(_ context.Context, id string) (bool, error) {
-	s := l.get(id)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.asked[id]++
+	s := l.status[id]
 	return s == "processed" || s == "dead", nil
+}
+
+func (l *memLog) timesAsked(id string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.asked[id]
 }
 
 // relay is a pipeline from one memory queue to another with no steps: what

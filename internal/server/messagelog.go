@@ -70,14 +70,14 @@ func (l *messageLog) countInbound(p, id string, dup bool) {
 }
 
 func (l *messageLog) RecordAttempt(ctx context.Context, p, step, msgID string, attemptErr error) error {
-	return l.w.Do(ctx, func(tx *store.Tx) error {
+	return l.w.DoLazy(ctx, func(tx *store.Tx) error {
 		return tx.RecordAttempt(ctx, msgID, p, step, masked(attemptErr))
 	})
 }
 
 func (l *messageLog) Commit(ctx context.Context, p, msgID string, writes []pipeline.Write, outs []router.Outbound) ([]bool, error) {
 	dup := make([]bool, len(outs))
-	err := l.w.Do(ctx, func(tx *store.Tx) error {
+	err := l.w.DoLazy(ctx, func(tx *store.Tx) error {
 		if err := tx.RecordAttempt(ctx, msgID, p, "", nil); err != nil {
 			return err
 		}
@@ -106,7 +106,7 @@ func (l *messageLog) Commit(ctx context.Context, p, msgID string, writes []pipel
 
 func (l *messageLog) DeadLetter(ctx context.Context, p, msgID string, cause error) error {
 	entry := deadLetterEntry(p, msgID, cause)
-	err := l.w.Do(ctx, func(tx *store.Tx) error {
+	err := l.w.DoLazy(ctx, func(tx *store.Tx) error {
 		_, err := tx.DeadLetter(ctx, entry)
 		return err
 	})

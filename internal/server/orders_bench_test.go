@@ -50,8 +50,8 @@ import (
 // Latency of one order = when the provider simulator received (and
 // acknowledged) the delivery (providersim Delivery.At) minus when the case
 // system started the POST: the HTTPS request, the hub's durable receipt
-// (202), three hops over the bus, two durable pipeline commits and the
-// webhook. Reported as p50/p95/p99/max in ms; accept_p50/p99 is the part
+// (202), three hops over the bus, two pipeline commits (lazy: see
+// store.Writer.DoLazy) and the webhook. Reported as p50/p95/p99/max in ms; accept_p50/p99 is the part
 // until the hub answered 202. One op is one order, so -benchtime 12000x
 // at 200/s is 60 s:
 //

@@ -211,12 +211,12 @@ func (s *Store) order(r orderRow) (homecare.Order, error) {
 }
 
 // loadOrders runs an orderSelect query on q and loads the orders' current insatser.
-func (s *Store) loadOrders(ctx context.Context, q sqlx.QueryerContext, query string, args ...any) ([]homecare.Order, error) {
+func (s *Store) loadOrders(ctx context.Context, q reader, query string, args ...any) ([]homecare.Order, error) {
 	if s.pid == nil {
 		return nil, ErrNoPersonIDKeys
 	}
 	var rows []orderRow
-	if err := sqlx.SelectContext(ctx, q, &rows, s.q(query), args...); err != nil {
+	if err := q.sel(ctx, &rows, query, args...); err != nil {
 		return nil, err
 	}
 	if len(rows) == 0 {
@@ -232,17 +232,24 @@ func (s *Store) loadOrders(ctx context.Context, q sqlx.QueryerContext, query str
 		}
 		out[i], idx[r.ID], ids[i] = o, i, r.ID
 	}
-	iq, iargs, err := sqlx.In(`SELECT i.order_id, i.code, i.text, i.granted_minutes, i.period, i.times_per_period,
-		i.valid_from, i.valid_to FROM order_insatser i JOIN orders o ON o.id = i.order_id AND i.version = o.insatser_version
-		WHERE i.order_id IN (?) ORDER BY i.order_id, i.position`, ids)
-	if err != nil {
-		return nil, err
-	}
 	var ins []orderInsatsRow
-	if s.dialect == DialectPostgres {
-		iq = sqlx.Rebind(sqlx.DOLLAR, iq) // not s.q: IN lists of every length would fill its cache
+	var err error
+	if len(ids) == 1 {
+		// The common case, an event's order, is one query the statement
+		// caches keep.
+		err = q.sel(ctx, &ins, qOrderInsatser+` = ? ORDER BY i.position`, ids[0])
+	} else {
+		var iq string
+		var iargs []any
+		if iq, iargs, err = sqlx.In(qOrderInsatser+` IN (?) ORDER BY i.order_id, i.position`, ids); err != nil {
+			return nil, err
+		}
+		if s.dialect == DialectPostgres {
+			iq = sqlx.Rebind(sqlx.DOLLAR, iq) // not s.q: IN lists of every length would fill its cache
+		}
+		err = sqlx.SelectContext(ctx, q.queryer(), &ins, iq, iargs...)
 	}
-	if err := sqlx.SelectContext(ctx, q, &ins, iq, iargs...); err != nil {
+	if err != nil {
 		return nil, fmt.Errorf("order insatser: %w", err)
 	}
 	for _, r := range ins {
@@ -261,6 +268,10 @@ func (s *Store) loadOrders(ctx context.Context, q sqlx.QueryerContext, query str
 	}
 	return out, nil
 }
+
+const qOrderInsatser = `SELECT i.order_id, i.code, i.text, i.granted_minutes, i.period, i.times_per_period,
+	i.valid_from, i.valid_to FROM order_insatser i JOIN orders o ON o.id = i.order_id AND i.version = o.insatser_version
+	WHERE i.order_id`
 
 const qInsertOrder = `INSERT INTO orders (id, source_system, external_id, decision_external_id, decided_on, client_id,
 	provider_ref, status, ordered_at, acknowledged_at, executed_on, paused_from, paused_to, pause_reason, pause_planned,
@@ -311,13 +322,6 @@ func (t *Tx) ApplyOrderEvent(ctx context.Context, ev homecare.OrderEvent, messag
 		return wrap(errors.New("source system, event id and order external id are required"))
 	}
 	ctx = t.ctx(ctx)
-	// The order is read on t.tx directly, which (unlike exec and queryRow) does not flush
-	// the rows a Writer holds back (write-behind); flush them so that this op sees them.
-	if t.wb != nil && t.wb.pending() {
-		if err := t.flush(ctx); err != nil {
-			return wrap(err)
-		}
-	}
 	lock := ""
 	if t.s.dialect == DialectPostgres {
 		lock = " FOR UPDATE OF o"
@@ -326,7 +330,7 @@ func (t *Tx) ApplyOrderEvent(ctx context.Context, ev homecare.OrderEvent, messag
 	// order after it was read (the insert then does nothing, or the event is already
 	// there); the next attempt finds the order committed and locks it.
 	for attempt := 0; attempt < 3; attempt++ {
-		found, err := t.s.loadOrders(ctx, t.tx, orderSelect+` WHERE o.source_system = ? AND o.external_id = ?`+lock,
+		found, err := t.s.loadOrders(ctx, t, orderSelect+` WHERE o.source_system = ? AND o.external_id = ?`+lock,
 			ev.SourceSystem, ev.Order.ExternalID)
 		if err != nil {
 			return wrap(err)
@@ -508,7 +512,7 @@ func (s *Store) ApplyOrderEvent(ctx context.Context, ev homecare.OrderEvent, mes
 // Order returns the order with the given source key, with its client's person id and
 // details decrypted; ErrNotFound if there is none.
 func (s *Store) Order(ctx context.Context, sourceSystem, externalID string) (homecare.Order, error) {
-	list, err := s.loadOrders(ctx, s.rdb, orderSelect+` WHERE o.source_system = ? AND o.external_id = ?`, sourceSystem, externalID)
+	list, err := s.loadOrders(ctx, s, orderSelect+` WHERE o.source_system = ? AND o.external_id = ?`, sourceSystem, externalID)
 	if err != nil {
 		return homecare.Order{}, fmt.Errorf("get order %s/%s: %w", sourceSystem, externalID, err)
 	}
@@ -535,7 +539,7 @@ func (s *Store) ListOrders(ctx context.Context, f OrderFilter) ([]homecare.Order
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
 	q += fmt.Sprintf(" ORDER BY o.ordered_at, o.id LIMIT %d", limit(f.Limit))
-	list, err := s.loadOrders(ctx, s.rdb, q, args...)
+	list, err := s.loadOrders(ctx, s, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list orders: %w", err)
 	}
@@ -587,7 +591,7 @@ func (s *Store) EVBOverdue(ctx context.Context, now time.Time) ([]homecare.Order
 	// start <= today − 3 months holds for every start whose deadline (start + 3 months)
 	// has passed, month ends included, so this pre-selects; EVB decides.
 	cutoff := homecare.LocalDate(now).AddMonths(-homecare.EVBMonths).String()
-	list, err := s.loadOrders(ctx, s.rdb, orderSelect+` WHERE
+	list, err := s.loadOrders(ctx, s, orderSelect+` WHERE
 		(o.status = 'sent' OR o.status = 'acknowledged' OR o.status = 'paused')
 		AND ((o.executed_on IS NULL AND o.decided_on <= ?)
 		  OR (o.status = 'paused' AND o.executed_on IS NOT NULL AND o.paused_from <= ?))

@@ -68,10 +68,12 @@ type Options struct {
 // lets run beside the writer.
 type Store struct {
 	dialect string
-	wdb     *sqlx.DB // writes; for SQLite a pool of exactly one connection
-	rdb     *sqlx.DB // reads; the same as wdb for PostgreSQL
+	wdb     *sqlx.DB  // writes; for SQLite a pool of exactly one connection
+	rdb     *sqlx.DB  // reads; the same as wdb for PostgreSQL
+	reads   readStmts // SQLite: rdb's prepared statements
 	pid     *personIDCodec
 	path    string // the SQLite file; empty for PostgreSQL
+	sync    string // SQLite's synchronous level for durable commits
 
 	rebindMu sync.RWMutex
 	rebound  map[string]string
@@ -162,13 +164,17 @@ func (s *Store) openSQLite(ctx context.Context, dsn string, opts Options) error 
 	}
 	s.path = path
 	sync := strings.ToUpper(opts.SQLiteSynchronous)
+	if up, err := url.ParseQuery(userParams); err == nil && up.Get("_synchronous") != "" {
+		sync = strings.ToUpper(up.Get("_synchronous")) // the DSN's wins, see below
+	}
 	switch sync {
 	case "":
 		sync = "FULL"
-	case "FULL", "NORMAL", "EXTRA":
+	case "FULL", "NORMAL", "EXTRA", "OFF":
 	default:
-		return fmt.Errorf("sqlite synchronous %q: want FULL, NORMAL or EXTRA", opts.SQLiteSynchronous)
+		return fmt.Errorf("sqlite synchronous %q: want FULL, NORMAL or EXTRA", sync)
 	}
+	s.sync = sync
 
 	// User parameters come first: for the shorthand keys the driver takes the
 	// first value, so a DSN can override these defaults.
@@ -241,6 +247,7 @@ func (s *Store) openSQLite(ctx context.Context, dsn string, opts Options) error 
 	ck.SetConnMaxIdleTime(0)
 	ck.SetConnMaxLifetime(0)
 	s.wdb, s.rdb, s.ckdb = wdb, rdb, ck
+	s.reads.db = rdb
 	s.startCheckpoints()
 	return nil
 }
@@ -299,6 +306,7 @@ func (s *Store) closeDBs() error {
 	if s.ckdb != nil {
 		err = s.stopCheckpoints()
 	}
+	s.reads.close()
 	err = errors.Join(err, s.wdb.Close())
 	if s.rdb != s.wdb {
 		err = errors.Join(err, s.rdb.Close())
@@ -358,7 +366,14 @@ func (s *Store) Tx(ctx context.Context, fn func(tx *Tx) error) error {
 
 // get runs a one-row read on the read pool and maps sql.ErrNoRows to ErrNotFound.
 func (s *Store) get(ctx context.Context, dest any, query string, args ...any) error {
-	err := s.rdb.GetContext(ctx, dest, s.q(query), args...)
+	var err error
+	if st, perr := s.readStmt(ctx, query); perr != nil {
+		err = perr
+	} else if st != nil {
+		err = st.GetContext(ctx, dest, args...)
+	} else {
+		err = s.rdb.GetContext(ctx, dest, s.q(query), args...)
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return ErrNotFound
 	}
@@ -366,5 +381,21 @@ func (s *Store) get(ctx context.Context, dest any, query string, args ...any) er
 }
 
 func (s *Store) sel(ctx context.Context, dest any, query string, args ...any) error {
+	st, err := s.readStmt(ctx, query)
+	if err != nil {
+		return err
+	}
+	if st != nil {
+		return st.SelectContext(ctx, dest, args...)
+	}
 	return s.rdb.SelectContext(ctx, dest, s.q(query), args...)
+}
+
+// readStmt returns query prepared on the SQLite read pool, or nil where
+// there is no cache (PostgreSQL) or it is full.
+func (s *Store) readStmt(ctx context.Context, query string) (*sqlx.Stmt, error) {
+	if s.reads.db == nil {
+		return nil, nil
+	}
+	return s.reads.stmt(ctx, query)
 }

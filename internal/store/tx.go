@@ -27,6 +27,9 @@ type Tx struct {
 	// sets it: its transaction is shared, and with pgx a query cancelled
 	// mid-flight breaks the connection and so the whole batch.
 	detached bool
+	// conn, when set, has the statements prepared on the Writer's SQLite
+	// connection.
+	conn *connStmts
 	// wb, when set, holds the hot inserts (messages, clients, visits and
 	// their children) for multi-row statements: see writeBehind.
 	wb *writeBehind
@@ -66,11 +69,8 @@ func (t *Tx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 		return st, nil
 	}
 	var st *sql.Stmt
-	if t.wb != nil && t.wb.stmts[query] != nil {
-		// Prepared once for the Writer's connection: its multi-row
-		// inserts are long, and parsing them every batch cost more than a
-		// row does.
-		st = t.tx.StmtContext(ctx, t.wb.stmts[query])
+	if cached := t.conn.lookup(query); cached != nil {
+		st = t.tx.StmtContext(ctx, cached)
 	} else {
 		var err error
 		if st, err = t.tx.PrepareContext(ctx, query); err != nil {
@@ -119,6 +119,44 @@ func (t *Tx) queryRow(ctx context.Context, query string, args []any, dest ...any
 	return t.tx.QueryRowContext(ctx, t.s.q(query), args...).Scan(dest...)
 }
 
+// reader is what both the Store (its read pool) and a Tx (inside it) read
+// with.
+type reader interface {
+	// sel runs a query of the store's own (a package constant, so its
+	// statement may be cached) and scans its rows into dest.
+	sel(ctx context.Context, dest any, query string, args ...any) error
+	// queryer runs one-off queries (e.g. IN lists of any length).
+	queryer() sqlx.QueryerContext
+}
+
+func (s *Store) queryer() sqlx.QueryerContext { return s.rdb }
+
+func (t *Tx) queryer() sqlx.QueryerContext { return t.tx }
+
+// sel runs query in the transaction and scans its rows into dest, after
+// flushing the rows a Writer holds back so that it sees them.
+func (t *Tx) sel(ctx context.Context, dest any, query string, args ...any) error {
+	ctx = t.ctx(ctx)
+	if t.wb != nil && !t.wb.flushing && t.wb.pending() {
+		if err := t.flush(ctx); err != nil {
+			return err
+		}
+	}
+	if t.s.dialect != DialectSQLite {
+		return t.tx.SelectContext(ctx, dest, t.s.q(query), args...)
+	}
+	st, err := t.stmt(ctx, query)
+	if err != nil {
+		return err
+	}
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	return sqlx.StructScan(rows, dest)
+}
+
 // writeBehind collects a Writer batch's hot rows so that they go in as a few
 // multi-row INSERTs instead of several statements per op: on SQLite a
 // statement costs more than a row. Only a Writer's first, savepoint-less
@@ -130,43 +168,20 @@ func (t *Tx) queryRow(ctx context.Context, query string, args []any, dest ...any
 // its own outcome.
 type writeBehind struct {
 	clients, messages, visits, staff, insatser rowBuf
-	// stmts are the flush's statements prepared on the Writer's SQLite
-	// connection outside any transaction (prepareStmts); nil for
-	// PostgreSQL, where pgx caches prepared statements itself.
-	stmts    map[string]*sql.Stmt
-	flushing bool
+	flushing                                   bool
 }
 
-// prepareStmts prepares the flush's statements on db, once. With SQLite db
-// has one connection, so they stay prepared on the one the batches use.
-func (w *writeBehind) prepareStmts(ctx context.Context, db *sql.DB) error {
-	if w.stmts != nil {
-		return nil
-	}
-	stmts := map[string]*sql.Stmt{}
+// queries are the flush's statements, for a Writer to prepare before its
+// first batch: its multi-row inserts are long, and parsing them cost more
+// than a row does.
+func (w *writeBehind) queries() []string {
+	var qs []string
 	for _, b := range [...]*rowBuf{&w.clients, &w.messages, &w.visits, &w.staff, &w.insatser} {
 		for _, n := range wbChunks {
-			q := multiRowSuffix(b.prefix, n, b.suffix)
-			st, err := db.PrepareContext(ctx, q)
-			if err != nil {
-				for _, st := range stmts {
-					_ = st.Close()
-				}
-				return err
-			}
-			stmts[q] = st
+			qs = append(qs, multiRowSuffix(b.prefix, n, b.suffix))
 		}
 	}
-	w.stmts = stmts
-	return nil
-}
-
-// closeStmts closes what prepareStmts prepared.
-func (w *writeBehind) closeStmts() {
-	for _, st := range w.stmts {
-		_ = st.Close()
-	}
-	w.stmts = nil
+	return qs
 }
 
 // errWriteBehindConflict is a flush that inserted fewer rows than buffered.

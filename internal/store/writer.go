@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/jmoiron/sqlx"
 )
 
 // WriterOptions tune a Writer's group commit.
@@ -62,11 +64,18 @@ type Writer struct {
 
 	// wb is the batch's write-behind buffer, reused from batch to batch.
 	wb *writeBehind
+	// conn are the statements prepared on SQLite's one write connection;
+	// nil for PostgreSQL.
+	conn *connStmts
+	// lazyNow is whether the SQLite connection is at the lazy batches'
+	// synchronous level (setLazy).
+	lazyNow bool
 }
 
 type writerOp struct {
 	ctx  context.Context
 	fn   func(*Tx) error
+	lazy bool        // see DoLazy
 	done chan error  // buffered: the batch loop never blocks on a gone caller
 	cb   func(error) // instead of done, for Go
 }
@@ -96,6 +105,10 @@ func (s *Store) NewWriter(opts WriterOptions) *Writer {
 		done: make(chan struct{}),
 		wb:   newWriteBehind(),
 	}
+	if s.dialect == DialectSQLite {
+		w.conn = newConnStmts(s.wdb.DB)
+		w.conn.missed = append(w.conn.missed, w.wb.queries()...)
+	}
 	s.writersMu.Lock()
 	s.writers[w] = struct{}{}
 	s.writersMu.Unlock()
@@ -118,10 +131,31 @@ func (s *Store) NewWriter(opts WriterOptions) *Writer {
 // fn must use only tx, must not keep it, must not call Do, and may be
 // called more than once (see Writer).
 func (w *Writer) Do(ctx context.Context, fn func(tx *Tx) error) error {
+	return w.do(ctx, fn, false)
+}
+
+// DoLazy is Do for writes the hub can redo from durable ones: it returns
+// once the transaction committed, but the commit need not have reached the
+// disk. A crash of the process loses nothing (the operating system has the
+// write); a power cut or a crash of the machine may take back the last
+// lazy commits, never a durable one, and never half of one. They become
+// durable with the next durable commit, as SQLite's and PostgreSQL's
+// write-ahead logs are written in order.
+//
+// The router commits a message's processing this way: the message itself
+// was saved durably (Do) before its sender was answered, and processing it
+// again yields the same writes and the same derived message ids, so a
+// delivery made again carries the same idempotency key. Saving an fsync on
+// each hop is most of an order's latency.
+func (w *Writer) DoLazy(ctx context.Context, fn func(tx *Tx) error) error {
+	return w.do(ctx, fn, true)
+}
+
+func (w *Writer) do(ctx context.Context, fn func(tx *Tx) error, lazy bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	op := &writerOp{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	op := &writerOp{ctx: ctx, fn: fn, lazy: lazy, done: make(chan error, 1)}
 	w.mu.RLock()
 	if w.closed {
 		w.mu.RUnlock()
@@ -195,9 +229,22 @@ func (w *Writer) Close() error {
 func (w *Writer) loop() {
 	defer close(w.done)
 	var timer *time.Timer
-	defer w.wb.closeStmts()
-	for op := range w.ops {
-		timer = w.batch(op, timer)
+	if w.conn != nil {
+		defer w.conn.close()
+	}
+	var next *writerOp
+	for {
+		op := next
+		if op == nil {
+			var open bool
+			if op, open = <-w.ops; !open {
+				break
+			}
+		}
+		if w.conn != nil {
+			w.conn.learn(context.Background())
+		}
+		next, timer = w.batch(op, timer)
 	}
 	if timer != nil {
 		timer.Stop()
@@ -205,29 +252,33 @@ func (w *Writer) loop() {
 }
 
 // batch runs first and whatever else arrives, up to MaxBatch ops, in one
-// transaction and commits it.
+// transaction and commits it. The commit is durable unless first is lazy;
+// a durable op arriving for a lazy batch ends it and is returned to start
+// the next one (lazy ops join a durable batch: they only become durable
+// sooner).
 //
 // Ops first run without savepoints: a savepoint makes SQLite copy every page
 // an op touches into the statement journal, which costs more than the op.
 // When an op fails, the transaction is rolled back and the batch is re-run
 // with a savepoint per op, so that only the failing ops are rolled back.
-func (w *Writer) batch(first *writerOp, timer *time.Timer) *time.Timer {
+func (w *Writer) batch(first *writerOp, timer *time.Timer) (next *writerOp, _ *time.Timer) {
 	w.batches.Add(1)
 	start := time.Now()
 	ops := make([]*writerOp, 0, w.opts.MaxBatch)
 
-	if w.s.dialect == DialectSQLite && w.wb.stmts == nil {
-		// Best effort: without them the flush prepares its statements in
-		// each batch's transaction.
-		_ = w.wb.prepareStmts(context.Background(), w.s.wdb.DB)
+	lazy := first.lazy
+	if err := w.setLazy(lazy); err != nil {
+		first.finish(fmt.Errorf("begin batch: %w", err))
+		return nil, timer
 	}
 	// The batch transaction must not die with any one caller's context.
-	sqltx, err := w.s.wdb.BeginTxx(context.Background(), nil)
+	sqltx, err := w.begin(lazy)
 	if err != nil {
 		first.finish(fmt.Errorf("begin batch: %w", err))
-		return timer
+		return nil, timer
 	}
 	tx := newTx(w.s, sqltx, true)
+	tx.conn = w.conn
 	w.wb.reset()
 	tx.wb = w.wb
 	failed := false
@@ -255,6 +306,10 @@ collect:
 			if !open {
 				break collect
 			}
+			if lazy && !op.lazy {
+				next = op
+				break collect
+			}
 			run(op)
 			n++
 			continue
@@ -275,6 +330,10 @@ collect:
 			if !open {
 				break collect
 			}
+			if lazy && !op.lazy {
+				next = op
+				break collect
+			}
 			run(op)
 			n++
 		case <-timer.C:
@@ -292,14 +351,15 @@ collect:
 	if failed {
 		tx.release()
 		_ = sqltx.Rollback()
-		if sqltx, err = w.s.wdb.BeginTxx(context.Background(), nil); err != nil {
+		if sqltx, err = w.begin(lazy); err != nil {
 			err = fmt.Errorf("begin batch: %w", err)
 			for _, op := range ops {
 				op.finish(err)
 			}
-			return timer
+			return next, timer
 		}
 		tx = newTx(w.s, sqltx, true)
+		tx.conn = w.conn
 		ok = ops[:0:0]
 		for _, op := range ops {
 			if err := tx.savepoint(op.ctx, op.fn); err != nil {
@@ -317,13 +377,47 @@ collect:
 		for _, op := range ok {
 			op.finish(err)
 		}
-		return timer
+		return next, timer
 	}
 	w.s.committed()
 	for _, op := range ok {
 		op.finish(nil)
 	}
-	return timer
+	return next, timer
+}
+
+// setLazy sets SQLite's synchronous level for the next batch: NORMAL for a
+// lazy one (in WAL mode a commit then writes the log without an fsync), the
+// Store's own level otherwise. SQLite refuses to change it inside a
+// transaction, so it is set between batches, on the one write connection.
+func (w *Writer) setLazy(lazy bool) error {
+	if w.s.dialect != DialectSQLite || lazy == w.lazyNow || w.s.sync == "NORMAL" || w.s.sync == "OFF" {
+		return nil
+	}
+	level := w.s.sync
+	if lazy {
+		level = "NORMAL"
+	}
+	if _, err := w.s.wdb.Exec("PRAGMA synchronous = " + level); err != nil {
+		return fmt.Errorf("synchronous %s: %w", level, err)
+	}
+	w.lazyNow = lazy
+	return nil
+}
+
+// begin opens a batch's transaction. On PostgreSQL a lazy one commits
+// without waiting for its WAL flush (synchronous_commit off, for this
+// transaction only).
+func (w *Writer) begin(lazy bool) (*sqlx.Tx, error) {
+	tx, err := w.s.wdb.BeginTxx(context.Background(), nil)
+	if err != nil || !lazy || w.s.dialect != DialectPostgres {
+		return tx, err
+	}
+	if _, err := tx.Exec("SET LOCAL synchronous_commit TO OFF"); err != nil {
+		_ = tx.Rollback()
+		return nil, err
+	}
+	return tx, nil
 }
 
 // runOp runs op without a savepoint, turning a panic into an error.

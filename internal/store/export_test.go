@@ -1,0 +1,37 @@
+package store
+
+import "context"
+
+// What the tests of package store_test may see of the insides.
+
+// SyncLevel is the durability the transaction will commit with, as the
+// database reports it: SQLite's PRAGMA synchronous (1 NORMAL, 2 FULL, 3
+// EXTRA), PostgreSQL's synchronous_commit (on, off).
+func (t *Tx) SyncLevel(ctx context.Context) (string, error) {
+	q := "PRAGMA synchronous"
+	if t.s.dialect == DialectPostgres {
+		q = "SHOW synchronous_commit"
+	}
+	var level string
+	err := t.tx.QueryRowContext(ctx, q).Scan(&level)
+	return level, err
+}
+
+// QueryInt runs a query of one integer in the transaction, through its
+// statement cache.
+func (t *Tx) QueryInt(ctx context.Context, query string) (n int, err error) {
+	err = t.queryRow(ctx, query, nil, &n)
+	return n, err
+}
+
+// Queued is how many ops wait for the Writer's batch loop.
+func (w *Writer) Queued() int { return len(w.ops) }
+
+// Cached reports whether query is prepared on the Writer's connection and
+// how many statements are. Call it from an op: the cache is the Writer
+// goroutine's.
+func (w *Writer) Cached(query string) (bool, int) {
+	return w.conn.m[query] != nil, len(w.conn.m)
+}
+
+const MaxCachedStmts = maxCachedStmts

@@ -1,0 +1,123 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"testing"
+
+	"github.com/knutpunkt/knutpunkt/internal/store"
+)
+
+// A lazy op's batch commits without waiting for the disk, a durable op's
+// with it; a durable op that arrives while a lazy batch is open starts a
+// batch of its own rather than commit lazily.
+func TestWriterCommitsLazyOpsWithoutTheFsync(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *store.Store, db testDB) {
+		ctx := context.Background()
+		lazyLevel, durableLevel := "1", "2" // SQLite: NORMAL, FULL
+		if db.dialect == store.DialectPostgres {
+			lazyLevel, durableLevel = "off", "on"
+		}
+		w := s.NewWriter(store.WriterOptions{})
+		defer w.Close()
+		level := func(do func(context.Context, func(*store.Tx) error) error) string {
+			t.Helper()
+			var got string
+			if err := do(ctx, func(tx *store.Tx) (err error) {
+				got, err = tx.SyncLevel(ctx)
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			return got
+		}
+		for i, c := range []struct {
+			name string
+			do   func(context.Context, func(*store.Tx) error) error
+			want string
+		}{
+			{"lazy", w.DoLazy, lazyLevel},
+			{"durable", w.Do, durableLevel},
+			{"lazy after durable", w.DoLazy, lazyLevel},
+			{"lazy again", w.DoLazy, lazyLevel},
+			{"durable after lazy", w.Do, durableLevel},
+		} {
+			if got := level(c.do); got != c.want {
+				t.Errorf("%d %s: commits with %s, want %s", i, c.name, got, c.want)
+			}
+		}
+
+		// A lazy op holds its batch open until a durable op is queued.
+		entered, release := make(chan struct{}), make(chan struct{})
+		lazyDone := make(chan error, 1)
+		go func() {
+			lazyDone <- w.DoLazy(ctx, func(*store.Tx) error {
+				close(entered)
+				<-release
+				return nil
+			})
+		}()
+		<-entered
+		durable := make(chan string, 1)
+		go func() { durable <- level(w.Do) }()
+		for w.Queued() == 0 {
+			runtime.Gosched()
+		}
+		close(release)
+		if err := <-lazyDone; err != nil {
+			t.Fatal(err)
+		}
+		if got := <-durable; got != durableLevel {
+			t.Errorf("durable op queued behind a lazy batch commits with %s, want %s", got, durableLevel)
+		}
+	})
+}
+
+// The Writer prepares a query once on its SQLite connection, between
+// batches, and keeps no more than a bound of them: a query past it still
+// runs, prepared in its transaction.
+func TestWriterCachesStatementsWithinABound(t *testing.T) {
+	db := newTestDB(t, store.DialectSQLite)
+	s := db.open(t)
+	ctx := context.Background()
+	w := s.NewWriter(store.WriterOptions{})
+	defer w.Close()
+	const q = "SELECT 40 + 2"
+	run := func(query string) int {
+		t.Helper()
+		var n int
+		if err := w.Do(ctx, func(tx *store.Tx) (err error) {
+			n, err = tx.QueryInt(ctx, query)
+			return err
+		}); err != nil {
+			t.Fatalf("%s: %v", query, err)
+		}
+		return n
+	}
+	cached := func(query string) (ok bool, n int) {
+		t.Helper()
+		if err := w.Do(ctx, func(*store.Tx) error {
+			ok, n = w.Cached(query)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return ok, n
+	}
+	if got := run(q); got != 42 {
+		t.Fatalf("%s = %d", q, got)
+	}
+	if ok, _ := cached(q); !ok {
+		t.Errorf("%s is not cached after its batch", q)
+	}
+	for i := range store.MaxCachedStmts + 10 {
+		query := fmt.Sprintf("SELECT %d", i)
+		if got := run(query); got != i {
+			t.Fatalf("%s = %d", query, got)
+		}
+	}
+	if ok, n := cached(q); !ok || n > store.MaxCachedStmts {
+		t.Errorf("after %d more queries: %s cached %v, %d cached, want it still and at most %d", store.MaxCachedStmts+10, q, ok, n, store.MaxCachedStmts)
+	}
+}
