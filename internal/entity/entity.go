@@ -57,15 +57,11 @@ var Kinds = []Kind{
 		},
 		Prepare: func(st *store.Store, e any) any { return st.PrepareVisit(e.(homecare.Visit)) },
 		Apply: func(ctx context.Context, tx *store.Tx, e any, _ string) error {
-			var err error
-			switch v := e.(type) {
-			case homecare.Visit:
-				_, err = tx.UpsertVisit(ctx, v)
-			case store.PreparedVisit:
-				_, err = tx.UpsertPreparedVisit(ctx, v)
-			default:
-				err = fmt.Errorf("visit: unexpected %T", e)
+			v, ok := e.(store.PreparedVisit)
+			if !ok {
+				return fmt.Errorf("visit: got %T, not prepared (entity.Prepare)", e)
 			}
+			_, err := tx.UpsertVisit(ctx, v)
 			return err
 		},
 	},

@@ -20,7 +20,6 @@ import (
 	"github.com/knutpunkt/knutpunkt"
 	"github.com/knutpunkt/knutpunkt/adapters"
 	"github.com/knutpunkt/knutpunkt/internal/config"
-	"github.com/knutpunkt/knutpunkt/internal/entity"
 	"github.com/knutpunkt/knutpunkt/internal/pipeline"
 	"github.com/knutpunkt/knutpunkt/internal/router"
 	"github.com/knutpunkt/knutpunkt/internal/store"
@@ -104,9 +103,9 @@ func (im *Importer) Run(ctx context.Context, cfg *config.Config, opts Options, n
 			defer procWG.Done()
 			for m := range msgs {
 				res, err := plan.Process(ctx, m)
-				op := prepareImport(st, plan, processedMessage{m, res, err})
+				op := prepareImport(st, plan, m, res, err)
 				opsWG.Add(1)
-				w.Go(ctx, op.fn(ctx, plan), func(err error) {
+				w.Go(ctx, op.fn(ctx), func(err error) {
 					op.err = err
 					done <- op
 				})
@@ -124,7 +123,7 @@ func (im *Importer) Run(ctx context.Context, cfg *config.Config, opts Options, n
 				// From a goroutine of its own, as this one must never block
 				// on the Writer, whose callbacks wait for it.
 				opsWG.Add(1)
-				go w.Go(ctx, next.fn(ctx, plan), func(err error) {
+				go w.Go(ctx, next.fn(ctx), func(err error) {
 					next.err = err
 					done <- next
 				})
@@ -152,69 +151,41 @@ func (im *Importer) Run(ctx context.Context, cfg *config.Config, opts Options, n
 	return stats, errors.Join(readErr, ctx.Err())
 }
 
-// processedMessage is a message and what processing it produced.
-type processedMessage struct {
-	m   knutpunkt.Message
-	res pipeline.Result
-	err error
-}
-
-// importOp is one processed message on its way into the store: what to
-// write, prepared (store.PrepareInbound, entity.Prepare) on the processing
-// goroutine so that the Writer's goroutine only runs statements, and then
-// what the write did.
+// importOp is one processed message on its way into the store: one of the
+// two ops that finish a message (commit.go), with the message itself to
+// save in it, prepared (store.PrepareInbound, entity.Prepare) on the
+// processing goroutine so that the Writer's goroutine only runs statements,
+// and then what the write did.
 type importOp struct {
-	pm     processedMessage
-	in     store.PreparedInbound
-	inErr  error
-	writes []pipeline.Write
-	// perr is why the message is dead-lettered; nil stores its entities.
-	perr error
-	dup  bool
+	m    knutpunkt.Message
+	done *done // processed cleanly, or
+	dead *dead // given up on
 	err  error // the Writer's outcome
 }
 
-func prepareImport(st *store.Store, plan *pipeline.Plan, pm processedMessage) *importOp {
-	in := store.Inbound(plan.Name, "import", pm.m)
-	op := &importOp{pm: pm, perr: pm.err}
-	if pm.err == nil {
+func prepareImport(st *store.Store, plan *pipeline.Plan, m knutpunkt.Message, res pipeline.Result, perr error) *importOp {
+	op := &importOp{m: m}
+	in := store.Inbound(plan.Name, "import", m)
+	if perr != nil {
+		op.dead = newDead(plan.Name, m.ID, perr)
+	} else {
 		in.Status = store.StatusProcessed
-		op.writes = entity.Prepare(st, pm.res.Writes)
+		op.done = newDone(st, plan.Name, m.ID, res.Writes, nil)
 	}
-	op.in, op.inErr = st.PrepareInbound(in)
+	prepared := st.PrepareInbound(in)
+	if op.dead != nil {
+		op.dead.in = &prepared
+	} else {
+		op.done.in = &prepared
+	}
 	return op
 }
 
-// fn is the Writer op that stores a processed message's outcome: stored
-// with its entities, or dead-lettered with its reason.
-//
-// A message that processes cleanly is saved as processed in the same op as
-// its entities: its one attempt succeeded, which its status and time say,
-// so no attempt row is written. A failure writes the message, the attempt
-// with its error and the dead letter, as knut serve does.
-func (op *importOp) fn(ctx context.Context, plan *pipeline.Plan) func(tx *store.Tx) error {
-	return func(tx *store.Tx) error {
-		if op.inErr != nil {
-			return op.inErr
-		}
-		saved, err := tx.SavePreparedInbound(ctx, op.in)
-		if err != nil {
-			return err
-		}
-		if op.dup = saved.Duplicate; op.dup {
-			return nil
-		}
-		m, perr := op.pm.m, op.perr
-		if perr == nil {
-			return entity.Apply(ctx, tx, op.writes)
-		}
-		entry := deadLetterEntry(plan.Name, m.ID, perr)
-		if err := tx.RecordAttempt(ctx, m.ID, plan.Name, entry.Step, masked(perr)); err != nil {
-			return err
-		}
-		_, err = tx.DeadLetter(ctx, entry)
-		return err
+func (op *importOp) fn(ctx context.Context) func(tx *store.Tx) error {
+	if op.dead != nil {
+		return op.dead.op(ctx)
 	}
+	return op.done.op(ctx)
 }
 
 // outcome counts what the op did. Only a store failure is returned, and
@@ -222,26 +193,22 @@ func (op *importOp) fn(ctx context.Context, plan *pipeline.Plan) func(tx *store.
 // stored: an order event its order's state refuses, or one whose order is
 // not there, which no later message of a one-shot import will bring.
 func (op *importOp) outcome(st *store.Store, plan *pipeline.Plan, opts Options, stats *ImportStats) (next *importOp, err error) {
-	m := op.pm.m
+	m := op.m
 	var de *router.DeferredError
 	switch {
-	case op.err != nil && op.perr == nil && (adapters.IsPermanent(op.err) || errors.As(op.err, &de)):
-		next = &importOp{pm: op.pm, perr: &pipeline.StepError{Pipeline: plan.Name, Step: "commit", MessageID: m.ID, Err: op.err}}
-		next.in, next.inErr = st.PrepareInbound(store.Inbound(plan.Name, "import", m))
-		return next, nil
+	case op.err != nil && op.done != nil && (adapters.IsPermanent(op.err) || errors.As(op.err, &de)):
+		return prepareImport(st, plan, m, pipeline.Result{}, &pipeline.StepError{Pipeline: plan.Name, Step: "commit", MessageID: m.ID, Err: op.err}), nil
 	case op.err != nil:
 		return nil, fmt.Errorf("import message %s: %w", m.ID, op.err)
-	case op.dup:
+	case op.done != nil && op.done.inDup, op.dead != nil && op.dead.inDup:
 		atomic.AddInt64(&stats.Duplicates, 1)
-	case op.perr != nil:
+	case op.dead != nil:
 		atomic.AddInt64(&stats.Dead, 1)
-	default:
-		atomic.AddInt64(&stats.Stored, 1)
-	}
-	if op.pm.err != nil {
 		// The external id is file:line, where the operator looks.
 		opts.Logger.Warn("dead letter", zap.String("at", m.Header(knutpunkt.HeaderExternalID)),
-			zap.String("pipeline", plan.Name), zap.String("msg_id", m.ID), zap.Error(op.pm.err))
+			zap.String("pipeline", plan.Name), zap.String("msg_id", m.ID), zap.Error(op.dead.cause))
+	default:
+		atomic.AddInt64(&stats.Stored, 1)
 	}
 	return nil, nil
 }

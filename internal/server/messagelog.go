@@ -3,14 +3,12 @@ package server
 import (
 	"context"
 	"errors"
-	"fmt"
 	"iter"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/knutpunkt/knutpunkt"
-	"github.com/knutpunkt/knutpunkt/internal/entity"
 	"github.com/knutpunkt/knutpunkt/internal/pipeline"
 	"github.com/knutpunkt/knutpunkt/internal/router"
 	"github.com/knutpunkt/knutpunkt/internal/store"
@@ -48,9 +46,10 @@ func newMessageLog(s *store.Store, reg *prometheus.Registry) *messageLog {
 
 func (l *messageLog) SaveInbound(ctx context.Context, p, source string, m knutpunkt.Message) (string, bool, error) {
 	var res store.SaveResult
+	in := l.s.PrepareInbound(store.Inbound(p, source, m))
 	err := l.w.Do(ctx, func(tx *store.Tx) error {
 		var err error
-		res, err = tx.SaveInbound(ctx, store.Inbound(p, source, m))
+		res, err = tx.SaveInbound(ctx, in)
 		return err
 	})
 	if err != nil {
@@ -76,45 +75,25 @@ func (l *messageLog) RecordAttempt(ctx context.Context, p, step, msgID string, a
 }
 
 func (l *messageLog) Commit(ctx context.Context, p, msgID string, writes []pipeline.Write, outs []router.Outbound) ([]bool, error) {
-	dup := make([]bool, len(outs))
-	err := l.w.DoLazy(ctx, func(tx *store.Tx) error {
-		if err := tx.RecordAttempt(ctx, msgID, p, "", nil); err != nil {
-			return err
-		}
-		if err := entity.Apply(ctx, tx, writes); err != nil {
-			return err
-		}
-		for i, o := range outs {
-			res, err := tx.SaveInbound(ctx, store.Inbound(o.Pipeline, o.Source, o.Msg))
-			if err != nil {
-				return fmt.Errorf("save message %s for pipeline %s: %w", o.Msg.ID, o.Pipeline, err)
-			}
-			dup[i] = res.Duplicate
-		}
-		return tx.MarkProcessed(ctx, msgID)
-	})
-	if err != nil {
+	d := newDone(l.s, p, msgID, writes, outs)
+	if err := l.w.DoLazy(ctx, d.op(ctx)); err != nil {
 		return nil, err
 	}
 	l.processed.WithLabelValues(p).Inc()
 	l.latency.finished(p, msgID)
 	for i, o := range outs {
-		l.countInbound(o.Pipeline, o.Msg.ID, dup[i])
+		l.countInbound(o.Pipeline, o.Msg.ID, d.dup[i])
 	}
-	return dup, nil
+	return d.dup, nil
 }
 
 func (l *messageLog) DeadLetter(ctx context.Context, p, msgID string, cause error) error {
-	entry := deadLetterEntry(p, msgID, cause)
-	err := l.w.DoLazy(ctx, func(tx *store.Tx) error {
-		_, err := tx.DeadLetter(ctx, entry)
+	if err := l.w.DoLazy(ctx, newDead(p, msgID, cause).op(ctx)); err != nil {
 		return err
-	})
-	if err == nil {
-		l.dead.WithLabelValues(p).Inc()
-		l.latency.finished(p, msgID)
 	}
-	return err
+	l.dead.WithLabelValues(p).Inc()
+	l.latency.finished(p, msgID)
+	return nil
 }
 
 func (l *messageLog) Pending(ctx context.Context, p string, known func(id string) bool) iter.Seq2[knutpunkt.Message, error] {

@@ -188,9 +188,10 @@ const (
 
 // PreparedInbound is an InboundMessage with its row computed (id, headers
 // JSON, SHA-256, times), made by Store.PrepareInbound off the writer's
-// goroutine. Tx.SavePreparedInbound stores it.
+// goroutine. Tx.SaveInbound stores it.
 type PreparedInbound struct {
 	m                  InboundMessage
+	err                error // why it cannot be saved, returned by SaveInbound
 	headers            string
 	body               []byte // sealed when the store has keys
 	size               int64  // of the payload
@@ -202,9 +203,13 @@ type PreparedInbound struct {
 // ID is the message id the prepared message will be stored with.
 func (p PreparedInbound) ID() string { return p.m.ID }
 
-// PrepareInbound does the work of SaveInbound that needs no transaction, so
-// that callers feeding a Writer can do it on their own goroutines.
-func (s *Store) PrepareInbound(m InboundMessage) (PreparedInbound, error) {
+// Pipeline is the pipeline the prepared message enters.
+func (p PreparedInbound) Pipeline() string { return p.m.Pipeline }
+
+// PrepareInbound does the work of saving m that needs no transaction, so
+// that callers feeding a Writer can do it on their own goroutines. An
+// invalid message is not an error here: Tx.SaveInbound returns it.
+func (s *Store) PrepareInbound(m InboundMessage) PreparedInbound {
 	if m.ID == "" {
 		m.ID = newID()
 	}
@@ -217,7 +222,7 @@ func (s *Store) PrepareInbound(m InboundMessage) (PreparedInbound, error) {
 	if len(m.Headers) > 0 {
 		var err error
 		if headers, err = marshalHeaders(m.Headers); err != nil {
-			return PreparedInbound{}, fmt.Errorf("save inbound %s: headers: %w", m.ID, err)
+			return PreparedInbound{m: m, err: fmt.Errorf("save inbound %s: headers: %w", m.ID, err)}
 		}
 	}
 	status := m.Status
@@ -226,7 +231,7 @@ func (s *Store) PrepareInbound(m InboundMessage) (PreparedInbound, error) {
 		status = StatusReceived
 	case StatusReceived, StatusProcessed:
 	default:
-		return PreparedInbound{}, fmt.Errorf("save inbound %s: initial status %q: want received or processed", m.ID, status)
+		return PreparedInbound{m: m, err: fmt.Errorf("save inbound %s: initial status %q: want received or processed", m.ID, status)}
 	}
 	body := m.Body
 	if body == nil {
@@ -240,24 +245,19 @@ func (s *Store) PrepareInbound(m InboundMessage) (PreparedInbound, error) {
 	} else {
 		p.update = s.tv(update)
 	}
-	return p, nil
+	return p
 }
 
-// SaveInbound stores m in the message log. When a message with the same
-// source system and external id (both non-empty) or the same id is already
-// stored, it inserts nothing and returns that message's id with
-// Duplicate=true. This holds under concurrency: of two racing saves of one
-// key, exactly one inserts.
-func (t *Tx) SaveInbound(ctx context.Context, m InboundMessage) (SaveResult, error) {
-	p, err := t.s.PrepareInbound(m)
-	if err != nil {
-		return SaveResult{}, err
+// SaveInbound stores the message p was prepared from (Store.PrepareInbound)
+// in the message log. When a message with the same source system and
+// external id (both non-empty) or the same id is already stored, it
+// inserts nothing and returns that message's id with Duplicate=true. This
+// holds under concurrency: of two racing saves of one key, exactly one
+// inserts.
+func (t *Tx) SaveInbound(ctx context.Context, p PreparedInbound) (SaveResult, error) {
+	if p.err != nil {
+		return SaveResult{}, p.err
 	}
-	return t.SavePreparedInbound(ctx, p)
-}
-
-// SavePreparedInbound is SaveInbound of a message PrepareInbound prepared.
-func (t *Tx) SavePreparedInbound(ctx context.Context, p PreparedInbound) (SaveResult, error) {
 	m := &p.m
 	args := [...]any{m.ID, m.Pipeline, m.SourceAdapter, m.SourceSystem, m.ExternalID,
 		m.Caller, m.ContentType, p.headers, p.body, p.sum, p.size,
@@ -397,9 +397,11 @@ func (t *Tx) MarkReplayed(ctx context.Context, deadLetterID, newMessageID string
 	return nil
 }
 
-// SaveInbound is Tx.SaveInbound in a transaction of its own.
+// SaveInbound prepares m and saves it (Tx.SaveInbound) in a transaction of
+// its own.
 func (s *Store) SaveInbound(ctx context.Context, m InboundMessage) (r SaveResult, err error) {
-	err = s.write(ctx, func(tx *Tx) error { r, err = tx.SaveInbound(ctx, m); return err })
+	p := s.PrepareInbound(m)
+	err = s.write(ctx, func(tx *Tx) error { r, err = tx.SaveInbound(ctx, p); return err })
 	return r, err
 }
 

@@ -337,7 +337,7 @@ func TestTxRollsBackOnError(t *testing.T) {
 		ctx := context.Background()
 		boom := errors.New("boom")
 		err := s.Tx(ctx, func(tx *store.Tx) error {
-			if _, err := tx.SaveInbound(ctx, inbound("m1", "p", "tes", "TES-1", t0)); err != nil {
+			if _, err := tx.SaveInbound(ctx, s.PrepareInbound(inbound("m1", "p", "tes", "TES-1", t0))); err != nil {
 				return err
 			}
 			return boom

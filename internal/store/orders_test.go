@@ -488,8 +488,8 @@ func TestApplyOrderEventInWriter(t *testing.T) {
 			wg.Go(func() {
 				errs[i] = w.Do(ctx, func(tx *store.Tx) error {
 					started()
-					saved, err := tx.SaveInbound(ctx, store.InboundMessage{Pipeline: "lifecare_orders",
-						SourceSystem: ev.SourceSystem, ExternalID: ev.EventID, Body: []byte("{}")})
+					saved, err := tx.SaveInbound(ctx, s.PrepareInbound(store.InboundMessage{Pipeline: "lifecare_orders",
+						SourceSystem: ev.SourceSystem, ExternalID: ev.EventID, Body: []byte("{}")}))
 					if err != nil {
 						return err
 					}

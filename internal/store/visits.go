@@ -76,7 +76,7 @@ const (
 
 // PreparedVisit is a visit with its rows computed (person id hash and
 // ciphertext, client id, times), made by Store.PrepareVisit off the writer's
-// goroutine. Tx.UpsertPreparedVisit stores it.
+// goroutine. Tx.UpsertVisit stores it.
 type PreparedVisit struct {
 	v                 homecare.Visit
 	hash, enc         []byte
@@ -87,10 +87,9 @@ type PreparedVisit struct {
 	err               error
 }
 
-// PrepareVisit does the work of UpsertVisit that needs no transaction, so
+// PrepareVisit does the work of storing v that needs no transaction, so
 // that callers feeding a Writer can do it on their own goroutines. An
-// invalid visit is not an error here: UpsertPreparedVisit returns the error
-// UpsertVisit would.
+// invalid visit is not an error here: Tx.UpsertVisit returns it.
 func (s *Store) PrepareVisit(v homecare.Visit) PreparedVisit {
 	p := PreparedVisit{v: v}
 	switch {
@@ -134,7 +133,8 @@ func (s *Store) PrepareVisit(v homecare.Visit) PreparedVisit {
 	return p
 }
 
-// UpsertVisit stores v, keyed by (SourceSystem, ExternalID): a new visit is
+// UpsertVisit stores the visit p was prepared from (Store.PrepareVisit),
+// keyed by (SourceSystem, ExternalID): a new visit is
 // inserted, a known one overwritten, and in both cases the visit's staff and
 // insatser become exactly v's. Upserting the same visit twice leaves one
 // visit. The client is found by its person id lookup hash and created (with
@@ -143,12 +143,7 @@ func (s *Store) PrepareVisit(v homecare.Visit) PreparedVisit {
 // UpsertVisit checks only what the tables need (source key, person id,
 // times, local date); the pipeline validates visits (homecare.Visit.Validate)
 // before storing them.
-func (t *Tx) UpsertVisit(ctx context.Context, v homecare.Visit) (string, error) {
-	return t.UpsertPreparedVisit(ctx, t.s.PrepareVisit(v))
-}
-
-// UpsertPreparedVisit is UpsertVisit of a visit PrepareVisit prepared.
-func (t *Tx) UpsertPreparedVisit(ctx context.Context, p PreparedVisit) (string, error) {
+func (t *Tx) UpsertVisit(ctx context.Context, p PreparedVisit) (string, error) {
 	if p.err != nil {
 		return "", p.err
 	}
@@ -224,9 +219,11 @@ func childRows(visitID string, rows []any, cols int) []any {
 	return out
 }
 
-// UpsertVisit is Tx.UpsertVisit in a transaction of its own.
+// UpsertVisit prepares v and stores it (Tx.UpsertVisit) in a transaction of
+// its own.
 func (s *Store) UpsertVisit(ctx context.Context, v homecare.Visit) (id string, err error) {
-	err = s.write(ctx, func(tx *Tx) error { id, err = tx.UpsertVisit(ctx, v); return err })
+	p := s.PrepareVisit(v)
+	err = s.write(ctx, func(tx *Tx) error { id, err = tx.UpsertVisit(ctx, p); return err })
 	return id, err
 }
 

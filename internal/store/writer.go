@@ -45,10 +45,9 @@ type WriterStats struct {
 // when another op of its batch failed); it must have no effects outside tx.
 // Ops run one at a time on the Writer's goroutine, in arrival order.
 //
-// In a batch's first pass the hot inserts (SaveInbound, UpsertVisit and
-// their Prepared forms) are written behind: buffered and inserted as
-// multi-row statements before any other statement and before the commit
-// (see writeBehind). Should that fail, or meet a duplicate message or a
+// In a batch's first pass the hot inserts (SaveInbound, UpsertVisit) are
+// written behind: buffered and inserted as multi-row statements before any
+// other statement and before the commit (see writeBehind). Should that fail, or meet a duplicate message or a
 // visit already stored, the batch is re-run op by op as above, so each op
 // still gets its own outcome.
 type Writer struct {

@@ -20,16 +20,17 @@ import (
 
 // importOp is what `knut import` does per message: log it, store the visit,
 // mark it processed, all in the Writer's shared transaction.
-func importOp(ctx context.Context, m store.InboundMessage, v homecare.Visit) func(*store.Tx) error {
+func importOp(ctx context.Context, s *store.Store, m store.InboundMessage, v homecare.Visit) func(*store.Tx) error {
+	in, pv := s.PrepareInbound(m), s.PrepareVisit(v)
 	return func(tx *store.Tx) error {
-		r, err := tx.SaveInbound(ctx, m)
+		r, err := tx.SaveInbound(ctx, in)
 		if err != nil {
 			return err
 		}
 		if r.Duplicate {
 			return nil
 		}
-		if _, err := tx.UpsertVisit(ctx, v); err != nil {
+		if _, err := tx.UpsertVisit(ctx, pv); err != nil {
 			return err
 		}
 		if m.Status == store.StatusProcessed {
@@ -75,7 +76,7 @@ func TestWriterIsolatesFailingOps(t *testing.T) {
 				v := base
 				v.ExternalID = fmt.Sprintf("W-%d", i)
 				m := inbound(fmt.Sprintf("w%d", i), "tes_visits", "tes", v.ExternalID, t0)
-				op := importOp(ctx, m, v)
+				op := importOp(ctx, s, m, v)
 				errs[i] = w.Do(ctx, func(tx *store.Tx) error {
 					// Every op writes first, so a failing one has something to roll back.
 					if err := op(tx); err != nil {
@@ -238,7 +239,7 @@ func BenchmarkWriterVisits(b *testing.B) {
 						ContentType: "application/json", Headers: map[string]string{"content-type": "application/json"},
 						Body: body, Status: vr.status,
 					}
-					if err := w.Do(ctx, importOp(ctx, m, v)); err != nil {
+					if err := w.Do(ctx, importOp(ctx, s, m, v)); err != nil {
 						b.Error(err)
 						return
 					}
@@ -292,7 +293,7 @@ func BenchmarkTxVisits(b *testing.B) {
 					ContentType: "application/json", Headers: map[string]string{"content-type": "application/json"},
 					Body: body,
 				}
-				if err := importOp(ctx, m, v)(tx); err != nil {
+				if err := importOp(ctx, s, m, v)(tx); err != nil {
 					return err
 				}
 			}
