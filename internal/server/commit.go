@@ -47,12 +47,8 @@ func newDone(st *store.Store, p, msgID string, writes []pipeline.Write, outs []r
 func (d *done) op(ctx context.Context) func(tx *store.Tx) error {
 	return func(tx *store.Tx) error {
 		if d.in != nil {
-			saved, err := tx.SaveInbound(ctx, *d.in)
-			if err != nil {
+			if dup, err := saveInput(ctx, tx, *d.in, &d.inDup); err != nil || dup {
 				return err
-			}
-			if d.inDup = saved.Duplicate; d.inDup {
-				return nil
 			}
 		} else if err := tx.RecordAttempt(ctx, d.msgID, d.pipeline, "", nil); err != nil {
 			return err
@@ -92,12 +88,8 @@ func newDead(p, msgID string, cause error) *dead {
 func (d *dead) op(ctx context.Context) func(tx *store.Tx) error {
 	return func(tx *store.Tx) error {
 		if d.in != nil {
-			saved, err := tx.SaveInbound(ctx, *d.in)
-			if err != nil {
+			if dup, err := saveInput(ctx, tx, *d.in, &d.inDup); err != nil || dup {
 				return err
-			}
-			if d.inDup = saved.Duplicate; d.inDup {
-				return nil
 			}
 			if err := tx.RecordAttempt(ctx, d.entry.MessageID, d.entry.Pipeline, d.entry.Step, masked(d.cause)); err != nil {
 				return err
@@ -106,4 +98,15 @@ func (d *dead) op(ctx context.Context) func(tx *store.Tx) error {
 		_, err := tx.DeadLetter(ctx, d.entry)
 		return err
 	}
+}
+
+// saveInput saves an op's input message and notes in dup whether the log
+// had it already: then the op writes nothing else.
+func saveInput(ctx context.Context, tx *store.Tx, in store.PreparedInbound, dup *bool) (bool, error) {
+	saved, err := tx.SaveInbound(ctx, in)
+	if err != nil {
+		return false, err
+	}
+	*dup = saved.Duplicate
+	return saved.Duplicate, nil
 }
