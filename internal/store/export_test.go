@@ -35,3 +35,16 @@ func (w *Writer) Cached(query string) (bool, int) {
 }
 
 const MaxCachedStmts = maxCachedStmts
+
+// MigrateDownTo migrates the store down to version.
+func (s *Store) MigrateDownTo(ctx context.Context, version int64) error {
+	p, err := s.migrations()
+	if err != nil {
+		return err
+	}
+	_, err = p.DownTo(ctx, version)
+	return err
+}
+
+// MigrateUp migrates the store up to the newest migration.
+func (s *Store) MigrateUp(ctx context.Context) error { return s.migrate(ctx) }

@@ -181,9 +181,13 @@ func limit(n int) int {
 
 const (
 	qInsertMessagesPrefix = `INSERT INTO messages (id, pipeline, source_adapter, source_system, external_id, caller,
-	content_type, headers, body, sha256, size, received_at, status, updated_at) VALUES `
+	content_type, headers, sha256, size, received_at, status, updated_at) VALUES `
 	qInsertMessagesSuffix = ` ON CONFLICT DO NOTHING`
-	qInsertMessage        = qInsertMessagesPrefix + `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)` + qInsertMessagesSuffix
+	qInsertMessage        = qInsertMessagesPrefix + `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)` + qInsertMessagesSuffix
+	// A body has a table of its own (migration 00004): it is written once,
+	// and a status change does not copy it.
+	qInsertBodiesPrefix = `INSERT INTO message_bodies (message_id, body) VALUES `
+	qInsertBody         = qInsertBodiesPrefix + `(?, ?)`
 )
 
 // PreparedInbound is an InboundMessage with its row computed (id, headers
@@ -260,14 +264,16 @@ func (t *Tx) SaveInbound(ctx context.Context, p PreparedInbound) (SaveResult, er
 	}
 	m := &p.m
 	args := [...]any{m.ID, m.Pipeline, m.SourceAdapter, m.SourceSystem, m.ExternalID,
-		m.Caller, m.ContentType, p.headers, p.body, p.sum, p.size,
+		m.Caller, m.ContentType, p.headers, p.sum, p.size,
 		p.receivedAt, string(p.status), p.update}
 	if t.wb != nil {
-		// Write-behind (a Writer's first pass): the row goes in with its
-		// batch's other messages. Had it been a duplicate, the flush sees
-		// fewer rows inserted than buffered and the Writer re-runs the
+		// Write-behind (a Writer's first pass): the rows go in with the
+		// batch's other messages, bodies after messages. Had it been a
+		// duplicate, the flush sees fewer messages inserted than
+		// buffered, before it inserts a body, and the Writer re-runs the
 		// batch op by op, where this returns Duplicate.
 		t.wb.messages.add(args[:]...)
+		t.wb.bodies.add(m.ID, p.body)
 		return SaveResult{ID: m.ID}, nil
 	}
 	res, err := t.exec(ctx, qInsertMessage, args[:]...)
@@ -277,6 +283,9 @@ func (t *Tx) SaveInbound(ctx context.Context, p PreparedInbound) (SaveResult, er
 	if n, err := res.RowsAffected(); err != nil {
 		return SaveResult{}, fmt.Errorf("save inbound %s: %w", m.ID, err)
 	} else if n == 1 {
+		if _, err := t.exec(ctx, qInsertBody, m.ID, p.body); err != nil {
+			return SaveResult{}, fmt.Errorf("save inbound %s: body: %w", m.ID, err)
+		}
 		return SaveResult{ID: m.ID}, nil
 	}
 	// Nothing inserted: find the message that was there first.
@@ -465,7 +474,8 @@ const messageCols = `id, pipeline, source_adapter, source_system, external_id, c
 // Message returns message id with its body; ErrNotFound if there is none.
 func (s *Store) Message(ctx context.Context, id string) (MessageRecord, error) {
 	var r messageRow
-	if err := s.get(ctx, &r, `SELECT `+messageCols+`, body FROM messages WHERE id = ?`, id); err != nil {
+	if err := s.get(ctx, &r, `SELECT `+messageCols+`, b.body FROM messages m JOIN message_bodies b ON b.message_id = m.id
+		WHERE m.id = ?`, id); err != nil {
 		return MessageRecord{}, fmt.Errorf("get message %s: %w", id, err)
 	}
 	m, err := r.record()

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -405,6 +406,54 @@ func TestSaveInboundInitialStatus(t *testing.T) {
 			}
 			if got.Status != tt.want {
 				t.Errorf("%s: status %q, want %q", tt.name, got.Status, tt.want)
+			}
+		}
+	})
+}
+
+// Migration 00004 moves bodies out of messages into message_bodies, and back
+// down again, with every byte.
+func TestBodiesMigrateBothWays(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *store.Store, db testDB) {
+		ctx := context.Background()
+		bodies := map[string][]byte{"m1": []byte(`{"a":1}`), "m2": {}, "m3": bytes.Repeat([]byte{0, 0xff, 'x'}, 5000)}
+		for id, b := range bodies {
+			m := inbound(id, "p", "src", "E-"+id, t0)
+			m.Body = b
+			if _, err := s.SaveInbound(ctx, m); err != nil {
+				t.Fatal(err)
+			}
+		}
+		stored := map[string][]byte{} // as stored: sealed
+		for id := range bodies {
+			var b []byte
+			if err := db.raw.QueryRow(`SELECT body FROM message_bodies WHERE message_id = '` + id + `'`).Scan(&b); err != nil {
+				t.Fatalf("%s: %v", id, err)
+			}
+			stored[id] = b
+		}
+		if err := s.MigrateDownTo(ctx, 3); err != nil {
+			t.Fatalf("down to 3: %v", err)
+		}
+		for id, want := range stored {
+			var got []byte
+			if err := db.raw.QueryRow(`SELECT body FROM messages WHERE id = '` + id + `'`).Scan(&got); err != nil {
+				t.Fatalf("%s after down: %v", id, err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("%s after down: body %d bytes, want %d", id, len(got), len(want))
+			}
+		}
+		if err := s.MigrateUp(ctx); err != nil {
+			t.Fatalf("up again: %v", err)
+		}
+		for id, want := range bodies {
+			m, err := s.Message(ctx, id)
+			if err != nil {
+				t.Fatalf("%s after up: %v", id, err)
+			}
+			if !bytes.Equal(m.Body, want) {
+				t.Errorf("%s after up: body %d bytes, want %d", id, len(m.Body), len(want))
 			}
 		}
 	})

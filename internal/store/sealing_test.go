@@ -23,7 +23,7 @@ func TestBodiesSealed(t *testing.T) {
 			}
 			var raw []byte
 			var size int64
-			if err := db.raw.QueryRow("SELECT body, size FROM messages WHERE id = 'msg-sealed-1'").Scan(&raw, &size); err != nil {
+			if err := db.raw.QueryRow("SELECT b.body, m.size FROM messages m JOIN message_bodies b ON b.message_id = m.id WHERE m.id = 'msg-sealed-1'").Scan(&raw, &size); err != nil {
 				t.Fatal(err)
 			}
 			if bytes.Contains(raw, []byte("Testsson")) || bytes.Contains(raw, []byte("194001042383")) {
@@ -42,7 +42,7 @@ func TestBodiesSealed(t *testing.T) {
 			if _, err := s.SaveInbound(t.Context(), store.Inbound("lifecare_orders", "test", m2)); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := db.raw.Exec("UPDATE messages SET body = (SELECT body FROM messages WHERE id = 'msg-sealed-1') WHERE id = 'msg-sealed-2'"); err != nil {
+			if _, err := db.raw.Exec("UPDATE message_bodies SET body = (SELECT body FROM message_bodies WHERE message_id = 'msg-sealed-1') WHERE message_id = 'msg-sealed-2'"); err != nil {
 				t.Fatal(err)
 			}
 			if got, err := s.Message(t.Context(), "msg-sealed-2"); err == nil {

@@ -253,9 +253,21 @@ func (s *Store) openSQLite(ctx context.Context, dsn string, opts Options) error 
 }
 
 func (s *Store) migrate(ctx context.Context) error {
-	sub, err := fs.Sub(migrationFS, "migrations/"+s.dialect)
+	p, err := s.migrations()
 	if err != nil {
 		return err
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("migrate up: %w", err)
+	}
+	return nil
+}
+
+// migrations are the dialect's embedded migrations on the store.
+func (s *Store) migrations() (*goose.Provider, error) {
+	sub, err := fs.Sub(migrationFS, "migrations/"+s.dialect)
+	if err != nil {
+		return nil, err
 	}
 	gd := goose.DialectSQLite3
 	var popts []goose.ProviderOption
@@ -263,18 +275,15 @@ func (s *Store) migrate(ctx context.Context) error {
 		gd = goose.DialectPostgres
 		locker, err := lock.NewPostgresSessionLocker()
 		if err != nil {
-			return fmt.Errorf("migration lock: %w", err)
+			return nil, fmt.Errorf("migration lock: %w", err)
 		}
 		popts = append(popts, goose.WithSessionLocker(locker))
 	}
 	p, err := goose.NewProvider(gd, s.wdb.DB, sub, popts...)
 	if err != nil {
-		return fmt.Errorf("load migrations: %w", err)
+		return nil, fmt.Errorf("load migrations: %w", err)
 	}
-	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("migrate up: %w", err)
-	}
-	return nil
+	return p, nil
 }
 
 // Dialect reports which database the store runs on: DialectSQLite or

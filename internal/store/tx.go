@@ -167,7 +167,7 @@ func (t *Tx) sel(ctx context.Context, dest any, query string, args ...any) error
 // Writer then re-runs it op by op without write-behind, where each op gets
 // its own outcome.
 type writeBehind struct {
-	clients, messages, visits, staff, insatser rowBuf
+	clients, messages, bodies, visits, staff, insatser rowBuf
 	flushing                                   bool
 }
 
@@ -176,7 +176,7 @@ type writeBehind struct {
 // than a row does.
 func (w *writeBehind) queries() []string {
 	var qs []string
-	for _, b := range [...]*rowBuf{&w.clients, &w.messages, &w.visits, &w.staff, &w.insatser} {
+	for _, b := range w.bufs() {
 		for _, n := range wbChunks {
 			qs = append(qs, multiRowSuffix(b.prefix, n, b.suffix))
 		}
@@ -198,16 +198,23 @@ type rowBuf struct {
 func newWriteBehind() *writeBehind {
 	return &writeBehind{
 		clients:  rowBuf{prefix: qEnsureClientsPrefix, suffix: qEnsureClientsSuffix, cols: 6},
-		messages: rowBuf{prefix: qInsertMessagesPrefix, suffix: qInsertMessagesSuffix, cols: 14, strict: true},
+		messages: rowBuf{prefix: qInsertMessagesPrefix, suffix: qInsertMessagesSuffix, cols: 13, strict: true},
+		bodies:   rowBuf{prefix: qInsertBodiesPrefix, cols: 2},
 		visits:   rowBuf{prefix: qInsertVisitsPrefix, suffix: qInsertVisitsSuffix, cols: 23, strict: true},
 		staff:    rowBuf{prefix: qInsertVisitStaff, cols: 5},
 		insatser: rowBuf{prefix: qInsertVisitInsats, cols: 7},
 	}
 }
 
+// bufs are the buffers in the order a flush inserts them: a row's parent
+// before it.
+func (w *writeBehind) bufs() [6]*rowBuf {
+	return [...]*rowBuf{&w.clients, &w.messages, &w.bodies, &w.visits, &w.staff, &w.insatser}
+}
+
 // reset empties every buffer, e.g. after a failed batch left rows behind.
 func (w *writeBehind) reset() {
-	for _, b := range [...]*rowBuf{&w.clients, &w.messages, &w.visits, &w.staff, &w.insatser} {
+	for _, b := range w.bufs() {
 		clear(b.args)
 		b.args = b.args[:0]
 	}
@@ -216,7 +223,12 @@ func (w *writeBehind) reset() {
 func (b *rowBuf) add(row ...any) { b.args = append(b.args, row...) }
 
 func (w *writeBehind) pending() bool {
-	return len(w.clients.args)+len(w.messages.args)+len(w.visits.args)+len(w.staff.args)+len(w.insatser.args) > 0
+	for _, b := range w.bufs() {
+		if len(b.args) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // addChildren buffers rows (cols values each) prefixed with visitID.
@@ -239,7 +251,7 @@ func (t *Tx) flush(ctx context.Context) error {
 	w := t.wb
 	w.flushing = true // the inserts below must not recurse into flush
 	defer func() { w.flushing = false }()
-	for _, b := range [...]*rowBuf{&w.clients, &w.messages, &w.visits, &w.staff, &w.insatser} {
+	for _, b := range w.bufs() {
 		rows := len(b.args) / b.cols
 		args := b.args
 		for _, chunk := range wbChunks {
