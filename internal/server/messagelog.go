@@ -47,7 +47,11 @@ func newMessageLog(s *store.Store, reg *prometheus.Registry) *messageLog {
 func (l *messageLog) SaveInbound(ctx context.Context, p, source string, m knutpunkt.Message) (string, bool, error) {
 	var res store.SaveResult
 	in := l.s.PrepareInbound(store.Inbound(p, source, m))
-	err := l.w.Do(ctx, func(tx *store.Tx) error {
+	do := l.w.Do
+	if len(m.Body) > router.LargeBody {
+		do = l.w.DoBulk // after the small writes waiting, alone
+	}
+	err := do(ctx, func(tx *store.Tx) error {
 		var err error
 		res, err = tx.SaveInbound(ctx, in)
 		return err

@@ -25,7 +25,7 @@ func (t *Tx) QueryInt(ctx context.Context, query string) (n int, err error) {
 }
 
 // Queued is how many ops wait for the Writer's batch loop.
-func (w *Writer) Queued() int { return len(w.ops) }
+func (w *Writer) Queued() int { return len(w.ops) + len(w.bulk) }
 
 // Cached reports whether query is prepared on the Writer's connection and
 // how many statements are. Call it from an op: the cache is the Writer

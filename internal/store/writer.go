@@ -54,6 +54,7 @@ type Writer struct {
 	s    *Store
 	opts WriterOptions
 	ops  chan *writerOp
+	bulk chan *writerOp // DoBulk's ops: served when ops has none
 	done chan struct{}
 
 	mu     sync.RWMutex // guards closed against sends on a closed ops
@@ -75,6 +76,7 @@ type writerOp struct {
 	ctx  context.Context
 	fn   func(*Tx) error
 	lazy bool        // see DoLazy
+	bulk bool        // see DoBulk
 	done chan error  // buffered: the batch loop never blocks on a gone caller
 	cb   func(error) // instead of done, for Go
 }
@@ -101,6 +103,7 @@ func (s *Store) NewWriter(opts WriterOptions) *Writer {
 		s:    s,
 		opts: opts,
 		ops:  make(chan *writerOp, opts.QueueSize),
+		bulk: make(chan *writerOp, 16),
 		done: make(chan struct{}),
 		wb:   newWriteBehind(),
 	}
@@ -130,7 +133,7 @@ func (s *Store) NewWriter(opts WriterOptions) *Writer {
 // fn must use only tx, must not keep it, must not call Do, and may be
 // called more than once (see Writer).
 func (w *Writer) Do(ctx context.Context, fn func(tx *Tx) error) error {
-	return w.do(ctx, fn, false)
+	return w.do(ctx, &writerOp{ctx: ctx, fn: fn})
 }
 
 // DoLazy is Do for writes the hub can redo from durable ones: it returns
@@ -147,21 +150,35 @@ func (w *Writer) Do(ctx context.Context, fn func(tx *Tx) error) error {
 // delivery made again carries the same idempotency key. Saving an fsync on
 // each hop is most of an order's latency.
 func (w *Writer) DoLazy(ctx context.Context, fn func(tx *Tx) error) error {
-	return w.do(ctx, fn, true)
+	return w.do(ctx, &writerOp{ctx: ctx, fn: fn, lazy: true})
 }
 
-func (w *Writer) do(ctx context.Context, fn func(tx *Tx) error, lazy bool) error {
+// DoBulk is Do for a large write, such as a message of megabytes: it
+// commits durably, in a transaction of its own, when no other op waits.
+// Every other op queued meanwhile goes first, so that a flood of large
+// bodies, each of which holds the one writer while it is written and
+// synced, makes small writes wait for at most the one being written, not
+// for all those queued ahead of them.
+func (w *Writer) DoBulk(ctx context.Context, fn func(tx *Tx) error) error {
+	return w.do(ctx, &writerOp{ctx: ctx, fn: fn, bulk: true})
+}
+
+func (w *Writer) do(ctx context.Context, op *writerOp) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	op := &writerOp{ctx: ctx, fn: fn, lazy: lazy, done: make(chan error, 1)}
+	op.done = make(chan error, 1)
+	queue := w.ops
+	if op.bulk {
+		queue = w.bulk
+	}
 	w.mu.RLock()
 	if w.closed {
 		w.mu.RUnlock()
 		return ErrClosed
 	}
 	select {
-	case w.ops <- op:
+	case queue <- op:
 		w.mu.RUnlock()
 	case <-ctx.Done():
 		w.mu.RUnlock()
@@ -216,6 +233,7 @@ func (w *Writer) Close() error {
 	if !w.closed {
 		w.closed = true
 		close(w.ops)
+		close(w.bulk)
 	}
 	w.mu.Unlock()
 	<-w.done
@@ -235,8 +253,7 @@ func (w *Writer) loop() {
 	for {
 		op := next
 		if op == nil {
-			var open bool
-			if op, open = <-w.ops; !open {
+			if op = w.take(); op == nil {
 				break
 			}
 		}
@@ -248,6 +265,37 @@ func (w *Writer) loop() {
 	if timer != nil {
 		timer.Stop()
 	}
+}
+
+// take returns the next op to start a batch with: one from ops if any
+// waits, else the first to arrive on either queue; nil once both are closed
+// and empty.
+func (w *Writer) take() *writerOp {
+	ops, bulk := w.ops, w.bulk
+	for ops != nil || bulk != nil {
+		select {
+		case op, open := <-ops:
+			if open {
+				return op
+			}
+			ops = nil
+			continue
+		default:
+		}
+		select {
+		case op, open := <-ops:
+			if open {
+				return op
+			}
+			ops = nil
+		case op, open := <-bulk:
+			if open {
+				return op
+			}
+			bulk = nil
+		}
+	}
+	return nil
 }
 
 // batch runs first and whatever else arrives, up to MaxBatch ops, in one
@@ -297,9 +345,12 @@ func (w *Writer) batch(first *writerOp, timer *time.Timer) (next *writerOp, _ *t
 	}
 
 	run(first)
-	n := 1
+	n, limit := 1, w.opts.MaxBatch
+	if first.bulk {
+		limit = 1 // alone: see DoBulk
+	}
 collect:
-	for n < w.opts.MaxBatch {
+	for n < limit {
 		select {
 		case op, open := <-w.ops:
 			if !open {

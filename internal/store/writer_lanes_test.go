@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"slices"
 	"testing"
 
 	"github.com/knutpunkt/knutpunkt/internal/store"
@@ -120,4 +121,57 @@ func TestWriterCachesStatementsWithinABound(t *testing.T) {
 	if ok, n := cached(q); !ok || n > store.MaxCachedStmts {
 		t.Errorf("after %d more queries: %s cached %v, %d cached, want it still and at most %d", store.MaxCachedStmts+10, q, ok, n, store.MaxCachedStmts)
 	}
+}
+
+// A bulk op (a large body) waits for the small ops queued before and after
+// it, and commits alone: small writes wait for the one large write being
+// written at most, never for a queue of them.
+func TestWriterServesSmallOpsBeforeBulk(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *store.Store, _ testDB) {
+		ctx := context.Background()
+		w := s.NewWriter(store.WriterOptions{})
+		defer w.Close()
+		var order []string // appended on the Writer's goroutine only
+		note := func(name string) func(*store.Tx) error {
+			return func(*store.Tx) error { order = append(order, name); return nil }
+		}
+		entered, release := make(chan struct{}), make(chan struct{})
+		errs := make(chan error, 5)
+		go func() {
+			errs <- w.Do(ctx, func(*store.Tx) error {
+				close(entered)
+				<-release
+				order = append(order, "first")
+				return nil
+			})
+		}()
+		<-entered // the writer is busy; queue the rest behind it, in this order
+		queue := func(do func(context.Context, func(*store.Tx) error) error, name string) {
+			n := w.Queued()
+			go func() { errs <- do(ctx, note(name)) }()
+			for w.Queued() == n {
+				runtime.Gosched()
+			}
+		}
+		queue(w.DoBulk, "bulk1")
+		queue(w.DoBulk, "bulk2")
+		queue(w.Do, "small1")
+		queue(w.DoLazy, "small2")
+		before := w.Stats().Batches
+		close(release)
+		for range 5 {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		want := []string{"first", "small1", "small2", "bulk1", "bulk2"}
+		if !slices.Equal(order, want) {
+			t.Errorf("ops ran in the order %v, want %v", order, want)
+		}
+		// small1 and small2 join first's batch, which was open when they
+		// came; each bulk op has one of its own.
+		if got := w.Stats().Batches - before; got != 2 {
+			t.Errorf("%d batches after the first, want 2 (one per bulk op)", got)
+		}
+	})
 }
