@@ -168,7 +168,7 @@ func (t *Tx) sel(ctx context.Context, dest any, query string, args ...any) error
 // its own outcome.
 type writeBehind struct {
 	clients, messages, bodies, visits, staff, insatser rowBuf
-	flushing                                   bool
+	flushing                                           bool
 }
 
 // queries are the flush's statements, for a Writer to prepare before its
