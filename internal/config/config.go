@@ -109,6 +109,13 @@ type Bus struct {
 	// MaxQueue bounds the messages waiting on one pipeline's queue, with
 	// the same answer when it is reached. Default 1000.
 	MaxQueue int `yaml:"max_queue"`
+	// MaxIngestRate bounds the body bytes per second that one ingest path
+	// (an HTTP path, a polled source) may bring in, with the same answer
+	// when it is over: a flood of large bodies on one path cannot take the
+	// disk and the store's writer from the others (the memory benchmark:
+	// orders p50 from seconds to milliseconds). A body larger than a
+	// second's worth goes in, and the path then waits. Default 8MiB.
+	MaxIngestRate adapters.ByteSize `yaml:"max_ingest_rate"`
 }
 
 // HTTP configures the server.
@@ -150,7 +157,7 @@ func Default(dir string) *Config {
 	return &Config{
 		Environment:     Development,
 		Store:           Store{DSN: "knut.db"},
-		Bus:             Bus{Kind: "embedded", MaxInFlight: 24 << 20, MaxQueue: 1000},
+		Bus:             Bus{Kind: "embedded", MaxInFlight: 24 << 20, MaxQueue: 1000, MaxIngestRate: 8 << 20},
 		HTTP:            HTTP{Listen: "127.0.0.1:8080", MaxBody: 10 << 20},
 		Pipelines:       "pipelines",
 		Mappings:        "mappings",
@@ -339,6 +346,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Bus.MaxQueue <= 0 {
 		errs = append(errs, errors.New("bus.max_queue: must be a positive number of messages such as 1000"))
+	}
+	if c.Bus.MaxIngestRate <= 0 {
+		errs = append(errs, errors.New("bus.max_ingest_rate: must be a positive size (per second) such as 8MiB"))
 	}
 	if c.MemoryLimit < 0 {
 		errs = append(errs, errors.New("memory_limit: must be a size such as 192MiB, or 0 for the runtime's default"))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 )
 
 // ErrBusy is what ingest answers while the hub holds as many message bodies
@@ -178,7 +179,7 @@ func (r *Router) Admit(share string, size int64) (*Admission, error) {
 	}
 	r.heldMu.Lock()
 	defer r.heldMu.Unlock()
-	if !r.roomLocked(share, size) {
+	if !r.rateRoomLocked(share) || !r.roomLocked(share, size) {
 		r.busy.Add(1)
 		return nil, ErrBusy
 	}
@@ -215,17 +216,59 @@ func (a *Admission) Release() {
 // there is room in p's share. The message is fresh (takeFresh): ingest
 // logs it next.
 func (r *Router) admit(ctx context.Context, id, p string, size int64) bool {
+	share := p
 	a, _ := ctx.Value(admissionKey{}).(*Admission)
-	if a == nil {
-		return r.tryHold(id, p, size, true)
-	}
-	reserved := a.take()
-	if reserved == 0 { // used already: a second message under one request
-		return r.tryHold(id, a.share, size, true)
+	if a != nil {
+		share = a.share
+		if reserved := a.take(); reserved > 0 {
+			// Admit checked the room and the rate before the body was read.
+			r.heldMu.Lock()
+			defer r.heldMu.Unlock()
+			r.unshareLocked(share, reserved)
+			r.holdLocked(id, share, size, true)
+			r.chargeLocked(share, size)
+			return true
+		}
+		// used already: a second message under one request
 	}
 	r.heldMu.Lock()
 	defer r.heldMu.Unlock()
-	r.unshareLocked(a.share, reserved)
-	r.holdLocked(id, a.share, size, true)
+	if _, held := r.held[id]; !held && (!r.rateRoomLocked(share) || !r.roomLocked(share, size)) {
+		return false
+	}
+	r.holdLocked(id, share, size, true)
+	r.chargeLocked(share, size)
 	return true
+}
+
+// A bucket is an ingest path's allowance of body bytes: MaxIngestRate
+// bytes a second, at most a second's worth saved up. A message is let in
+// while the bucket is not in debt and then takes its whole size, so a body
+// larger than a second's worth goes in and the path waits until the debt
+// is paid.
+type bucket struct {
+	bytes float64
+	at    time.Time
+}
+
+// rateRoomLocked reports whether share's bucket is out of debt.
+func (r *Router) rateRoomLocked(share string) bool {
+	return r.refillLocked(share).bytes >= 0
+}
+
+// chargeLocked takes size bytes from share's bucket.
+func (r *Router) chargeLocked(share string, size int64) {
+	r.refillLocked(share).bytes -= float64(size)
+}
+
+func (r *Router) refillLocked(share string) *bucket {
+	now, rate := r.cfg.Now(), float64(r.cfg.MaxIngestRate)
+	b := r.buckets[share]
+	if b == nil {
+		b = &bucket{bytes: rate, at: now}
+		r.buckets[share] = b
+	}
+	b.bytes = min(rate, b.bytes+now.Sub(b.at).Seconds()*rate)
+	b.at = now
+	return b
 }

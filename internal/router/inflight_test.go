@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/knutpunkt/knutpunkt"
 	"github.com/knutpunkt/knutpunkt/adapters/memory"
@@ -168,5 +169,60 @@ func TestShares(t *testing.T) {
 	}
 	if !r.tryHold("huge", "tes", 500, false) {
 		t.Error("a body over MaxInFlight was refused with nothing in flight")
+	}
+}
+
+// Each ingest path may bring in MaxIngestRate bytes a second, with a
+// second's worth saved up at most: a body is let in while its path is not
+// in debt, and a large one puts it in debt until time pays it back. Other
+// paths are not touched, and what is in flight is not what counts.
+func TestIngestRatePerPath(t *testing.T) {
+	bus := NewBus()
+	defer bus.Close()
+	now := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+	r, _ := newRelayWith(t, memory.NewBroker(), bus, Config{MaxIngestRate: 1000, Now: func() time.Time { return now }})
+	defer r.Close()
+	ctx := t.Context()
+	n := 0
+	steps := []struct {
+		wait  time.Duration
+		path  string
+		size  int64
+		admit bool // through Admit (HTTP, before the body); otherwise a polled source's admit
+		want  bool
+	}{
+		{0, "ingest/tes", 600, true, true},                       // 400 left
+		{0, "ingest/tes", 600, false, true},                      // in debt: -200
+		{0, "ingest/tes", 10, true, false},                       // refused while in debt
+		{0, "relay", 10, false, true},                            // another path has its own second
+		{100 * time.Millisecond, "ingest/tes", 10, true, false},  // -100
+		{200 * time.Millisecond, "ingest/tes", 5000, true, true}, // 100: out of debt, a large body goes in: -4900
+		{5 * time.Second, "ingest/tes", 10, false, true},         // paid back to 100: 90 left
+		{0, "ingest/tes", 995, true, true},                       // let in, 905 in debt after
+		{0, "ingest/tes", 1, false, false},                       // in debt
+		{10 * time.Second, "ingest/tes", 1000, true, true},       // ten seconds save up one: 0 left
+		{0, "ingest/tes", 1, false, true},                        // not in debt at 0
+		{0, "ingest/tes", 1, false, false},                       // in debt
+	}
+	for i, s := range steps {
+		now = now.Add(s.wait)
+		n++
+		id := fmt.Sprintf("m%d", n)
+		var got bool
+		if s.admit {
+			a, err := r.Admit(s.path, s.size)
+			if got = err == nil; got {
+				got = r.admit(WithAdmission(ctx, a), id, "relay", s.size)
+				a.Release()
+			} else if !errors.Is(err, ErrBusy) {
+				t.Fatalf("step %d: Admit = %v, want nil or ErrBusy", i, err)
+			}
+		} else {
+			got = r.admit(ctx, id, s.path, s.size)
+		}
+		if got != s.want {
+			t.Errorf("step %d (%s, %d bytes after %v): let in %v, want %v", i, s.path, s.size, s.wait, got, s.want)
+		}
+		r.release(id) // in flight is not what this bound counts
 	}
 }

@@ -45,6 +45,13 @@ type Config struct {
 	// and the sweep leaves messages in the log. Defaults 24 MiB and 1000.
 	MaxInFlight int64
 	MaxQueue    int
+	// MaxIngestRate bounds the body bytes a second one ingest path (an
+	// HTTP path, a polled source's pipeline) may bring in; over it, ingest
+	// answers ErrBusy. A flood on one path then cannot take the disk and
+	// the writer from the others. Default 8 MiB/s.
+	MaxIngestRate int64
+	// Now is the clock of the rate bound; default time.Now.
+	Now func() time.Time
 }
 
 // Router runs a set of plans.
@@ -74,7 +81,8 @@ type Router struct {
 	heldMu   sync.Mutex
 	held     map[string]heldMsg
 	inFlight int64
-	shares   map[string]int64 // bytes held by pipeline or ingest path
+	shares   map[string]int64   // bytes held by pipeline or ingest path
+	buckets  map[string]*bucket // the ingest paths' rate bounds
 	// room has a value after a release while the sweep left messages in
 	// the log for want of room: it sweeps again at once.
 	room    chan struct{}
@@ -123,6 +131,7 @@ func New(cfg Config) (*Router, error) {
 		timers:    map[string]*time.Timer{},
 		held:      map[string]heldMsg{},
 		shares:    map[string]int64{},
+		buckets:   map[string]*bucket{},
 		room:      make(chan struct{}, 1),
 		released:  make(chan struct{}, 1),
 	}
@@ -137,6 +146,12 @@ func New(cfg Config) (*Router, error) {
 	}
 	if cfg.MaxQueue <= 0 {
 		r.cfg.MaxQueue = 1000
+	}
+	if cfg.MaxIngestRate <= 0 {
+		r.cfg.MaxIngestRate = 8 << 20
+	}
+	if cfg.Now == nil {
+		r.cfg.Now = time.Now
 	}
 	wmLogger := watermill.NewSlogLoggerWithLevelMapping(
 		slog.New(zapslog.NewHandler(cfg.Logger.Named("watermill").Core())),

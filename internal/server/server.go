@@ -91,6 +91,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 	s.router, err = router.New(router.Config{
 		ShutdownTimeout: cfg.ShutdownTimeout,
 		MaxInFlight:     int64(cfg.Bus.MaxInFlight),
+		MaxIngestRate:   int64(cfg.Bus.MaxIngestRate),
 		MaxQueue:        cfg.Bus.MaxQueue,
 		Plans:           plans,
 		MessageLog:      s.mlog,
@@ -111,7 +112,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 			Help: "Bytes of message bodies held in memory (bounded by bus.max_in_flight)."},
 			func() float64 { return float64(s.router.InFlight()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "knut_ingest_busy_total",
-			Help: "Messages refused with 'busy, try again' because bus.max_in_flight or bus.max_queue was reached."},
+			Help: "Messages refused with 'busy, try again' because bus.max_in_flight, bus.max_queue or bus.max_ingest_rate was reached."},
 			func() float64 { return float64(s.router.Busy()) }))
 	if !cfg.HTTP.Disabled {
 		maxBody := int64(cfg.HTTP.MaxBody)
