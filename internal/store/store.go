@@ -74,6 +74,9 @@ type Store struct {
 	pid     *personIDCodec
 	path    string // the SQLite file; empty for PostgreSQL
 	sync    string // SQLite's synchronous level for durable commits
+	// lazySync: the SQLite write connection is at the lazy level (see
+	// setSyncLevel).
+	lazySync bool
 
 	rebindMu sync.RWMutex
 	rebound  map[string]string
@@ -348,7 +351,18 @@ func (s *Store) q(query string) string {
 // shares one commit among them. With SQLite, fn holds the only write
 // connection: it must not call the Store's own write methods (use tx's).
 func (s *Store) Tx(ctx context.Context, fn func(tx *Tx) error) error {
-	sqltx, err := s.wdb.BeginTxx(ctx, nil)
+	conn, err := s.wdb.Connx(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer conn.Close()
+	if s.dialect == DialectSQLite {
+		// A Writer's lazy batch may have left the connection lazy.
+		if err := s.setSyncLevel(ctx, conn, false); err != nil {
+			return fmt.Errorf("begin: %w", err)
+		}
+	}
+	sqltx, err := conn.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}

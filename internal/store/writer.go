@@ -43,13 +43,14 @@ type WriterStats struct {
 // rolled back alone and the rest of its batch commits: the batch is then
 // re-run with a savepoint per op. So an op's fn may be called twice (only
 // when another op of its batch failed); it must have no effects outside tx.
-// Ops run one at a time on the Writer's goroutine, in arrival order.
+// Ops run one at a time on the Writer's goroutine, in arrival order, but
+// for DoBulk's, which wait for the others queued.
 //
 // In a batch's first pass the hot inserts (SaveInbound, UpsertVisit) are
 // written behind: buffered and inserted as multi-row statements before any
-// other statement and before the commit (see writeBehind). Should that fail, or meet a duplicate message or a
-// visit already stored, the batch is re-run op by op as above, so each op
-// still gets its own outcome.
+// other statement and before the commit (see writeBehind). Should that
+// fail, or meet a duplicate message or a visit already stored, the batch is
+// re-run op by op as above, so each op still gets its own outcome.
 type Writer struct {
 	s    *Store
 	opts WriterOptions
@@ -67,9 +68,6 @@ type Writer struct {
 	// conn are the statements prepared on SQLite's one write connection;
 	// nil for PostgreSQL.
 	conn *connStmts
-	// lazyNow is whether the SQLite connection is at the lazy batches'
-	// synchronous level (setLazy).
-	lazyNow bool
 }
 
 type writerOp struct {
@@ -314,12 +312,17 @@ func (w *Writer) batch(first *writerOp, timer *time.Timer) (next *writerOp, _ *t
 	ops := make([]*writerOp, 0, w.opts.MaxBatch)
 
 	lazy := first.lazy
-	if err := w.setLazy(lazy); err != nil {
+	// The batch holds one connection from setting its durability to its
+	// commit: with SQLite that is the one write connection, whose level
+	// another Writer of the Store may otherwise change in between. The
+	// batch transaction must not die with any one caller's context.
+	conn, err := w.s.wdb.Connx(context.Background())
+	if err != nil {
 		first.finish(fmt.Errorf("begin batch: %w", err))
 		return nil, timer
 	}
-	// The batch transaction must not die with any one caller's context.
-	sqltx, err := w.begin(lazy)
+	defer conn.Close()
+	sqltx, err := w.begin(conn, lazy)
 	if err != nil {
 		first.finish(fmt.Errorf("begin batch: %w", err))
 		return nil, timer
@@ -401,7 +404,7 @@ collect:
 	if failed {
 		tx.release()
 		_ = sqltx.Rollback()
-		if sqltx, err = w.begin(lazy); err != nil {
+		if sqltx, err = w.begin(conn, lazy); err != nil {
 			err = fmt.Errorf("begin batch: %w", err)
 			for _, op := range ops {
 				op.finish(err)
@@ -436,31 +439,22 @@ collect:
 	return next, timer
 }
 
-// setLazy sets SQLite's synchronous level for the next batch: NORMAL for a
-// lazy one (in WAL mode a commit then writes the log without an fsync), the
-// Store's own level otherwise. SQLite refuses to change it inside a
-// transaction, so it is set between batches, on the one write connection.
-func (w *Writer) setLazy(lazy bool) error {
-	if w.s.dialect != DialectSQLite || lazy == w.lazyNow || w.s.sync == "NORMAL" || w.s.sync == "OFF" {
-		return nil
+// begin opens a batch's transaction on conn, committing durably or not
+// (see DoLazy). SQLite's synchronous level is set before it, as SQLite
+// refuses to change it inside a transaction: NORMAL for a lazy batch (in
+// WAL mode a commit then writes the log without an fsync), the Store's own
+// level otherwise. On PostgreSQL a lazy transaction sets
+// synchronous_commit off for itself.
+func (w *Writer) begin(conn *sqlx.Conn, lazy bool) (*sqlx.Tx, error) {
+	ctx := context.Background()
+	if w.s.dialect == DialectSQLite {
+		if err := w.s.setSyncLevel(ctx, conn, lazy); err != nil {
+			return nil, err
+		}
+		return conn.BeginTxx(ctx, nil)
 	}
-	level := w.s.sync
-	if lazy {
-		level = "NORMAL"
-	}
-	if _, err := w.s.wdb.Exec("PRAGMA synchronous = " + level); err != nil {
-		return fmt.Errorf("synchronous %s: %w", level, err)
-	}
-	w.lazyNow = lazy
-	return nil
-}
-
-// begin opens a batch's transaction. On PostgreSQL a lazy one commits
-// without waiting for its WAL flush (synchronous_commit off, for this
-// transaction only).
-func (w *Writer) begin(lazy bool) (*sqlx.Tx, error) {
-	tx, err := w.s.wdb.BeginTxx(context.Background(), nil)
-	if err != nil || !lazy || w.s.dialect != DialectPostgres {
+	tx, err := conn.BeginTxx(ctx, nil)
+	if err != nil || !lazy {
 		return tx, err
 	}
 	if _, err := tx.Exec("SET LOCAL synchronous_commit TO OFF"); err != nil {
@@ -468,6 +462,25 @@ func (w *Writer) begin(lazy bool) (*sqlx.Tx, error) {
 		return nil, err
 	}
 	return tx, nil
+}
+
+// setSyncLevel puts the SQLite write connection conn, held by the caller,
+// at the lazy or the durable synchronous level, if it is not there.
+// s.lazySync is the connection's state, so it is read and written only by
+// a holder of that one connection.
+func (s *Store) setSyncLevel(ctx context.Context, conn *sqlx.Conn, lazy bool) error {
+	if lazy == s.lazySync || s.sync == "NORMAL" || s.sync == "OFF" {
+		return nil
+	}
+	level := s.sync
+	if lazy {
+		level = "NORMAL"
+	}
+	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = "+level); err != nil {
+		return fmt.Errorf("synchronous %s: %w", level, err)
+	}
+	s.lazySync = lazy
+	return nil
 }
 
 // runOp runs op without a savepoint, turning a panic into an error.

@@ -175,3 +175,30 @@ func TestWriterServesSmallOpsBeforeBulk(t *testing.T) {
 		}
 	})
 }
+
+// A Store's own transaction commits durably even right after a Writer's
+// lazy batch left the one SQLite connection at the lazy level.
+func TestStoreTxIsDurableAfterALazyBatch(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *store.Store, db testDB) {
+		ctx := context.Background()
+		durable := "2"
+		if db.dialect == store.DialectPostgres {
+			durable = "on"
+		}
+		w := s.NewWriter(store.WriterOptions{})
+		defer w.Close()
+		if err := w.DoLazy(ctx, func(*store.Tx) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+		var got string
+		if err := s.Tx(ctx, func(tx *store.Tx) (err error) {
+			got, err = tx.SyncLevel(ctx)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if got != durable {
+			t.Errorf("Store.Tx after a lazy batch commits with %s, want %s", got, durable)
+		}
+	})
+}
