@@ -112,7 +112,7 @@ func (r *Router) finishedAlready(ctx context.Context, id string) (bool, error) {
 // message nobody is seeing to.
 func (r *Router) commit(ctx context.Context, p *pipeline.Plan, msgID string, writes []pipeline.Write, outs []Outbound) error {
 	for _, o := range outs {
-		r.holdFresh(o.Msg.ID, o.Pipeline, int64(len(o.Msg.Body)))
+		r.hold(o.Msg.ID, o.Pipeline, int64(len(o.Msg.Body)))
 	}
 	dups, err := r.cfg.MessageLog.Commit(ctx, p.Name, msgID, writes, outs)
 	if err != nil {

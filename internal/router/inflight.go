@@ -37,10 +37,10 @@ type heldMsg struct {
 	fresh bool
 }
 
-// holdFresh holds the message, as hold does, and marks it fresh unless it
-// was held already: save and commit call it for what they are about to log
-// as received.
-func (r *Router) holdFresh(id, share string, size int64) {
+// hold notes the message as seen to, with its body size, counted against
+// share, and as fresh: save and commit call it for what they are about to
+// log as received. Holding a held message again changes nothing.
+func (r *Router) hold(id, share string, size int64) {
 	r.heldMu.Lock()
 	defer r.heldMu.Unlock()
 	r.holdLocked(id, share, size, true)
@@ -64,14 +64,6 @@ func (r *Router) takeFresh(id string) bool {
 	return true
 }
 
-// hold notes the message as seen to, with its body size, counted against
-// share. Holding a held message again changes nothing.
-func (r *Router) hold(id, share string, size int64) {
-	r.heldMu.Lock()
-	defer r.heldMu.Unlock()
-	r.holdLocked(id, share, size, false)
-}
-
 // holdLocked holds the message unless it is held already (then it stays as
 // it is, fresh or not).
 func (r *Router) holdLocked(id, share string, size int64, fresh bool) {
@@ -83,7 +75,7 @@ func (r *Router) holdLocked(id, share string, size int64, fresh bool) {
 
 // tryHold holds the message if there is room for it in the total and in
 // its share.
-func (r *Router) tryHold(id, share string, size int64, fresh bool) bool {
+func (r *Router) tryHold(id, share string, size int64) bool {
 	r.heldMu.Lock()
 	defer r.heldMu.Unlock()
 	if _, ok := r.held[id]; ok {
@@ -92,7 +84,7 @@ func (r *Router) tryHold(id, share string, size int64, fresh bool) bool {
 	if !r.roomLocked(share, size) {
 		return false
 	}
-	r.holdLocked(id, share, size, fresh)
+	r.holdLocked(id, share, size, false)
 	return true
 }
 

@@ -157,7 +157,7 @@ func TestShares(t *testing.T) {
 		{"x2", "other", 10, true},  // total 100
 	}
 	for _, s := range steps {
-		if got := r.tryHold(s.id, s.share, s.size, false); got != s.want {
+		if got := r.tryHold(s.id, s.share, s.size); got != s.want {
 			t.Errorf("tryHold(%s, %s, %d) = %v, want %v", s.id, s.share, s.size, got, s.want)
 		}
 	}
@@ -167,7 +167,7 @@ func TestShares(t *testing.T) {
 	if r.InFlight() != 0 || len(r.shares) != 0 {
 		t.Errorf("after releasing all: in flight %d, shares %v; want nothing", r.InFlight(), r.shares)
 	}
-	if !r.tryHold("huge", "tes", 500, false) {
+	if !r.tryHold("huge", "tes", 500) {
 		t.Error("a body over MaxInFlight was refused with nothing in flight")
 	}
 }

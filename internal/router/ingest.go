@@ -62,7 +62,7 @@ func (r *Router) ingest(ctx context.Context, p *pipeline.Plan, source string, m 
 // log before it is on the bus, and Run republishes any that never made it.
 func (r *Router) save(ctx context.Context, p *pipeline.Plan, source, topic string, m knutpunkt.Message) (adapters.Receipt, error) {
 	o := outbound(p, source, topic, m)
-	r.holdFresh(m.ID, p.Name, int64(len(m.Body)))
+	r.hold(m.ID, p.Name, int64(len(m.Body)))
 	id, dup, err := r.cfg.MessageLog.SaveInbound(ctx, p.Name, source, o.Msg)
 	if err != nil {
 		r.release(m.ID)

@@ -37,7 +37,7 @@ func (r *Router) sweep(ctx context.Context, seen map[string]bool) error {
 				continue
 			}
 			topic := m.Headers[HeaderTopic]
-			if r.cfg.Bus.Len(topic) >= r.cfg.MaxQueue || !r.tryHold(m.ID, p.Name, int64(len(m.Body)), false) {
+			if r.cfg.Bus.Len(topic) >= r.cfg.MaxQueue || !r.tryHold(m.ID, p.Name, int64(len(m.Body))) {
 				full = true
 				break
 			}
