@@ -23,16 +23,29 @@ import (
 // logged as received in their pipelines, and the message processed.
 type done struct {
 	pipeline, msgID string
-	// in is the message itself when it is not in the log yet (import):
-	// it is saved processed. Its one attempt succeeded, which its status
-	// and time say, so no attempt row is written for it.
-	in     *store.PreparedInbound
+	// input, when set, is saved processed: its one attempt succeeded,
+	// which its status and time say, so no attempt row is written for it.
+	input
 	writes []pipeline.Write // prepared (entity.Prepare) off the Writer's goroutine
 	outs   []store.PreparedInbound
+	dup    []bool // what the op did: outs[i] was in the log already (not to queue)
+}
 
-	// What the op did.
-	inDup bool   // in was in the log already: nothing else was written
-	dup   []bool // outs[i] was in the log already (not to queue)
+// input is the message an op finishes when it is not in the log yet
+// (import), saved in the op.
+type input struct {
+	in    *store.PreparedInbound
+	inDup bool // what the op did: in was in the log already, nothing else was written
+}
+
+// save saves the input and reports whether the log had it already.
+func (i *input) save(ctx context.Context, tx *store.Tx) (bool, error) {
+	saved, err := tx.SaveInbound(ctx, *i.in)
+	if err != nil {
+		return false, err
+	}
+	i.inDup = saved.Duplicate
+	return i.inDup, nil
 }
 
 // newDone prepares what it can of the op before the Writer runs it.
@@ -47,7 +60,7 @@ func newDone(st *store.Store, p, msgID string, writes []pipeline.Write, outs []r
 func (d *done) op(ctx context.Context) func(tx *store.Tx) error {
 	return func(tx *store.Tx) error {
 		if d.in != nil {
-			if dup, err := saveInput(ctx, tx, *d.in, &d.inDup); err != nil || dup {
+			if dup, err := d.save(ctx, tx); err != nil || dup {
 				return err
 			}
 		} else if err := tx.RecordAttempt(ctx, d.msgID, d.pipeline, "", nil); err != nil {
@@ -73,12 +86,10 @@ func (d *done) op(ctx context.Context) func(tx *store.Tx) error {
 // dead is the op of a message given up on: dead-lettered with why.
 type dead struct {
 	entry store.DeadLetterEntry
-	// in is the message itself when it is not in the log yet (import):
-	// it is saved with the attempt that failed, which the router records
-	// as each attempt fails (messageLog.RecordAttempt).
-	in    *store.PreparedInbound
 	cause error
-	inDup bool
+	// input, when set, is saved with the attempt that failed, which the
+	// router records as each attempt fails (messageLog.RecordAttempt).
+	input
 }
 
 func newDead(p, msgID string, cause error) *dead {
@@ -88,7 +99,7 @@ func newDead(p, msgID string, cause error) *dead {
 func (d *dead) op(ctx context.Context) func(tx *store.Tx) error {
 	return func(tx *store.Tx) error {
 		if d.in != nil {
-			if dup, err := saveInput(ctx, tx, *d.in, &d.inDup); err != nil || dup {
+			if dup, err := d.save(ctx, tx); err != nil || dup {
 				return err
 			}
 			if err := tx.RecordAttempt(ctx, d.entry.MessageID, d.entry.Pipeline, d.entry.Step, masked(d.cause)); err != nil {
@@ -98,15 +109,4 @@ func (d *dead) op(ctx context.Context) func(tx *store.Tx) error {
 		_, err := tx.DeadLetter(ctx, d.entry)
 		return err
 	}
-}
-
-// saveInput saves an op's input message and notes in dup whether the log
-// had it already: then the op writes nothing else.
-func saveInput(ctx context.Context, tx *store.Tx, in store.PreparedInbound, dup *bool) (bool, error) {
-	saved, err := tx.SaveInbound(ctx, in)
-	if err != nil {
-		return false, err
-	}
-	*dup = saved.Duplicate
-	return saved.Duplicate, nil
 }
