@@ -84,12 +84,19 @@ func (t *Tx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	return st, nil
 }
 
+// flushFirst flushes the rows a Writer holds back, so that the statement
+// about to run sees them (unless it is the flush's own).
+func (t *Tx) flushFirst(ctx context.Context) error {
+	if t.wb != nil && !t.wb.flushing && t.wb.pending() {
+		return t.flush(ctx)
+	}
+	return nil
+}
+
 func (t *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	ctx = t.ctx(ctx)
-	if t.wb != nil && !t.wb.flushing && t.wb.pending() {
-		if err := t.flush(ctx); err != nil {
-			return nil, err
-		}
+	if err := t.flushFirst(ctx); err != nil {
+		return nil, err
 	}
 	if t.s.dialect == DialectSQLite {
 		st, err := t.stmt(ctx, query)
@@ -104,10 +111,8 @@ func (t *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, e
 // queryRow runs a query returning one row and scans it into dest.
 func (t *Tx) queryRow(ctx context.Context, query string, args []any, dest ...any) error {
 	ctx = t.ctx(ctx)
-	if t.wb != nil && !t.wb.flushing && t.wb.pending() {
-		if err := t.flush(ctx); err != nil {
-			return err
-		}
+	if err := t.flushFirst(ctx); err != nil {
+		return err
 	}
 	if t.s.dialect == DialectSQLite {
 		st, err := t.stmt(ctx, query)
@@ -133,14 +138,11 @@ func (s *Store) queryer() sqlx.QueryerContext { return s.rdb }
 
 func (t *Tx) queryer() sqlx.QueryerContext { return t.tx }
 
-// sel runs query in the transaction and scans its rows into dest, after
-// flushing the rows a Writer holds back so that it sees them.
+// sel runs query in the transaction and scans its rows into dest.
 func (t *Tx) sel(ctx context.Context, dest any, query string, args ...any) error {
 	ctx = t.ctx(ctx)
-	if t.wb != nil && !t.wb.flushing && t.wb.pending() {
-		if err := t.flush(ctx); err != nil {
-			return err
-		}
+	if err := t.flushFirst(ctx); err != nil {
+		return err
 	}
 	if t.s.dialect != DialectSQLite {
 		return t.tx.SelectContext(ctx, dest, t.s.q(query), args...)
