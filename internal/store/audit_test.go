@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/knutpunkt/knutpunkt/internal/homecare"
 	"github.com/knutpunkt/knutpunkt/internal/store"
@@ -138,6 +139,34 @@ func TestAuditRefusesIncompleteEntries(t *testing.T) {
 		} {
 			if _, err := s.Audit(context.Background(), e); err == nil {
 				t.Errorf("Audit(%+v) accepted", e)
+			}
+		}
+	})
+}
+
+func TestSeeSignature(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *store.Store, db testDB) {
+		ctx := context.Background()
+		later := time.Now().Add(time.Hour)
+		steps := []struct {
+			scope, sig string
+			expires    time.Time
+			wantSeen   bool
+		}{
+			{"acks", "sig1", later, false},
+			{"acks", "sig1", later, true},   // the replay
+			{"other", "sig1", later, false}, // another endpoint's own window
+			{"acks", "old", time.Now().Add(-time.Minute), false},
+			{"acks", "sig2", later, false}, // clears "old", past its window
+			{"acks", "old", later, false},
+		}
+		for i, st := range steps {
+			seen, err := s.SeeSignature(ctx, st.scope, st.sig, st.expires)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if seen != st.wantSeen {
+				t.Errorf("step %d: SeeSignature(%s, %s) seen = %v, want %v", i, st.scope, st.sig, seen, st.wantSeen)
 			}
 		}
 	})
