@@ -17,6 +17,7 @@ package adapters
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -114,6 +115,37 @@ type Env struct {
 	// Ingress mounts inbound HTTP handlers; nil where the hub serves no HTTP
 	// (e.g. `knut import`), in which case HTTP sources fail to open.
 	Ingress Ingress
+	// Orders settles, before a source accepts a message, whether its
+	// sender may touch the order it names. Nil where the hub keeps no
+	// orders; the pipeline's store step refuses a foreign order anyway,
+	// later and without an answer to the sender.
+	Orders OrderScope
+	// Replays remembers the signed requests a source accepted, so that one
+	// captured and sent again is refused. Nil remembers nothing.
+	Replays ReplayGuard
+}
+
+// OrderScope answers, for an adapter that takes messages from providers,
+// whether an order is the provider's.
+type OrderScope interface {
+	// CheckProvider returns nil when orderID (an order's external id in
+	// any case system) names an order of provider, and otherwise an error
+	// wrapping ErrForbidden, also for an order that does not exist, so
+	// that a provider cannot learn which ids do. caller is the
+	// certificate identity the request came with, for the audit record
+	// every refusal writes.
+	CheckProvider(ctx context.Context, provider, orderID, caller string) error
+}
+
+// ReplayGuard remembers signed requests by their signature.
+type ReplayGuard interface {
+	// Seen records sig on scope until expires, when its timestamp leaves
+	// the window the receiver accepts, and reports whether it was
+	// recorded already: the request is a replay.
+	Seen(ctx context.Context, scope, sig string, expires time.Time) (bool, error)
+	// Forget drops sig, for a request the hub could not take (it answered
+	// 5xx), so the sender's retry of the same bytes is not a replay.
+	Forget(ctx context.Context, scope, sig string) error
 }
 
 // WithDefaults returns env with every nil field replaced by a usable default:

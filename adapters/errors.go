@@ -5,6 +5,10 @@ import "errors"
 // ErrClosed is returned by Send and Receive after the adapter was closed.
 var ErrClosed = errors.New("adapter closed")
 
+// ErrForbidden is wrapped by the errors of a check that refused a caller
+// what it asked for; an HTTP source answers it with 403.
+var ErrForbidden = errors.New("forbidden")
+
 // PermanentError marks a failure that retrying cannot fix. The hub sends the
 // message to the dead letters with Err as the reason.
 type PermanentError struct {

@@ -135,14 +135,14 @@ const maxAnswer = 64 << 10
 type webhook struct {
 	name   string
 	cfg    WebhookConfig
-	key    []byte
+	keys   *keyring
 	client *resty.Client
 	target string // the URL for error texts
 	log    *zap.Logger
 }
 
 func newWebhook(name string, cfg WebhookConfig, env adapters.Env) (*webhook, error) {
-	key, err := env.Secrets.Resolve(cfg.Secret)
+	keys, err := newKeyring(cfg.Secret, env.Secrets)
 	if err != nil {
 		return nil, fmt.Errorf("webhook.secret: %w", err)
 	}
@@ -158,7 +158,7 @@ func newWebhook(name string, cfg WebhookConfig, env adapters.Env) (*webhook, err
 	return &webhook{
 		name:   name,
 		cfg:    cfg,
-		key:    []byte(key),
+		keys:   keys,
 		client: resty.NewWithClient(&hc).SetTimeout(cfg.Timeout).SetLogger(env.Logger.Sugar()),
 		target: u.Redacted(),
 		log:    env.Logger,
@@ -215,7 +215,7 @@ func (w *webhook) send(ctx context.Context, m knutpunkt.Message) (*knutpunkt.Mes
 	if ct == "" {
 		ct = "application/octet-stream"
 	}
-	ts, sig := Sign(w.key, time.Now(), m.Body)
+	ts, sig := Sign(w.keys.signing(), time.Now(), m.ID, m.Body)
 	req := w.client.R().SetContext(ctx).
 		SetDoNotParseResponse(true).
 		SetHeader("Content-Type", ct).

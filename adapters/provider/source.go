@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -47,11 +48,12 @@ func NewSource(cfg SourceConfig, env adapters.Env) (*Source, error) {
 	if env.Ingress == nil {
 		return nil, errors.New("provider callback source needs the hub's HTTP server, and this hub serves none")
 	}
-	key, err := env.Secrets.Resolve(cfg.Callback.Secret)
+	keys, err := newKeyring(cfg.Callback.Secret, env.Secrets)
 	if err != nil {
 		return nil, fmt.Errorf("callback.secret: %w", err)
 	}
-	v := &verifier{key: []byte(key), maxSkew: cfg.Callback.MaxClockSkew, maxBody: int64(cfg.Callback.MaxBodySize), log: env.Logger}
+	v := &verifier{provider: cfg.Name, scope: "callback:" + cfg.Name, keys: keys, maxSkew: cfg.Callback.MaxClockSkew,
+		maxBody: int64(cfg.Callback.MaxBodySize), orders: env.Orders, replays: env.Replays, log: env.Logger}
 	inner := env
 	inner.Ingress = verifyingIngress{Ingress: env.Ingress, v: v}
 	hs, err := kphttp.NewSource(kphttp.SourceConfig{
@@ -98,12 +100,21 @@ func (in verifyingIngress) Handle(name string, h http.Handler) error {
 }
 
 type verifier struct {
-	key     []byte
-	maxSkew time.Duration
-	maxBody int64
-	log     *zap.Logger
+	provider string
+	scope    string // of the signatures remembered
+	keys     *keyring
+	maxSkew  time.Duration
+	maxBody  int64
+	orders   adapters.OrderScope  // nil: the store step refuses foreign orders
+	replays  adapters.ReplayGuard // nil: replays end as duplicates in the log
+	log      *zap.Logger
 }
 
+// wrap checks, in this order, before the http source sees the request:
+// the signature (401), an idempotency key (400), that this signed request
+// was not taken before (409), and that the order it names is the
+// provider's (403). A request the hub then fails to store (5xx) is
+// forgotten as seen, so the provider's retry of it is not a replay.
 func (v *verifier) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
@@ -119,30 +130,96 @@ func (v *verifier) wrap(next http.Handler) http.Handler {
 			writeError(w, http.StatusBadRequest, "read body: "+err.Error())
 			return
 		}
-		if err := Verify(v.key, r.Header.Get(HeaderTimestamp), r.Header.Get(HeaderSignature), body, time.Now(), v.maxSkew); err != nil {
+		ctx := r.Context()
+		ts, sig, idemKey := r.Header.Get(HeaderTimestamp), r.Header.Get(HeaderSignature), r.Header.Get(HeaderIdempotencyKey)
+		if err := Verify(v.keys.keys(), ts, sig, idemKey, body, time.Now(), v.maxSkew); err != nil {
 			v.log.Warn("callback refused", zap.String("reason", err.Error()), zap.String("remote", r.RemoteAddr))
 			w.Header().Set("WWW-Authenticate", `Knutpunkt-HMAC-SHA256 headers="`+HeaderTimestamp+" "+HeaderSignature+`"`)
 			writeError(w, http.StatusUnauthorized, err.Error())
 			return
 		}
-		extID := r.Header.Get(HeaderIdempotencyKey)
+		var a struct {
+			ID      string `json:"id"`
+			OrderID string `json:"order_id"`
+		}
+		_ = json.Unmarshal(body, &a)
+		extID := idemKey
 		if extID == "" {
-			var a struct {
-				ID string `json:"id"`
-			}
-			_ = json.Unmarshal(body, &a)
 			extID = strings.TrimSpace(a.ID)
 		}
 		if extID == "" {
 			writeError(w, http.StatusBadRequest, `an acknowledgement needs an Idempotency-Key header or an "id" field`)
 			return
 		}
-		r = r.Clone(r.Context())
+		if v.replays != nil {
+			sec, _ := strconv.ParseInt(ts, 10, 64) // Verify parsed it
+			seen, err := v.replays.Seen(ctx, v.scope, sig, time.Unix(sec, 0).Add(v.maxSkew))
+			switch {
+			case err != nil:
+				v.log.Error("callback: replay check failed", zap.Error(err))
+				w.Header().Set("Retry-After", "10")
+				writeError(w, http.StatusServiceUnavailable, "the hub cannot check this request now; retry later")
+				return
+			case seen:
+				v.log.Warn("callback refused: replayed", zap.String("remote", r.RemoteAddr))
+				writeError(w, http.StatusConflict, "this signed request was received before: sign each attempt anew")
+				return
+			}
+		}
+		if v.orders != nil && strings.TrimSpace(a.OrderID) != "" {
+			if err := v.orders.CheckProvider(ctx, v.provider, strings.TrimSpace(a.OrderID), adapters.CallerFromContext(ctx)); err != nil {
+				if errors.Is(err, adapters.ErrForbidden) {
+					v.log.Warn("callback refused: not the provider's order", zap.String("remote", r.RemoteAddr))
+					writeError(w, http.StatusForbidden, "order_id names no order of provider "+v.provider)
+					return
+				}
+				v.forget(ctx, sig)
+				v.log.Error("callback: order check failed", zap.Error(err))
+				w.Header().Set("Retry-After", "10")
+				writeError(w, http.StatusServiceUnavailable, "the hub cannot check this request now; retry later")
+				return
+			}
+		}
+		r = r.Clone(ctx)
 		r.Header.Set(kphttp.HeaderExternalID, extID)
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
-		next.ServeHTTP(w, r)
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		if rec.status >= 500 {
+			v.forget(ctx, sig)
+		}
 	})
+}
+
+// forget drops a signature Seen recorded, for a request not taken.
+func (v *verifier) forget(ctx context.Context, sig string) {
+	if v.replays == nil {
+		return
+	}
+	if err := v.replays.Forget(context.WithoutCancel(ctx), v.scope, sig); err != nil {
+		v.log.Error("callback: forget signature", zap.Error(err))
+	}
+}
+
+// statusRecorder notes the status a handler answered with.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
 }
 
 func writeError(w http.ResponseWriter, status int, reason string) {

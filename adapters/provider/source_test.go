@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -35,16 +37,26 @@ const callerHSAID = "SE2321000016-P0T1" // a fictitious HSA-ID
 
 func startCallback(t *testing.T) *callbackHub {
 	t.Helper()
+	return startCallbackWith(t, nil)
+}
+
+// startCallbackWith lets tune set the source's Env before it opens.
+func startCallbackWith(t *testing.T, tune func(*adapters.Env)) *callbackHub {
+	t.Helper()
 	in := adapterstest.NewIngress(t, callerHSAID)
 	yml := fmt.Appendf(nil, "name: omsorg_test\ncallback:\n  path: omsorg-acks\n  secret: %s\n  max_body_size: 4KiB\n", secretRef)
 	cfg, err := adapters.DecodeConfig(provider.SourceDef.Config, yml)
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := provider.SourceDef.Open(cfg, adapters.Env{
+	env := adapters.Env{
 		Name: "acks_from_omsorg_test", Logger: zaptest.NewLogger(t), Ingress: in,
 		Secrets: adapters.MapSecrets{secretRef: secret},
-	})
+	}
+	if tune != nil {
+		tune(&env)
+	}
+	src, err := provider.SourceDef.Open(cfg, env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,8 +110,10 @@ func post(t *testing.T, url string, body []byte, header map[string]string) (int,
 	return resp.StatusCode, answer.Error
 }
 
+// signed are the headers of body signed with key at ts, with extra added;
+// an Idempotency-Key in extra is signed with the body.
 func signed(key string, ts time.Time, body []byte, extra map[string]string) map[string]string {
-	stamp, sig := provider.Sign([]byte(key), ts, body)
+	stamp, sig := provider.Sign([]byte(key), ts, extra[provider.HeaderIdempotencyKey], body)
 	h := map[string]string{provider.HeaderTimestamp: stamp, provider.HeaderSignature: sig}
 	for k, v := range extra {
 		h[k] = v
@@ -228,5 +242,147 @@ func TestSendAck(t *testing.T) {
 	}
 	if n := len(h.delivered()); n != 1 {
 		t.Errorf("%d acks delivered, want 1", n)
+	}
+}
+
+// replays is an in-memory adapters.ReplayGuard; the hub's, in the store,
+// is tested in internal/server.
+type replays struct {
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+func (r *replays) Seen(_ context.Context, scope, sig string, _ time.Time) (bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.seen == nil {
+		r.seen = map[string]bool{}
+	}
+	was := r.seen[scope+" "+sig]
+	r.seen[scope+" "+sig] = true
+	return was, nil
+}
+
+func (r *replays) Forget(_ context.Context, scope, sig string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.seen, scope+" "+sig)
+	return nil
+}
+
+// owners is an adapters.OrderScope over a fixed map of order → provider.
+type owners map[string]string
+
+func (o owners) CheckProvider(_ context.Context, provider, orderID, _ string) error {
+	if o[orderID] != provider {
+		return fmt.Errorf("%w: not the provider's order", adapters.ErrForbidden)
+	}
+	return nil
+}
+
+func TestCallbackReplayRefused(t *testing.T) {
+	guard := &replays{}
+	h := startCallbackWith(t, func(env *adapters.Env) { env.Replays = guard })
+	ack := []byte(`{"id":"ack-0001","order_id":"U-2026-0001","status":"avvisad","reason":"ingen kapacitet"}`)
+	first := signed(secret, time.Now(), ack, map[string]string{provider.HeaderIdempotencyKey: "ack-0001"})
+	if code, reason := post(t, h.url, ack, first); code != http.StatusAccepted {
+		t.Fatalf("first POST = %d %q, want 202", code, reason)
+	}
+	for i := range 5 {
+		if code, reason := post(t, h.url, ack, first); code != http.StatusConflict || !strings.Contains(reason, "received before") {
+			t.Errorf("copy %d: POST = %d %q, want 409", i+1, code, reason)
+		}
+	}
+	// Under another key the captured signature no longer matches.
+	forged := map[string]string{}
+	for k, v := range first {
+		forged[k] = v
+	}
+	forged[provider.HeaderIdempotencyKey] = "ack-0001-again"
+	if code, _ := post(t, h.url, ack, forged); code != http.StatusUnauthorized {
+		t.Errorf("copy under another Idempotency-Key: %d, want 401", code)
+	}
+	// Signed anew, the provider's retry is a new request (the log
+	// deduplicates it by its key).
+	if code, reason := post(t, h.url, ack, signed(secret, time.Now().Add(time.Second), ack,
+		map[string]string{provider.HeaderIdempotencyKey: "ack-0001"})); code != http.StatusAccepted {
+		t.Errorf("re-signed retry = %d %q, want 202", code, reason)
+	}
+	if n := len(h.delivered()); n != 2 {
+		t.Errorf("%d messages delivered to the hub, want 2 (the first and the re-signed retry)", n)
+	}
+}
+
+func TestCallbackForeignOrderRefused(t *testing.T) {
+	h := startCallbackWith(t, func(env *adapters.Env) {
+		env.Orders = owners{"U-OWN": "omsorg_test", "U-OTHER": "hemtjanst-soder"}
+	})
+	tests := []struct {
+		order string
+		want  int
+	}{
+		{"U-OWN", http.StatusAccepted},
+		{"U-OTHER", http.StatusForbidden},
+		{"U-NONE", http.StatusForbidden},
+	}
+	for _, tt := range tests {
+		ack := fmt.Appendf(nil, `{"id":"ack-%s","order_id":%q,"status":"avvisad","reason":"nej"}`, tt.order, tt.order)
+		if code, reason := post(t, h.url, ack, signed(secret, time.Now(), ack, nil)); code != tt.want {
+			t.Errorf("ack of %s = %d %q, want %d", tt.order, code, reason, tt.want)
+		}
+	}
+	if n := len(h.delivered()); n != 1 {
+		t.Errorf("%d messages delivered to the hub, want only the provider's own", n)
+	}
+}
+
+// A key rotates without a restart: the secret is read anew on each
+// request, and holds the new key above the old one while both are in use.
+func TestCallbackSecretRotation(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "secret")
+	write := func(v string) {
+		if err := os.WriteFile(file, []byte(v), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(secret + "\n")
+	in := adapterstest.NewIngress(t, callerHSAID)
+	yml := fmt.Appendf(nil, "name: omsorg_test\ncallback:\n  path: omsorg-acks\n  secret: file:%s\n", file)
+	cfg, err := adapters.DecodeConfig(provider.SourceDef.Config, yml)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := provider.SourceDef.Open(cfg, adapters.Env{Name: "acks", Logger: zaptest.NewLogger(t), Ingress: in})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = src.Receive(ctx, func(_ context.Context, m knutpunkt.Message) (adapters.Receipt, error) {
+			return adapters.Receipt{ID: m.ID}, nil
+		})
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+
+	const next = "whsec-next-0002"
+	steps := []struct {
+		name, file, signWith string
+		want                 int
+	}{
+		{"before: the old key", secret + "\n", secret, http.StatusAccepted},
+		{"before: the new key", secret + "\n", next, http.StatusUnauthorized},
+		{"during: the new key", next + "\n" + secret + "\n", next, http.StatusAccepted},
+		{"during: the old key", next + "\n" + secret + "\n", secret, http.StatusAccepted},
+		{"after: the old key", next + "\n", secret, http.StatusUnauthorized},
+		{"after: the new key", next + "\n", next, http.StatusAccepted},
+	}
+	for i, st := range steps {
+		write(st.file)
+		ack := fmt.Appendf(nil, `{"id":"ack-%d","order_id":"U-1","status":"mottagen"}`, i)
+		if code, reason := post(t, in.URL("omsorg-acks"), ack, signed(st.signWith, time.Now(), ack, nil)); code != st.want {
+			t.Errorf("%s: POST = %d %q, want %d", st.name, code, reason, st.want)
+		}
 	}
 }

@@ -86,6 +86,9 @@ var Kinds = []Kind{
 			if _, ok := errors.AsType[*homecare.TransitionError](err); ok {
 				return adapters.Permanent(err)
 			}
+			if _, ok := errors.AsType[*homecare.ForeignOrderError](err); ok {
+				return adapters.Permanent(err)
+			}
 			return err
 		},
 	},

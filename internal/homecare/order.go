@@ -3,6 +3,7 @@ package homecare
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -215,6 +216,20 @@ type OrderEvent struct {
 	End          *OrderEnd      `json:"end,omitempty"`          // ended
 	ExecutedDate Date           `json:"executed_date,omitzero"` // executed: verkställighetsdatum
 	Reason       string         `json:"reason,omitempty"`       // rejected
+	// By is who sent the event when it is not the case system:
+	// "provider:<name>" for a provider's acknowledgement or report. The
+	// mapping sets it from the transport that vouched for the sender (the
+	// callback's signature, the webhook the answer came back on), never
+	// from the body, and Apply refuses it on another provider's order.
+	By string `json:"by,omitempty"`
+}
+
+// ByPrefix starts OrderEvent.By for an event a provider sent.
+const ByPrefix = "provider:"
+
+// ByProvider returns the provider that sent e, if a provider did.
+func (e *OrderEvent) ByProvider() (string, bool) {
+	return strings.CutPrefix(e.By, ByPrefix)
 }
 
 // Validate checks the rules that order_event.schema.json cannot express, and those it can but
@@ -253,6 +268,11 @@ func (e *OrderEvent) Validate(o ValidateOptions) error {
 	ord := &e.Order
 	if ord.ExternalID == "" {
 		bad("order.external_id", "empty")
+	}
+	if p, ok := e.ByProvider(); e.By != "" && (!ok || p == "") {
+		bad("by", "must be %q followed by the provider's id", ByPrefix)
+	} else if ok && e.Type == OrderCreated {
+		bad("by", "a provider cannot create an order")
 	}
 
 	switch e.Type {
@@ -427,6 +447,23 @@ func (e *TransitionError) Error() string {
 	return fmt.Sprintf("order %s: %s not allowed in state %s", e.OrderID, e.Event, e.From)
 }
 
+// ForeignOrderError is returned by Apply for an event a provider sent
+// (OrderEvent.By) about an order of another provider: an acknowledgement,
+// a rejection or a report that only the order's own provider may give. It
+// is permanent, and the refusal belongs in the audit trail.
+type ForeignOrderError struct {
+	SourceSystem string         // the order's case system
+	OrderID      string         // the order's external id
+	Provider     string         // who sent the event
+	Owner        string         // the order's provider
+	Event        OrderEventType // the event refused
+}
+
+func (e *ForeignOrderError) Error() string {
+	return fmt.Sprintf("order %s: provider %s may not report %s on an order of another provider",
+		e.OrderID, e.Provider, e.Event)
+}
+
 // transitions lists, per event type, the statuses it may be applied in. Created applies only
 // to an order not seen yet, and ended to every status that is not closed.
 var transitions = map[OrderEventType][]OrderStatus{
@@ -478,6 +515,10 @@ func (o Order) Apply(ev OrderEvent) (Order, error) {
 	if o.SourceSystem != ev.SourceSystem || o.ExternalID != ev.Order.ExternalID {
 		return o, fmt.Errorf("order %s/%s: event %s is for order %s/%s", o.SourceSystem, o.ExternalID,
 			ev.EventID, ev.SourceSystem, ev.Order.ExternalID)
+	}
+	if p, ok := ev.ByProvider(); ok && p != o.ProviderID {
+		return o, &ForeignOrderError{SourceSystem: o.SourceSystem, OrderID: o.ExternalID, Provider: p,
+			Owner: o.ProviderID, Event: ev.Type}
 	}
 	refuse := func(reason string, args ...any) (Order, error) {
 		return o, &TransitionError{OrderID: o.ExternalID, From: o.Status, Event: ev.Type, Reason: fmt.Sprintf(reason, args...)}

@@ -2,9 +2,11 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/knutpunkt/knutpunkt/internal/entity"
+	"github.com/knutpunkt/knutpunkt/internal/homecare"
 	"github.com/knutpunkt/knutpunkt/internal/pipeline"
 	"github.com/knutpunkt/knutpunkt/internal/router"
 	"github.com/knutpunkt/knutpunkt/internal/store"
@@ -106,7 +108,25 @@ func (d *dead) op(ctx context.Context) func(tx *store.Tx) error {
 				return err
 			}
 		}
-		_, err := tx.DeadLetter(ctx, d.entry)
-		return err
+		if _, err := tx.DeadLetter(ctx, d.entry); err != nil {
+			return err
+		}
+		return auditRefusal(ctx, tx, d.entry, d.cause)
 	}
+}
+
+// auditRefusal records in the audit trail, with the dead letter, a message
+// refused because its sender may not touch what it named: a provider's
+// event on another provider's order.
+func auditRefusal(ctx context.Context, tx *store.Tx, e store.DeadLetterEntry, cause error) error {
+	f, ok := errors.AsType[*homecare.ForeignOrderError](cause)
+	if !ok {
+		return nil
+	}
+	_, err := tx.Audit(ctx, store.AuditEntry{
+		Actor: homecare.ByPrefix + f.Provider, Action: "order_event." + string(f.Event), Outcome: store.AuditDenied,
+		Resource: "order:" + f.SourceSystem + "/" + f.OrderID, OrderSource: f.SourceSystem, OrderID: f.OrderID,
+		Detail: fmt.Sprintf("not the order's provider; message %s of pipeline %s dead-lettered", e.MessageID, e.Pipeline),
+	})
+	return err
 }

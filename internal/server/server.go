@@ -100,7 +100,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 		Logger:          opts.Logger,
 		Env: func(name string) adapters.Env {
 			return adapters.Env{Name: name, Logger: opts.Logger.Named("adapter"), Secrets: opts.Secrets,
-				HTTPClient: opts.HTTPClient, Ingress: in}
+				HTTPClient: opts.HTTPClient, Ingress: in, Orders: orderScope{s.store}, Replays: replayGuard{s.store}}
 		},
 	})
 	if err != nil {

@@ -44,6 +44,9 @@ type AuditEntry struct {
 	Resource string
 	// ClientID is the client concerned (clients.id), when known.
 	ClientID string
+	// OrderSource and OrderID name the order concerned, (source system,
+	// external id), when the client is known by its order.
+	OrderSource, OrderID string
 	// ClientPersonID is the client's person id (12 digits), when the
 	// caller knows the number rather than the row; it is stored keyed
 	// and encrypted like the clients table's, never in clear.
@@ -108,6 +111,12 @@ func (t *Tx) Audit(ctx context.Context, e AuditEntry) (AuditRecord, error) {
 			[]any{e.ClientID}, &r.clientHash, &r.clientEnc)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return AuditRecord{}, fmt.Errorf("audit: client: %w", err)
+		}
+	case e.OrderID != "":
+		err := t.queryRow(ctx, `SELECT c.person_id_hash, c.person_id_enc FROM orders o JOIN clients c ON c.id = o.client_id
+			WHERE o.source_system = ? AND o.external_id = ?`, []any{e.OrderSource, e.OrderID}, &r.clientHash, &r.clientEnc)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return AuditRecord{}, fmt.Errorf("audit: client of order: %w", err)
 		}
 	}
 	if t.s.dialect == DialectPostgres {

@@ -522,6 +522,23 @@ func (s *Store) Order(ctx context.Context, sourceSystem, externalID string) (hom
 	return list[0], nil
 }
 
+// OrderRef names an order and says whose it is.
+type OrderRef struct {
+	SourceSystem string `db:"source_system"`
+	ExternalID   string `db:"external_id"`
+	ProviderRef  string `db:"provider_ref"`
+}
+
+// OrdersByExternalID returns the orders with external id id, in every case
+// system (usually one), with their providers.
+func (s *Store) OrdersByExternalID(ctx context.Context, id string) ([]OrderRef, error) {
+	var refs []OrderRef
+	if err := s.sel(ctx, &refs, `SELECT source_system, external_id, provider_ref FROM orders WHERE external_id = ?`, id); err != nil {
+		return nil, fmt.Errorf("orders %s: %w", id, err)
+	}
+	return refs, nil
+}
+
 // ListOrders returns orders matching f, oldest first.
 func (s *Store) ListOrders(ctx context.Context, f OrderFilter) ([]homecare.Order, error) {
 	var (

@@ -32,3 +32,16 @@ func (s *Store) SeeSignature(ctx context.Context, scope, sig string, expires tim
 	}
 	return seen, nil
 }
+
+// ForgetSignature drops a signature SeeSignature recorded, for a request
+// the hub did not take after all.
+func (s *Store) ForgetSignature(ctx context.Context, scope, sig string) error {
+	err := s.Tx(ctx, func(tx *Tx) error {
+		_, err := tx.exec(ctx, `DELETE FROM seen_signatures WHERE scope = ? AND signature = ?`, scope, sig)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("seen signatures: %w", err)
+	}
+	return nil
+}

@@ -98,6 +98,7 @@ type Server struct {
 	decline   string        // Decline: ack avvisad with this reason
 	rejecting bool
 	declining bool
+	misnamed  string // Misname: the acks name this order instead
 	release   chan struct{} // closed by Up and Close to end a Slow wait
 }
 
@@ -222,6 +223,15 @@ func (s *Server) Decline(reason string) {
 	s.declining, s.decline = true, reason
 }
 
+// Misname makes the simulator misbehave as a hostile or broken provider
+// system: every acknowledgement names order instead of the order
+// delivered, until Up.
+func (s *Server) Misname(order string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.misnamed = order
+}
+
 // Down closes the listener and every connection: the hub sees connection
 // refused until Up.
 func (s *Server) Down() {
@@ -235,11 +245,11 @@ func (s *Server) Down() {
 }
 
 // Up restores normal service: it listens again on the same port after
-// Down, and ends Fail, Slow (releasing waiting requests), Reject and
-// Decline.
+// Down, and ends Fail, Slow (releasing waiting requests), Reject, Decline
+// and Misname.
 func (s *Server) Up() error {
 	s.mu.Lock()
-	s.failures, s.delay, s.rejecting, s.declining = 0, 0, false, false
+	s.failures, s.delay, s.rejecting, s.declining, s.misnamed = 0, 0, false, false, ""
 	close(s.release)
 	s.release = make(chan struct{})
 	listening, closed := s.srv != nil, s.closed
@@ -344,6 +354,9 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	if s.declining {
 		ack.Status, ack.Reason = provider.Avvisad, s.decline
 	}
+	if s.misnamed != "" {
+		ack.OrderID = s.misnamed
+	}
 	ackBody, _ := json.Marshal(ack)
 	d := Delivery{
 		IdempotencyKey: key,
@@ -366,7 +379,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 
 // verify checks the signature as the README tells a provider to.
 func (s *Server) verify(h http.Header, body []byte) error {
-	ts, sig := h.Get(provider.HeaderTimestamp), h.Get(provider.HeaderSignature)
+	ts, sig, key := h.Get(provider.HeaderTimestamp), h.Get(provider.HeaderSignature), h.Get(provider.HeaderIdempotencyKey)
 	if ts == "" || sig == "" {
 		return errors.New("unsigned request")
 	}
@@ -378,15 +391,16 @@ func (s *Server) verify(h http.Header, body []byte) error {
 		return errors.New("stale timestamp")
 	}
 	got, err := hex.DecodeString(strings.TrimPrefix(sig, "sha256="))
-	if err != nil || !strings.HasPrefix(sig, "sha256=") || !hmac.Equal(got, s.mac(ts, body)) {
+	if err != nil || !strings.HasPrefix(sig, "sha256=") || !hmac.Equal(got, s.mac(ts, key, body)) {
 		return errors.New("bad signature")
 	}
 	return nil
 }
 
-func (s *Server) mac(ts string, body []byte) []byte {
+// mac is the README's signature: HMAC-SHA256 of timestamp.key.body.
+func (s *Server) mac(ts, key string, body []byte) []byte {
 	m := hmac.New(sha256.New, []byte(s.opts.Secret))
-	m.Write([]byte(ts + "."))
+	m.Write([]byte(ts + "." + key + "."))
 	m.Write(body)
 	return m.Sum(nil)
 }
@@ -452,7 +466,7 @@ func (s *Server) Post(ctx context.Context, url string, body []byte, key string, 
 	stamp := strconv.FormatInt(ts.Unix(), 10)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(provider.HeaderTimestamp, stamp)
-	req.Header.Set(provider.HeaderSignature, "sha256="+hex.EncodeToString(s.mac(stamp, body)))
+	req.Header.Set(provider.HeaderSignature, "sha256="+hex.EncodeToString(s.mac(stamp, key, body)))
 	if key != "" {
 		req.Header.Set(provider.HeaderIdempotencyKey, key)
 	}

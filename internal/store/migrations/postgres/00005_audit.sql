@@ -54,7 +54,12 @@ CREATE TABLE seen_signatures (
 );
 CREATE INDEX seen_signatures_expires ON seen_signatures (expires_at);
 
+-- A provider's callback names an order by its external id alone; the
+-- hub looks up whose it is before it accepts the callback.
+CREATE INDEX orders_external_id ON orders (external_id);
+
 -- +goose Down
+DROP INDEX orders_external_id;
 DROP TABLE seen_signatures;
 DROP TRIGGER audit_log_append_only ON audit_log;
 DROP FUNCTION audit_log_append_only();
