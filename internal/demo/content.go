@@ -20,6 +20,11 @@ var embeddedVars = map[string]string{
 	"omsorg_norr_secret":              "env:KNUT_OMSORG_NORR_WEBHOOK_SECRET",
 	"hemtjanst_soder_sftp_password":   "env:KNUT_HEMTJANST_SODER_SFTP_PASSWORD",
 	"hemtjanst_soder_callback_secret": "env:KNUT_HEMTJANST_SODER_CALLBACK_SECRET",
+	// The demo's simulators post over plain HTTP on loopback, without
+	// certificates: development's explicit allow-everyone.
+	"lifecare_callers":        "any",
+	"tes_callers":             "any",
+	"hemtjanst_soder_callers": "any",
 }
 
 // IsCheckout reports whether dir holds the demo's content as files (a

@@ -37,6 +37,25 @@ type Plan struct {
 	OrderBy *OrderBy
 	// MaxBody is the largest body accepted, in bytes.
 	MaxBody int64
+	// Allow names who may post to the pipeline's ingest path on the hub's
+	// HTTP server; nil when the file says nothing (production refuses to
+	// mount an ingest path then).
+	Allow *Allow
+}
+
+// Allow is a pipeline's allow list: the callers whose verified client
+// certificate may post to it. A caller matches an entry by the
+// certificate's HSA-ID (subject serialNumber, as SITHS puts it there), its
+// organisation number (the subject's organizationIdentifier, or the
+// organisation part of an "SE<organisationsnummer>-…" HSA-ID) or its
+// whole subject (RFC 2253 text, e.g. "CN=Lifecare,O=Nacka kommun,C=SE").
+type Allow struct {
+	// Any lets every caller in, certificate or not: `allow: any`, for
+	// development on loopback; production refuses it.
+	Any      bool
+	HSAIDs   []string
+	OrgNos   []string
+	Subjects []string
 }
 
 // Endpoint is an adapter or a topic.

@@ -99,8 +99,12 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 		Registry:        opts.Registry,
 		Logger:          opts.Logger,
 		Env: func(name string) adapters.Env {
-			return adapters.Env{Name: name, Logger: opts.Logger.Named("adapter"), Secrets: opts.Secrets,
-				HTTPClient: opts.HTTPClient, Ingress: in, Orders: orderScope{s.store}, Replays: replayGuard{s.store}}
+			env := adapters.Env{Name: name, Logger: opts.Logger.Named("adapter"), Secrets: opts.Secrets,
+				HTTPClient: opts.HTTPClient, Orders: orderScope{s.store}, Replays: replayGuard{s.store}}
+			if p := planNamed(plans, name); p != nil { // a source's Env; sinks mount nothing
+				env.Ingress = ingressFor{in: in, plan: p, env: cfg.Environment, st: s.store, log: opts.Logger}
+			}
+			return env
 		},
 	})
 	if err != nil {
@@ -194,6 +198,16 @@ func (s *Server) Run(ctx context.Context) error {
 		zap.Int("drained", d.Finished), zap.Int("left_for_next_start", d.Left),
 		zap.Bool("drain_timed_out", d.TimedOut), zap.Duration("drain_took", d.Took), zap.Error(closeErr))
 	return errors.Join(runErr, closeErr)
+}
+
+// planNamed is the plan called name, nil for none.
+func planNamed(plans []*pipeline.Plan, name string) *pipeline.Plan {
+	for _, p := range plans {
+		if p.Name == name {
+			return p
+		}
+	}
+	return nil
 }
 
 // Ready is closed when the pipelines' handlers run.
