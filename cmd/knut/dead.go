@@ -86,11 +86,15 @@ func newDeadShowCmd() *cobra.Command {
 	}
 	var body bool
 	cmd.Flags().BoolVar(&body, "body", false, "print the message body too, personnummer masked")
+	purpose := purposeFlag(cmd)
 	loadConfig := configFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		return withStore(cmd, loadConfig, func(ctx context.Context, st *store.Store) error {
 			m, err := st.Message(ctx, args[0])
 			if err != nil {
+				return err
+			}
+			if err := auditRead(ctx, st, "dead_letter.show", m.ID, *purpose); err != nil {
 				return err
 			}
 			dls, err := st.ListDeadLetters(ctx, store.DeadLetterFilter{MessageID: m.ID, Limit: 1})
@@ -125,11 +129,15 @@ func newMessagesCmd() *cobra.Command {
 	}
 	var body bool
 	show.Flags().BoolVar(&body, "body", false, "print the message body too, personnummer masked")
+	purpose := purposeFlag(show)
 	loadConfig := configFlag(show)
 	show.RunE = func(cmd *cobra.Command, args []string) error {
 		return withStore(cmd, loadConfig, func(ctx context.Context, st *store.Store) error {
 			m, err := st.Message(ctx, args[0])
 			if err != nil {
+				return err
+			}
+			if err := auditRead(ctx, st, "message.show", m.ID, *purpose); err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()

@@ -18,6 +18,7 @@ running knut serve finds it there within seconds; so does the next one
 started.`,
 		Args: cobra.MinimumNArgs(1),
 	}
+	purpose := purposeFlag(cmd)
 	loadConfig := configFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, ids []string) error {
 		cfg, err := loadConfig()
@@ -35,6 +36,9 @@ started.`,
 		}
 		defer srv.Close()
 		for _, id := range ids {
+			if err := auditRead(cmd.Context(), srv.Store(), "message.replay", id, *purpose); err != nil {
+				return err
+			}
 			newID, err := srv.Replay(cmd.Context(), id)
 			if err != nil {
 				return err

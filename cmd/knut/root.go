@@ -29,6 +29,7 @@ with its own store, message log and nightly reconciliation.`,
 		newReplayCmd(),
 		newDeadCmd(),
 		newMessagesCmd(),
+		newAuditCmd(),
 		newDemoCmd(),
 		newVersionCmd(),
 	)

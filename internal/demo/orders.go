@@ -34,6 +34,10 @@ type OrderWorld struct {
 	caseSystem *lifecaresim.CaseSystem
 	norr       *providersim.Server // webhook
 	soderAcks  *providersim.Server // only signs Söder's callbacks
+	// crossOrder is the Omsorg Norr order Söder tried to reject, and
+	// crossStatus the hub's answer (see crossProvider).
+	crossOrder  string
+	crossStatus int
 	soderSFTP  *sftptest.Server
 	soderDir   string
 
@@ -101,7 +105,7 @@ func (w *OrderWorld) Run(ctx context.Context, hub string, st *store.Store, clien
 	msgs := lifecaresim.Orders(seed, clients, []string{"omsorg-norr", "hemtjanst-soder"}, decidedOn)
 	first := slices.DeleteFunc(slices.Clone(msgs), func(m lifecaresim.OrderMessage) bool { return m.Kind() != "Bestallning" })
 	later := slices.DeleteFunc(slices.Clone(msgs), func(m lifecaresim.OrderMessage) bool { return m.Kind() == "Bestallning" })
-	for _, round := range [][]lifecaresim.OrderMessage{first, later} {
+	for i, round := range [][]lifecaresim.OrderMessage{first, later} {
 		for _, m := range round {
 			if err := w.caseSystem.QueueOrder(hub+"/ingest/lifecare_orders", m); err != nil {
 				return 0, err
@@ -110,8 +114,29 @@ func (w *OrderWorld) Run(ctx context.Context, hub string, st *store.Store, clien
 		if err := w.settle(ctx, st, 25*time.Second); err != nil {
 			return 0, err
 		}
+		if i == 0 {
+			if err := w.crossProvider(ctx, hub+"/ingest/hemtjanst-soder-acks", st); err != nil {
+				return 0, err
+			}
+		}
 	}
 	return len(msgs), nil
+}
+
+// crossProvider has Hemtjänsten Söder's system reject an order of Omsorg
+// Norr's, correctly signed with Söder's own secret: what a broken or
+// hostile provider system would do. The hub refuses it (403) and keeps the
+// refusal in its audit trail; the order and the case system never see it.
+func (w *OrderWorld) crossProvider(ctx context.Context, callback string, st *store.Store) error {
+	norr, err := st.ListOrders(ctx, store.OrderFilter{Provider: "omsorg-norr", Limit: 1})
+	if err != nil || len(norr) == 0 {
+		return err
+	}
+	w.crossOrder = norr[0].ExternalID
+	body, _ := json.Marshal(map[string]string{"id": "HS-WRONG-" + w.crossOrder, "order_id": w.crossOrder,
+		"status": "avvisad", "reason": "fel utförare", "occurred_at": time.Now().UTC().Format(time.RFC3339)})
+	w.crossStatus, _, err = w.soderAcks.Post(ctx, callback, body, "HS-WRONG-"+w.crossOrder, time.Now())
+	return err
 }
 
 // settle waits until the case system has handed over everything and the
@@ -241,6 +266,12 @@ type OrderSummary struct {
 	Statuses    map[homecare.OrderStatus]int
 	Receipts    map[string]int
 	Norr, Soder int
+	// CrossOrder is the order another provider tried to reject,
+	// CrossStatus the hub's answer, and Refusals the audit trail's
+	// records of refused calls.
+	CrossOrder  string
+	CrossStatus int
+	Refusals    []store.AuditRecord
 	// EVBNow and EVBIn4Months count orders the IVO rule flags (decision not
 	// executed within 3 months, or paused 3 months or more) today and, had
 	// nothing more happened, four months on.
@@ -249,7 +280,17 @@ type OrderSummary struct {
 
 // Summarize reports what happened to the orders.
 func (w *OrderWorld) Summarize(ctx context.Context, st *store.Store, sent int) (*OrderSummary, error) {
-	s := &OrderSummary{Sent: sent, Statuses: map[homecare.OrderStatus]int{}, Receipts: map[string]int{}}
+	s := &OrderSummary{Sent: sent, Statuses: map[homecare.OrderStatus]int{}, Receipts: map[string]int{},
+		CrossOrder: w.crossOrder, CrossStatus: w.crossStatus}
+	records, err := st.ListAudit(ctx, store.AuditFilter{})
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range records {
+		if r.Outcome == store.AuditDenied {
+			s.Refusals = append(s.Refusals, r)
+		}
+	}
 	orders, err := st.ListOrders(ctx, store.OrderFilter{Limit: 1000})
 	if err != nil {
 		return nil, err
@@ -306,4 +347,12 @@ func (s *OrderSummary) Print(w io.Writer) {
 	tw.Flush()
 	fmt.Fprintf(w, "  IVO (ej verkställda beslut): %d orders flagged today; %d would be in four months if nothing more happened.\n",
 		s.EVBNow, s.EVBIn4Months)
+	if s.CrossOrder != "" {
+		fmt.Fprintf(w, "\nHemtjänsten Söder's system tried to reject Omsorg Norr's order %s, correctly signed with Söder's own secret: the hub answered %d.\n",
+			s.CrossOrder, s.CrossStatus)
+	}
+	fmt.Fprintf(w, "Refusals in the audit trail (%d; `knut audit list` prints the whole log list, `knut audit verify` checks it):\n", len(s.Refusals))
+	for _, r := range s.Refusals {
+		fmt.Fprintf(w, "  %s  %s  %s  %s  client %s\n", r.At.UTC().Format(time.RFC3339), r.Actor, r.Action, r.Resource, r.Client)
+	}
 }

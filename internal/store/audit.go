@@ -47,6 +47,9 @@ type AuditEntry struct {
 	// OrderSource and OrderID name the order concerned, (source system,
 	// external id), when the client is known by its order.
 	OrderSource, OrderID string
+	// MessageID names a message of the log whose order event names the
+	// client, when the client is known by a message.
+	MessageID string
 	// ClientPersonID is the client's person id (12 digits), when the
 	// caller knows the number rather than the row; it is stored keyed
 	// and encrypted like the clients table's, never in clear.
@@ -111,6 +114,13 @@ func (t *Tx) Audit(ctx context.Context, e AuditEntry) (AuditRecord, error) {
 			[]any{e.ClientID}, &r.clientHash, &r.clientEnc)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return AuditRecord{}, fmt.Errorf("audit: client: %w", err)
+		}
+	case e.MessageID != "":
+		err := t.queryRow(ctx, `SELECT c.person_id_hash, c.person_id_enc FROM order_events e
+			JOIN orders o ON o.id = e.order_id JOIN clients c ON c.id = o.client_id
+			WHERE e.message_id = ? LIMIT 1`, []any{e.MessageID}, &r.clientHash, &r.clientEnc)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return AuditRecord{}, fmt.Errorf("audit: client of message: %w", err)
 		}
 	case e.OrderID != "":
 		err := t.queryRow(ctx, `SELECT c.person_id_hash, c.person_id_enc FROM orders o JOIN clients c ON c.id = o.client_id
