@@ -38,8 +38,8 @@ type OrderWorld struct {
 	// crossStatus the hub's answer (see crossProvider).
 	crossOrder  string
 	crossStatus int
-	soderSFTP  *sftptest.Server
-	soderDir   string
+	soderSFTP   *sftptest.Server
+	soderDir    string
 
 	stop func()
 	wg   sync.WaitGroup

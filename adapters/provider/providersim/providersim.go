@@ -98,7 +98,7 @@ type Server struct {
 	decline   string        // Decline: ack avvisad with this reason
 	rejecting bool
 	declining bool
-	misnamed  string // Misname: the acks name this order instead
+	misnamed  string        // Misname: the acks name this order instead
 	release   chan struct{} // closed by Up and Close to end a Slow wait
 }
 
