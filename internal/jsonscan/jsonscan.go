@@ -319,37 +319,43 @@ const maxKeyDepth = 10_000
 // encoding/json accepts, CheckKeys stops and returns nil. It is one pass
 // without recursion, so its cost is linear in s.
 func CheckKeys[T Text](s T) error {
-	var stack []keyFrame
+	// Not generic below: escape analysis then keeps the buffers on the
+	// stack. The []byte callers' copy is small next to encoding/json.
+	return checkKeys(string(s))
+}
+
+func checkKeys(s string) error {
+	c := keyChecker{frames: make([]keyFrame, 0, 8), keys: make([]string, 0, 32)}
 	i := SkipWS(s, 0)
 	for i < len(s) {
 		// Here a value starts at i.
-		switch c := s[i]; {
-		case c == '{' || c == '[':
-			if len(stack) >= maxKeyDepth {
+		switch ch := s[i]; {
+		case ch == '{' || ch == '[':
+			if len(c.frames) >= maxKeyDepth {
 				return nil
 			}
-			stack = pushFrame(stack, c == '{')
+			c.push(ch == '{')
 			i = SkipWS(s, i+1)
-			if i < len(s) && (s[i] == '}' && c == '{' || s[i] == ']' && c == '[') {
-				stack = stack[:len(stack)-1]
+			if i < len(s) && (s[i] == '}' && ch == '{' || s[i] == ']' && ch == '[') {
+				c.pop()
 				i++
 				break
 			}
-			if c == '[' {
+			if ch == '[' {
 				continue
 			}
 			var err error
-			if i, err = memberKey(s, i, &stack[len(stack)-1], stack); i < 0 || err != nil {
+			if i, err = memberKey(s, i, &c); i < 0 || err != nil {
 				return err
 			}
 			continue
-		case c == '"':
+		case ch == '"':
 			end, _, err := ScanString(s, i)
 			if err != nil {
 				return nil
 			}
 			i = end + 1
-		case c == '-' || '0' <= c && c <= '9':
+		case ch == '-' || '0' <= ch && ch <= '9':
 			end, err := ScanNumber(s, i)
 			if err != nil {
 				return nil
@@ -364,7 +370,7 @@ func CheckKeys[T Text](s T) error {
 		}
 		// A value ended at i: close containers, or move to the next member.
 		for {
-			if len(stack) == 0 {
+			if len(c.frames) == 0 {
 				j := SkipWS(s, i)
 				if j == i && j < len(s) {
 					return nil
@@ -372,7 +378,7 @@ func CheckKeys[T Text](s T) error {
 				i = j
 				break
 			}
-			top := &stack[len(stack)-1]
+			top := &c.frames[len(c.frames)-1]
 			i = SkipWS(s, i)
 			if i >= len(s) {
 				return nil
@@ -384,7 +390,7 @@ func CheckKeys[T Text](s T) error {
 					break
 				}
 				var err error
-				if i, err = memberKey(s, i, top, stack); i < 0 || err != nil {
+				if i, err = memberKey(s, i, &c); i < 0 || err != nil {
 					return err
 				}
 				break
@@ -392,43 +398,49 @@ func CheckKeys[T Text](s T) error {
 			if (top.obj && s[i] != '}') || (!top.obj && s[i] != ']') {
 				return nil
 			}
-			stack = stack[:len(stack)-1]
+			c.pop()
 			i++
 		}
 	}
 	return nil
 }
 
-// keyFrame is one open container of CheckKeys: for an object, the keys
-// seen so far (a linear list while short, a set beyond) and the current
-// member's key; for an array, the current index.
-type keyFrame struct {
-	obj  bool
-	n    int
-	key  string
-	keys []string
-	set  map[string]struct{}
+// keyChecker holds CheckKeys' open containers. The keys of all open
+// objects share one slice, each object's from its frame's start up, since
+// an inner object closes before its parent reads another key.
+type keyChecker struct {
+	frames []keyFrame
+	keys   []string
 }
 
-// keySetAt is the member count from which a frame keeps a set.
+// keyFrame is one open container: for an object, where its keys start in
+// keyChecker.keys (or, beyond keySetAt keys, a set of them instead) and
+// the current member's key; for an array, the current index.
+type keyFrame struct {
+	obj   bool
+	n     int
+	start int
+	key   string
+	set   map[string]struct{}
+}
+
+// keySetAt is the member count from which an object's keys move to a set.
 const keySetAt = 16
 
-// pushFrame opens a container, reusing the slice a closed container at
-// the same depth left behind.
-func pushFrame(stack []keyFrame, obj bool) []keyFrame {
-	if len(stack) < cap(stack) {
-		stack = stack[:len(stack)+1]
-		f := &stack[len(stack)-1]
-		f.obj, f.n, f.key, f.keys, f.set = obj, 0, "", f.keys[:0], nil
-		return stack
-	}
-	return append(stack, keyFrame{obj: obj})
+func (c *keyChecker) push(obj bool) {
+	c.frames = append(c.frames, keyFrame{obj: obj, start: len(c.keys)})
+}
+
+func (c *keyChecker) pop() {
+	c.keys = c.keys[:c.frames[len(c.frames)-1].start]
+	c.frames = c.frames[:len(c.frames)-1]
 }
 
 // memberKey reads the key at i and the ':' after it, records the key in
-// f, and returns the index of the member's value; -1 on a syntax error,
-// and a *DuplicateKeyError when f already holds the key.
-func memberKey[T Text](s T, i int, f *keyFrame, stack []keyFrame) (int, error) {
+// the innermost object, and returns the index of the member's value; -1
+// on a syntax error, and a *DuplicateKeyError when the object already
+// holds the key.
+func memberKey(s string, i int, c *keyChecker) (int, error) {
 	if i >= len(s) || s[i] != '"' {
 		return -1, nil
 	}
@@ -436,15 +448,15 @@ func memberKey[T Text](s T, i int, f *keyFrame, stack []keyFrame) (int, error) {
 	if err != nil {
 		return -1, nil
 	}
-	k := string(s[i+1 : end])
+	k := s[i+1 : end]
 	if esc {
 		k = Unescape(k)
 	}
-	if f.seen(k) {
-		f.key = k
-		return -1, &DuplicateKeyError{Pointer: pointer(stack), Offset: i}
-	}
+	f := &c.frames[len(c.frames)-1]
 	f.key = k
+	if c.seen(f, k) {
+		return -1, &DuplicateKeyError{Pointer: pointer(c.frames), Offset: i}
+	}
 	j := SkipWS(s, end+1)
 	if j >= len(s) || s[j] != ':' {
 		return -1, nil
@@ -452,8 +464,8 @@ func memberKey[T Text](s T, i int, f *keyFrame, stack []keyFrame) (int, error) {
 	return SkipWS(s, j+1), nil
 }
 
-// seen reports whether f already holds k, and records it.
-func (f *keyFrame) seen(k string) bool {
+// seen reports whether object f already holds k, and records it.
+func (c *keyChecker) seen(f *keyFrame, k string) bool {
 	if f.set != nil {
 		if _, ok := f.set[k]; ok {
 			return true
@@ -461,25 +473,26 @@ func (f *keyFrame) seen(k string) bool {
 		f.set[k] = struct{}{}
 		return false
 	}
-	for _, x := range f.keys {
+	for _, x := range c.keys[f.start:] {
 		if x == k {
 			return true
 		}
 	}
-	f.keys = append(f.keys, k)
-	if len(f.keys) >= keySetAt {
+	c.keys = append(c.keys, k)
+	if len(c.keys)-f.start >= keySetAt {
 		f.set = make(map[string]struct{}, 2*keySetAt)
-		for _, x := range f.keys {
+		for _, x := range c.keys[f.start:] {
 			f.set[x] = struct{}{}
 		}
+		c.keys = c.keys[:f.start]
 	}
 	return false
 }
 
 // pointer renders the open containers as a JSON pointer (RFC 6901).
-func pointer(stack []keyFrame) string {
+func pointer(frames []keyFrame) string {
 	var b []byte
-	for _, f := range stack {
+	for _, f := range frames {
 		b = append(b, '/')
 		if !f.obj {
 			b = strconv.AppendInt(b, int64(f.n), 10)
