@@ -1,0 +1,52 @@
+package mapping_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/knutpunkt/knutpunkt/internal/mapping"
+)
+
+func TestCSVLimits(t *testing.T) {
+	const withHeader = "from: {format: csv}\nto: {format: json}\nfields:\n  - {to: a, from: $.a}\n"
+	const noHeader = "from: {format: csv, header: false}\nto: {format: json}\nfields:\n  - {to: a, from: '$[0]'}\n"
+	secret := strings.Repeat("s", mapping.MaxCSVFieldBytes+1)
+	tests := []struct {
+		name, mapping, input string
+		wantErr              string // "" maps
+	}{
+		{"line at limit", noHeader, strings.Repeat(strings.Repeat("y", mapping.MaxCSVFieldBytes)+",", 3) + strings.Repeat("y", mapping.MaxCSVLineBytes-3*mapping.MaxCSVFieldBytes-3) + "\n", ""},
+		{"line over limit", noHeader, "a\nx," + strings.Repeat("y", mapping.MaxCSVLineBytes-1) + "\n", "line 2: longer than 65536 bytes (the limit)"},
+		{"last line over limit, no newline", noHeader, "a\n" + strings.Repeat(",", mapping.MaxCSVLineBytes+1), "line 2: longer than 65536 bytes (the limit)"},
+		{"fields at limit", noHeader, "x" + strings.Repeat(",", mapping.MaxCSVFields-1) + "\n", ""},
+		{"fields over limit", noHeader, "\"x\ny\"" + strings.Repeat(",", mapping.MaxCSVFields) + "\n", "line 1: more than 256 fields (the limit)"},
+		{"field at limit", noHeader, "\"" + strings.Repeat("s\n", mapping.MaxCSVFieldBytes/2) + "\"\n", ""},
+		{"field over limit across lines", noHeader, "a,b\nb,\"" + strings.Repeat("s\n", mapping.MaxCSVFieldBytes/2) + "s\"\n", "line 2, column 3: field 2 longer than 16384 bytes (the limit)"},
+		{"field over limit in a long line", withHeader, "a,b\nx," + secret + "\n", "line 2, column 3: field 2 longer than 16384 bytes (the limit)"},
+		{"header column repeated", withHeader, "a,b,a\nsecret,1,ok\n", "line 1: header columns 1 and 3 have the same name"},
+		{"header column repeated after trimming", withHeader, "a, b ,b\nsecret,1,ok\n", "line 1: header columns 2 and 3 have the same name"},
+		{"empty header columns may repeat", withHeader, "a,,\nx,,\n", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := mapping.Parse("test/csv", []byte(tt.mapping))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = m.Apply([]byte(tt.input))
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("Apply: %v", err)
+				}
+				return
+			}
+			want := "mapping test/csv: read input: " + tt.wantErr
+			if err == nil || err.Error() != want {
+				t.Fatalf("Apply error = %v, want %q", err, want)
+			}
+			if strings.Contains(err.Error(), "secret") || strings.Contains(err.Error(), "sss") {
+				t.Errorf("error %q quotes the input", err)
+			}
+		})
+	}
+}
