@@ -1,8 +1,12 @@
 package mapping_test
 
 import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/knutpunkt/knutpunkt/internal/mapping"
 )
@@ -49,4 +53,74 @@ func TestCSVLimits(t *testing.T) {
 			}
 		})
 	}
+}
+
+// csvVerdict decides a headerless CSV body the naive way: encoding/csv's
+// ReadAll, then the limits counted over what it returned.
+func csvVerdict(data []byte) ([][]string, bool) {
+	data = bytes.TrimPrefix(data, []byte("\xEF\xBB\xBF"))
+	if !utf8.Valid(data) {
+		return nil, false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if len(line) > mapping.MaxCSVLineBytes {
+			return nil, false
+		}
+	}
+	recs, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
+	if err != nil || len(recs) == 0 {
+		return nil, false
+	}
+	for _, r := range recs {
+		if len(r) > mapping.MaxCSVFields {
+			return nil, false
+		}
+		for _, f := range r {
+			if len(f) > mapping.MaxCSVFieldBytes {
+				return nil, false
+			}
+		}
+	}
+	return recs, true
+}
+
+// FuzzCSVInput: the mapping accepts exactly the CSV that encoding/csv
+// reads within the limits, gives one output per record, and carries the
+// first cell through unchanged.
+func FuzzCSVInput(f *testing.F) {
+	for _, s := range []string{"a,b\n", "a,b\nc,d\n", "\"x\ny\",z\n", "\"a\"\"b\",c", "\xEF\xBB\xBFa\n", "a,\"b\n", "a\nb,c\n", "", "\n\n",
+		strings.Repeat(",", mapping.MaxCSVFields), "x" + strings.Repeat(",", mapping.MaxCSVFields-1),
+		strings.Repeat("y", mapping.MaxCSVLineBytes+1), "\"" + strings.Repeat("s\n", mapping.MaxCSVFieldBytes/2) + "s\""} {
+		f.Add([]byte(s))
+	}
+	m, err := mapping.Parse("fuzz/csv", []byte("from: {format: csv, header: false}\nto: {format: json}\nfields:\n  - {to: a, from: '$[0]'}\n"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		out, err := m.Apply(data)
+		recs, ok := csvVerdict(data)
+		if !ok {
+			if err == nil {
+				t.Fatalf("Apply(%q) accepted what encoding/csv or a limit refuses", data)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("Apply(%q) = %v; encoding/csv reads %d records within the limits", data, err, len(recs))
+		}
+		lines := strings.Split(string(out), "\n")
+		if len(lines) != len(recs) {
+			t.Fatalf("Apply(%q) gave %d outputs for %d records", data, len(lines), len(recs))
+		}
+		for i, l := range lines {
+			var got map[string]string
+			if err := json.Unmarshal([]byte(l), &got); err != nil {
+				t.Fatalf("output %d %q is not a JSON object of strings: %v", i+1, l, err)
+			}
+			if got["a"] != recs[i][0] {
+				t.Fatalf("record %d: a = %q, want %q", i+1, got["a"], recs[i][0])
+			}
+		}
+	})
 }
