@@ -3,6 +3,7 @@ package schema_test
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -175,6 +176,87 @@ func BenchmarkXMLPreScan(b *testing.B) {
 			if _, err := schema.ParseXML(attack); err == nil {
 				b.Fatal("ParseXML accepted the attack")
 			}
+		}
+	})
+}
+
+// fuzzLimits are small enough for short fuzz inputs to cross.
+var fuzzLimits = schema.XMLLimits{MaxAttrs: 3, MaxElements: 12, MaxDepth: 4, MaxNameLen: 8}
+
+var xmlSeeds = []string{
+	`<r/>`, `<r a="1" b='2'><c/><!-- <d e="1" f="2" g="3" h="4"/> --><![CDATA[<x/>]]><?pi <y/>?></r>`,
+	`<a><b><c><d/></c></b></a>`, `<a><b><c><d><e/></d></c></b></a>`, `<r a="/>" b='>'/>`, `<r a="<"/>`,
+	`<p:r xmlns:p="u" p:a="1"/>`, `<r><!-- x`, `<r><![CDATA[`, `<?xml version="1.0"?><r/>`, "<r>\n<a\tb = \"1\"\n/></r>",
+	`<r a b="1"/>`, `<r a="1"b="2"/>`, `</x><r/>`, `<!DOCTYPE r><r/>`, `<r>&amp;&lt;</r>`, `<abcdefghi/>`, "\xEF\xBB\xBF<r/>",
+}
+
+// FuzzXMLLimits holds the pre-scan to its promise: when it accepts a
+// body that libxml2 then parses, the tree keeps within the limits by
+// libxml2's own count; a refusal is a *ParseError with a line.
+func FuzzXMLLimits(f *testing.F) {
+	for _, s := range xmlSeeds {
+		f.Add(s)
+	}
+	count := func(t *testing.T, doc *schema.XMLDocument, expr string) int {
+		v, _, err := doc.Value(expr, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", expr, err)
+		}
+		n, _ := strconv.Atoi(v)
+		return n
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		err := fuzzLimits.Check([]byte(body))
+		if err != nil {
+			var pe *schema.ParseError
+			if !errors.As(err, &pe) || pe.Line < 1 || pe.Column < 1 || pe.Offset < 0 || pe.Offset > len(body) {
+				t.Fatalf("Check(%q) = %#v, want a *ParseError with a position", body, err)
+			}
+			return
+		}
+		doc, err := schema.ParseXML([]byte(body))
+		if err != nil {
+			return
+		}
+		defer doc.Free()
+		checks := []struct {
+			expr string
+			max  int
+		}{
+			{"count(//*)", fuzzLimits.MaxElements},
+			{"count(//*[count(@*) > 3])", 0},
+			{"count(//*[count(ancestor::*) >= 4])", 0},
+			{"count(//*[string-length(name()) > 8] | //@*[string-length(name()) > 8])", 0},
+		}
+		for _, c := range checks {
+			if n := count(t, doc, c.expr); n > c.max {
+				t.Fatalf("Check accepted %q but %s = %d, over %d", body, c.expr, n, c.max)
+			}
+		}
+	})
+}
+
+// FuzzParseXML: ParseXML never panics, refuses with a *ParseError only,
+// and a document it accepts can be queried.
+func FuzzParseXML(f *testing.F) {
+	for _, s := range xmlSeeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		doc, err := schema.ParseXML([]byte(body))
+		if err != nil {
+			var pe *schema.ParseError
+			if !errors.As(err, &pe) {
+				t.Fatalf("ParseXML(%q) error is %T, want *schema.ParseError", body, err)
+			}
+			return
+		}
+		defer doc.Free()
+		if err := (schema.XMLLimits{}).Check([]byte(body)); err != nil {
+			t.Fatalf("ParseXML accepted %q, which the default limits refuse: %v", body, err)
+		}
+		if _, err := doc.Values("//node()", nil); err != nil {
+			t.Fatalf("query of accepted %q: %v", body, err)
 		}
 	})
 }
