@@ -25,7 +25,7 @@ func TestParseHSAID(t *testing.T) {
 		{in: "TSTNMT2321000156-1002", allowTest: true, wantTest: true},
 		{in: "IFV1239877878-104K", allowTest: true, wantTest: true},
 		{in: "SEA0-0", allowTest: true, wantTest: true}, // the letter prefix is SEA, not SE
-		{in: "SE2321000016-abc123xyz012345678"}, // 31 characters
+		{in: "SE2321000016-abc123xyz012345678"},         // 31 characters
 		{in: "TSTNMT2321000156-1024", wantErr: "hsa-id: want prefix SE (test prefixes are not allowed here)"},
 		{in: "IFV1239877878-104K", wantErr: "hsa-id: want prefix SE (test prefixes are not allowed here)"},
 		{in: "", wantErr: "hsa-id: empty"},
