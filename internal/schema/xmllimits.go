@@ -136,12 +136,9 @@ func skipPast(body []byte, i int, end, unterminated string) (int, string) {
 // after the '<', and returns the index after it and whether it was an
 // empty-element tag.
 func startTag(body []byte, i int, l XMLLimits) (next int, empty bool, reason string) {
-	end := nameEnd(body, i)
-	switch {
-	case end == i:
-		return i, false, "malformed start tag"
-	case end-i > l.MaxNameLen:
-		return i, false, fmt.Sprintf("element name longer than %d bytes (the limit): refused before parsing", l.MaxNameLen)
+	end, reason := nameAt(body, i, "element", "malformed start tag", l.MaxNameLen)
+	if reason != "" {
+		return i, false, reason
 	}
 	i = end
 	for attrs := 0; ; {
@@ -160,12 +157,9 @@ func startTag(body []byte, i int, l XMLLimits) (next int, empty bool, reason str
 			return ws, false, "malformed start tag (no white space before an attribute)"
 		}
 		i = ws
-		end := nameEnd(body, i)
-		switch {
-		case end == i:
-			return i, false, "malformed start tag"
-		case end-i > l.MaxNameLen:
-			return i, false, fmt.Sprintf("attribute name longer than %d bytes (the limit): refused before parsing", l.MaxNameLen)
+		end, reason := nameAt(body, i, "attribute", "malformed start tag", l.MaxNameLen)
+		if reason != "" {
+			return i, false, reason
 		}
 		if attrs++; attrs > l.MaxAttrs {
 			return i, false, fmt.Sprintf("more than %d attributes on one element (the limit): refused before parsing", l.MaxAttrs)
@@ -191,18 +185,28 @@ func startTag(body []byte, i int, l XMLLimits) (next int, empty bool, reason str
 
 // endTag reads `name S? >` from i, just after the "</".
 func endTag(body []byte, i, maxName int) (int, string) {
-	end := nameEnd(body, i)
-	switch {
-	case end == i:
-		return i, "malformed end tag"
-	case end-i > maxName:
-		return i, fmt.Sprintf("element name longer than %d bytes (the limit): refused before parsing", maxName)
+	end, reason := nameAt(body, i, "element", "malformed end tag", maxName)
+	if reason != "" {
+		return i, reason
 	}
 	i = skipXMLSpace(body, end)
 	if i >= len(body) || body[i] != '>' {
 		return i, "malformed end tag"
 	}
 	return i + 1, ""
+}
+
+// nameAt returns the end of the name of an element or attribute (kind)
+// at i, or why there is none (malformed) or it is too long.
+func nameAt(body []byte, i int, kind, malformed string, maxLen int) (int, string) {
+	end := nameEnd(body, i)
+	switch {
+	case end == i:
+		return i, malformed
+	case end-i > maxLen:
+		return i, fmt.Sprintf("%s name longer than %d bytes (the limit): refused before parsing", kind, maxLen)
+	}
+	return end, ""
 }
 
 // nameEnd returns the end of the name at i. It is looser than XML's Name
