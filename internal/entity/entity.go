@@ -16,6 +16,7 @@ import (
 
 	"github.com/knutpunkt/knutpunkt/adapters"
 	"github.com/knutpunkt/knutpunkt/internal/homecare"
+	"github.com/knutpunkt/knutpunkt/internal/jsonscan"
 	"github.com/knutpunkt/knutpunkt/internal/pipeline"
 	"github.com/knutpunkt/knutpunkt/internal/router"
 	"github.com/knutpunkt/knutpunkt/internal/store"
@@ -151,7 +152,13 @@ func Apply(ctx context.Context, tx *store.Tx, writes []pipeline.Write) error {
 	return nil
 }
 
+// decodeStrict decodes exactly one entity, refusing unknown fields and a
+// key repeated in any object: encoding/json would keep its last value
+// where a mapping or validator may have read the first.
 func decodeStrict(body []byte, v any) error {
+	if err := jsonscan.CheckKeys(body); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {

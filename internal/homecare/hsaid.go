@@ -63,5 +63,15 @@ func isAlnum(c byte) bool {
 func (h HSAID) String() string { return string(h) }
 
 // IsTest reports whether h uses a test-environment prefix rather than "SE", so production
-// code can refuse or flag it.
-func (h HSAID) IsTest() bool { return h != "" && (len(h) < 2 || h[:2] != "SE") }
+// code can refuse or flag it. The whole letter prefix counts, as in ParseHSAID: "SEA0-0" is a
+// test ID, not a production one.
+func (h HSAID) IsTest() bool {
+	if h == "" {
+		return false
+	}
+	prefix := 0
+	for prefix < len(h) && 'A' <= h[prefix] && h[prefix] <= 'Z' {
+		prefix++
+	}
+	return h[:prefix] != "SE"
+}

@@ -24,7 +24,8 @@ func TestParseHSAID(t *testing.T) {
 		{in: "TSTNMT2321000156-1024", allowTest: true, wantTest: true},
 		{in: "TSTNMT2321000156-1002", allowTest: true, wantTest: true},
 		{in: "IFV1239877878-104K", allowTest: true, wantTest: true},
-		{in: "SE2321000016-abc123xyz012345678"}, // 31 characters
+		{in: "SEA0-0", allowTest: true, wantTest: true}, // the letter prefix is SEA, not SE
+		{in: "SE2321000016-abc123xyz012345678"},         // 31 characters
 		{in: "TSTNMT2321000156-1024", wantErr: "hsa-id: want prefix SE (test prefixes are not allowed here)"},
 		{in: "IFV1239877878-104K", wantErr: "hsa-id: want prefix SE (test prefixes are not allowed here)"},
 		{in: "", wantErr: "hsa-id: empty"},
@@ -66,4 +67,50 @@ func TestParseHSAID(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzParseHSAID: ParseHSAID never panics; a refusal returns no ID and one
+// of its fixed messages (never the input); an accepted ID is the input,
+// parses again to itself, and is a test ID exactly when only allowTest
+// let it through.
+func FuzzParseHSAID(f *testing.F) {
+	for _, s := range []string{"SE2321000016-F835", "TSTNMT2321000156-1024", "IFV1239877878-104K", "SE232100001-F835", "SE2321000016-", "se2321000016-F835",
+		"SE2321000016-Å", "SE2321000016-F835-1", strings.Repeat("A", 32), "", "-", "A1-1"} {
+		f.Add(s)
+	}
+	messages := map[string]bool{
+		"hsa-id: empty":                                               true,
+		"hsa-id: longer than 31 characters":                           true,
+		"hsa-id: want prefix, digits, '-' and letters or digits":      true,
+		"hsa-id: want only ASCII letters or digits after '-'":         true,
+		"hsa-id: want 10 digits after SE":                             true,
+		"hsa-id: want prefix SE (test prefixes are not allowed here)": true,
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		prod, prodErr := homecare.ParseHSAID(s, false)
+		test, testErr := homecare.ParseHSAID(s, true)
+		for _, r := range []struct {
+			id  homecare.HSAID
+			err error
+		}{{prod, prodErr}, {test, testErr}} {
+			if r.err != nil {
+				if r.id != "" || !messages[r.err.Error()] {
+					t.Fatalf("ParseHSAID(%q) = %q, %q: want no ID and a fixed message", s, r.id, r.err)
+				}
+				continue
+			}
+			if string(r.id) != s || len(s) > 31 {
+				t.Fatalf("ParseHSAID(%q) = %q", s, r.id)
+			}
+			if again, err := homecare.ParseHSAID(r.id.String(), true); err != nil || again != r.id {
+				t.Fatalf("ParseHSAID(%q) again = %q, %v", r.id, again, err)
+			}
+		}
+		if prodErr == nil && testErr != nil {
+			t.Fatalf("ParseHSAID(%q) accepts in production but not with test IDs allowed: %v", s, testErr)
+		}
+		if testErr == nil && test.IsTest() != (prodErr != nil) {
+			t.Fatalf("ParseHSAID(%q): IsTest = %v, but production parse error = %v", s, test.IsTest(), prodErr)
+		}
+	})
 }

@@ -6,6 +6,11 @@
 // and the differential fuzz tests here hold the primitives and DecodePlain
 // to what encoding/json decides.
 //
+// CheckKeys is the one place that finds a repeated object key: every
+// reader of outside JSON (validator, mapping, entity decoders, pipeline
+// steps) calls it, because readers disagree on which value a repeated key
+// means.
+//
 // The functions work on string or []byte input, at a byte index, and
 // return the index after what they read.
 package jsonscan
@@ -13,6 +18,7 @@ package jsonscan
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -189,7 +195,7 @@ func hex4(s string) int {
 // DecodePlain decodes body as an encoding/json Decoder with UseNumber does
 // (objects as map[string]any, numbers as json.Number), several times
 // faster, when body is plain: strings without escapes, nesting within
-// reason, nothing after the value. Anything else reports false, and the
+// reason, no repeated key, nothing after the value. Anything else reports false, and the
 // caller decodes with encoding/json, whose result and error are the
 // contract. body must be valid UTF-8.
 func DecodePlain(body []byte) (any, bool) {
@@ -224,6 +230,9 @@ func plainValue(b []byte, i, depth int) (any, int, bool) {
 			v, j, ok := plainValue(b, i+1, depth+1)
 			if !ok {
 				return nil, j, false
+			}
+			if _, dup := m[k.(string)]; dup {
+				return nil, j, false // CheckKeys names it for the caller
 			}
 			m[k.(string)] = v
 			switch i = SkipWS(b, j); {
@@ -278,4 +287,227 @@ func plainString(b []byte, i int) (any, int, bool) {
 		return nil, i, false
 	}
 	return string(b[i+1 : end]), end + 1, true
+}
+
+// DuplicateKeyError reports an object member whose key an earlier member
+// of the same object already has. encoding/json keeps the last value and
+// other readers the first, so a body with a repeated key can pass a
+// validator that read one value and be mapped from the other: every
+// reader of outside JSON refuses it instead. The error names where the
+// key is, never a value.
+type DuplicateKeyError struct {
+	// Pointer is the repeated member's JSON pointer ("/order/unit"),
+	// relative to the top-level value that holds it.
+	Pointer string
+	// Offset is the byte offset of the second occurrence's key.
+	Offset int
+}
+
+// Error reads "/order/unit: duplicate key".
+func (e *DuplicateKeyError) Error() string { return e.Pointer + ": duplicate key" }
+
+// maxKeyDepth is encoding/json's nesting limit; every decoder behind
+// CheckKeys refuses deeper documents, so the check stops there rather
+// than hold a frame per level of a hostile body.
+const maxKeyDepth = 10_000
+
+// CheckKeys returns a *DuplicateKeyError for the first object in s, at
+// any depth, with two members whose keys are equal once unescaped ("a"
+// and "\u0061" are the same key), and nil otherwise. s is one JSON value
+// or several separated by white space (JSON lines). Syntax is the
+// decoder's to judge: at the first syntax error, or nesting deeper than
+// encoding/json accepts, CheckKeys stops and returns nil. It is one pass
+// without recursion, so its cost is linear in s.
+func CheckKeys[T Text](s T) error {
+	// Not generic below: escape analysis then keeps the buffers on the
+	// stack. The []byte callers' copy is small next to encoding/json.
+	return checkKeys(string(s))
+}
+
+func checkKeys(s string) error {
+	c := keyChecker{frames: make([]keyFrame, 0, 8), keys: make([]string, 0, 32)}
+	i := SkipWS(s, 0)
+	for i < len(s) {
+		// Here a value starts at i.
+		switch ch := s[i]; {
+		case ch == '{' || ch == '[':
+			if len(c.frames) >= maxKeyDepth {
+				return nil
+			}
+			c.push(ch == '{')
+			i = SkipWS(s, i+1)
+			if i < len(s) && (s[i] == '}' && ch == '{' || s[i] == ']' && ch == '[') {
+				c.pop()
+				i++
+				break
+			}
+			if ch == '[' {
+				continue
+			}
+			var err error
+			if i, err = memberKey(s, i, &c); i < 0 || err != nil {
+				return err
+			}
+			continue
+		case ch == '"':
+			end, _, err := ScanString(s, i)
+			if err != nil {
+				return nil
+			}
+			i = end + 1
+		case ch == '-' || '0' <= ch && ch <= '9':
+			end, err := ScanNumber(s, i)
+			if err != nil {
+				return nil
+			}
+			i = end
+		case HasLit(s, i, "true") || HasLit(s, i, "null"):
+			i += 4
+		case HasLit(s, i, "false"):
+			i += 5
+		default:
+			return nil
+		}
+		// A value ended at i: close containers, or move to the next member.
+		for {
+			if len(c.frames) == 0 {
+				j := SkipWS(s, i)
+				if j == i && j < len(s) {
+					return nil
+				}
+				i = j
+				break
+			}
+			top := &c.frames[len(c.frames)-1]
+			i = SkipWS(s, i)
+			if i >= len(s) {
+				return nil
+			}
+			if s[i] == ',' {
+				i = SkipWS(s, i+1)
+				if !top.obj {
+					top.n++
+					break
+				}
+				var err error
+				if i, err = memberKey(s, i, &c); i < 0 || err != nil {
+					return err
+				}
+				break
+			}
+			if (top.obj && s[i] != '}') || (!top.obj && s[i] != ']') {
+				return nil
+			}
+			c.pop()
+			i++
+		}
+	}
+	return nil
+}
+
+// keyChecker holds CheckKeys' open containers. The keys of all open
+// objects share one slice, each object's from its frame's start up, since
+// an inner object closes before its parent reads another key.
+type keyChecker struct {
+	frames []keyFrame
+	keys   []string
+}
+
+// keyFrame is one open container: for an object, where its keys start in
+// keyChecker.keys (or, beyond keySetAt keys, a set of them instead) and
+// the current member's key; for an array, the current index.
+type keyFrame struct {
+	obj   bool
+	n     int
+	start int
+	key   string
+	set   map[string]struct{}
+}
+
+// keySetAt is the member count from which an object's keys move to a set.
+const keySetAt = 16
+
+func (c *keyChecker) push(obj bool) {
+	c.frames = append(c.frames, keyFrame{obj: obj, start: len(c.keys)})
+}
+
+func (c *keyChecker) pop() {
+	c.keys = c.keys[:c.frames[len(c.frames)-1].start]
+	c.frames = c.frames[:len(c.frames)-1]
+}
+
+// memberKey reads the key at i and the ':' after it, records the key in
+// the innermost object, and returns the index of the member's value; -1
+// on a syntax error, and a *DuplicateKeyError when the object already
+// holds the key.
+func memberKey(s string, i int, c *keyChecker) (int, error) {
+	if i >= len(s) || s[i] != '"' {
+		return -1, nil
+	}
+	end, esc, err := ScanString(s, i)
+	if err != nil {
+		return -1, nil
+	}
+	k := s[i+1 : end]
+	if esc {
+		k = Unescape(k)
+	}
+	f := &c.frames[len(c.frames)-1]
+	f.key = k
+	if c.seen(f, k) {
+		return -1, &DuplicateKeyError{Pointer: pointer(c.frames), Offset: i}
+	}
+	j := SkipWS(s, end+1)
+	if j >= len(s) || s[j] != ':' {
+		return -1, nil
+	}
+	return SkipWS(s, j+1), nil
+}
+
+// seen reports whether object f already holds k, and records it.
+func (c *keyChecker) seen(f *keyFrame, k string) bool {
+	if f.set != nil {
+		if _, ok := f.set[k]; ok {
+			return true
+		}
+		f.set[k] = struct{}{}
+		return false
+	}
+	for _, x := range c.keys[f.start:] {
+		if x == k {
+			return true
+		}
+	}
+	c.keys = append(c.keys, k)
+	if len(c.keys)-f.start >= keySetAt {
+		f.set = make(map[string]struct{}, 2*keySetAt)
+		for _, x := range c.keys[f.start:] {
+			f.set[x] = struct{}{}
+		}
+		c.keys = c.keys[:f.start]
+	}
+	return false
+}
+
+// pointer renders the open containers as a JSON pointer (RFC 6901).
+func pointer(frames []keyFrame) string {
+	var b []byte
+	for _, f := range frames {
+		b = append(b, '/')
+		if !f.obj {
+			b = strconv.AppendInt(b, int64(f.n), 10)
+			continue
+		}
+		for _, c := range []byte(f.key) {
+			switch c {
+			case '~':
+				b = append(b, '~', '0')
+			case '/':
+				b = append(b, '~', '1')
+			default:
+				b = append(b, c)
+			}
+		}
+	}
+	return string(b)
 }

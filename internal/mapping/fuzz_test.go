@@ -3,6 +3,7 @@ package mapping_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/knutpunkt/knutpunkt/internal/jsonscan"
 	"github.com/knutpunkt/knutpunkt/internal/mapping"
 )
 
@@ -41,10 +43,12 @@ func FuzzParse(f *testing.F) {
 }
 
 // FuzzJSONInput checks the hand-written JSON reader against encoding/json:
-// it must accept exactly the valid documents (one value per record) and
-// never panic.
+// it must accept exactly the valid documents (one value per record) that
+// repeat no key, refuse a repeated key with a *jsonscan.DuplicateKeyError,
+// and never panic.
 func FuzzJSONInput(f *testing.F) {
-	for _, s := range []string{`{}`, `{"a":"x"}`, `{"a":[1,2.5e3,-0,true,false,null]}`, `{"a":"\u00e5\ud83d\ude00"}`, `[`, `{"a":}`, `"x"`} {
+	for _, s := range []string{`{}`, `{"a":"x"}`, `{"a":[1,2.5e3,-0,true,false,null]}`, `{"a":"\u00e5\ud83d\ude00"}`, `[`, `{"a":}`, `"x"`,
+		`{"a":1,"a":2}`, `{"a":1,"\u0061":2}`, `{"b":[{"c":1,"c":1}]}`, "{\"a\":1}\n{\"a\":1,\"a\":1}"} {
 		f.Add([]byte(s))
 	}
 	m, err := mapping.Parse("fuzz/identity", []byte("from: {format: json}\nto: {format: json}\nfields: [{to: a, from: $.a}]\n"))
@@ -53,6 +57,16 @@ func FuzzJSONInput(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		out, err := m.Apply(data)
+		dup := jsonscan.CheckKeys(data)
+		if dup != nil {
+			if err == nil {
+				t.Fatalf("Apply(%q) accepted a repeated key (%v)", data, dup)
+			}
+			if _, ok := errors.AsType[*jsonscan.DuplicateKeyError](err); !ok && validJSONValues(data) && utf8.Valid(data) {
+				t.Fatalf("Apply(%q) = %v, want the duplicate key refused", data, err)
+			}
+			return
+		}
 		var v any
 		stdErr := json.Unmarshal(data, &v)
 		obj, isObj := v.(map[string]any)

@@ -50,7 +50,8 @@ var errJSONDepth = errors.New("nested too deeply")
 
 // parse parses src as a sequence of JSON values separated by white
 // space (one value, or JSON lines) and returns the index of each
-// top-level value.
+// top-level value. A key repeated in one object is a
+// *jsonscan.DuplicateKeyError.
 func (d *jdoc) parse(src string) ([]int32, error) {
 	if !utf8.ValidString(src) {
 		return nil, errors.New("input is not valid UTF-8")
@@ -71,6 +72,11 @@ func (d *jdoc) parse(src string) ([]int32, error) {
 			return nil, &jsonscan.SyntaxError{Offset: j, Msg: "want white space between values"}
 		}
 		i = j
+	}
+	// encoding/json, which the validator's fallback uses, keeps a
+	// repeated key's last value and member its first: refuse the body.
+	if err := jsonscan.CheckKeys(src); err != nil {
+		return nil, err
 	}
 	return roots, nil
 }

@@ -218,13 +218,35 @@ func (m *Mapping) eachRecord(input []byte, fn func(sc scope, rec int) error) err
 
 var bom = []byte("\xEF\xBB\xBF")
 
+// CSV limits. A vendor's row is a few hundred bytes in fewer than 40
+// columns; the limits sit far above that. They bound what one line or
+// record can cost (the body's size limit bounds the whole): without them
+// a single 10 MB line of commas is 10 million fields, 16 bytes of string
+// header each, and with a header row every record becomes an object with
+// that many keys.
+const (
+	// MaxCSVLineBytes bounds one physical line, checked before the CSV
+	// reader runs.
+	MaxCSVLineBytes = 64 << 10
+	// MaxCSVFields bounds the fields of one record.
+	MaxCSVFields = 256
+	// MaxCSVFieldBytes bounds one field, which a quoted field spanning
+	// lines could otherwise grow past MaxCSVLineBytes.
+	MaxCSVFieldBytes = 16 << 10
+)
+
 // eachCSVRecord reads input as CSV. With a header row each record is an
 // object keyed by column name ($.visit_id); without, a list ($[0]). Every
-// cell is a string: use type: to get numbers and booleans.
+// cell is a string: use type: to get numbers and booleans. Input beyond
+// the MaxCSV limits, and a header naming a column twice, are refused by
+// line number and limit, never quoting a cell.
 func (m *Mapping) eachCSVRecord(input []byte, fn func(sc scope, rec int) error) error {
 	input = bytes.TrimPrefix(input, bom) // Excel writes one
 	if !utf8.Valid(input) {
 		return fmt.Errorf("mapping %s: read input: not valid UTF-8 (transcode in the adapter)", m.name)
+	}
+	if line := longCSVLine(input); line > 0 {
+		return fmt.Errorf("mapping %s: read input: line %d: longer than %d bytes (the limit)", m.name, line, MaxCSVLineBytes)
 	}
 	r := csv.NewReader(bytes.NewReader(input))
 	r.Comma = m.csvDelim
@@ -239,10 +261,21 @@ func (m *Mapping) eachCSVRecord(input []byte, fn func(sc scope, rec int) error) 
 		if err != nil {
 			return fmt.Errorf("mapping %s: read input: %w", m.name, err)
 		}
+		if err := csvRowLimits(r, row); err != nil {
+			return fmt.Errorf("mapping %s: read input: %w", m.name, err)
+		}
 		if m.csvHeader && header == nil {
 			header = row
+			seen := make(map[string]int, len(header))
 			for i, h := range header {
 				header[i] = strings.TrimSpace(h)
+				// A repeated column is a repeated key: which cell a path
+				// reads would depend on the reader.
+				if j, dup := seen[header[i]]; dup && header[i] != "" {
+					line, _ := r.FieldPos(i)
+					return fmt.Errorf("mapping %s: read input: line %d: header columns %d and %d have the same name", m.name, line, j+1, i+1)
+				}
+				seen[header[i]] = i
 			}
 			continue
 		}
@@ -271,6 +304,38 @@ func (m *Mapping) eachCSVRecord(input []byte, fn func(sc scope, rec int) error) 
 		}
 		if err := fn(anyScope{v}, rec); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// longCSVLine returns the 1-based number of the first line longer than
+// MaxCSVLineBytes, or 0.
+func longCSVLine(input []byte) int {
+	for line := 1; len(input) > 0; line++ {
+		n := bytes.IndexByte(input, '\n')
+		if n < 0 {
+			n = len(input)
+		}
+		if n > MaxCSVLineBytes {
+			return line
+		}
+		input = input[min(n+1, len(input)):]
+	}
+	return 0
+}
+
+// csvRowLimits checks a record r just read against MaxCSVFields and
+// MaxCSVFieldBytes.
+func csvRowLimits(r *csv.Reader, row []string) error {
+	if len(row) > MaxCSVFields {
+		line, _ := r.FieldPos(0)
+		return fmt.Errorf("line %d: more than %d fields (the limit)", line, MaxCSVFields)
+	}
+	for i, f := range row {
+		if len(f) > MaxCSVFieldBytes {
+			line, col := r.FieldPos(i)
+			return fmt.Errorf("line %d, column %d: field %d longer than %d bytes (the limit)", line, col, i+1, MaxCSVFieldBytes)
 		}
 	}
 	return nil

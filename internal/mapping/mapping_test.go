@@ -198,6 +198,30 @@ func TestApply(t *testing.T) {
 			wantErr: "mapping test/m: field p: personnummer: check digit does not match",
 		},
 		{
+			name:    "a repeated key is refused, not read first",
+			mapping: head + "fields:\n  - {to: unit, from: $.unit}\n",
+			input:   `{"unit": "` + strings.Repeat("x", 5000) + `", "unit": "ok"}`,
+			wantErr: "mapping test/m: read input: /unit: duplicate key",
+		},
+		{
+			name:    "a repeated key is refused at any depth",
+			mapping: head + "fields:\n  - {to: unit, from: $.order.unit}\n",
+			input:   `{"order": {"lines": [{"a": 1, "a": 2}], "unit": "ok"}}`,
+			wantErr: "mapping test/m: read input: /order/lines/0/a: duplicate key",
+		},
+		{
+			name:    "keys equal after unescaping are repeated",
+			mapping: head + "fields:\n  - {to: unit, from: $.unit}\n",
+			input:   `{"unit": "ok", "\u0075nit": "x"}`,
+			wantErr: "mapping test/m: read input: /unit: duplicate key",
+		},
+		{
+			name:    "a repeated key in a later JSON line",
+			mapping: head + "fields:\n  - {to: id, from: $.id}\n",
+			input:   "{\"id\":1}\n{\"id\":2,\"id\":3}\n",
+			wantErr: "mapping test/m: read input: /id: duplicate key",
+		},
+		{
 			name:    "csv without header uses indexes",
 			mapping: "from: {format: csv, header: false}\nto: {format: json}\nfields:\n  - {to: a, from: '$[1]'}\n",
 			input:   "x,y\n",

@@ -298,3 +298,34 @@ steps:
 		t.Errorf("a route with neither to nor reject: err = %v", err)
 	}
 }
+
+// TestBodyDuplicateKeys: route and split decode JSON with encoding/json,
+// which keeps a repeated key's last value; they refuse it instead, naming
+// the key's pointer and not its value.
+func TestBodyDuplicateKeys(t *testing.T) {
+	tests := []struct {
+		name, steps, body, want string
+	}{
+		{"route", "  - route:\n      - when: 'body.provider == \"a\"'\n        to: {topic: orders.a}\n",
+			`{"provider":"x","provider":"a"}`, `steps[0].route: message m: body: /provider: duplicate key`},
+		{"route, escaped twin", "  - route:\n      - when: 'body.provider == \"a\"'\n        to: {topic: orders.a}\n",
+			`{"provider":"x","\u0070rovider":"a"}`, `steps[0].route: message m: body: /provider: duplicate key`},
+		{"split", "  - split: {path: $.staff}\n",
+			`{"staff":[{"role":"a"},{"role":"secret","role":"b"}]}`, `steps[0].split: message m: body: /staff/1/role: duplicate key`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := pipeline.Parse("p.yaml", []byte("from: {topic: in.x}\nsteps:\n"+tt.steps+"to: {topic: out}\n"), resources(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = p.Process(context.Background(), knutpunkt.Message{ID: "m", Headers: map[string]string{"content-type": "application/json"}, Body: []byte(tt.body)})
+			if !adapters.IsPermanent(err) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Process = %v, want a permanent error containing %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "secret") {
+				t.Errorf("error %q quotes a value", err)
+			}
+		})
+	}
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/knutpunkt/knutpunkt"
 	"github.com/knutpunkt/knutpunkt/adapters"
+	"github.com/knutpunkt/knutpunkt/internal/jsonscan"
 )
 
 // Validator checks a message body against a contract (XSD or JSON Schema).
@@ -182,8 +183,8 @@ func (s *routeStep) apply(_ context.Context, x *exchange) error {
 	return x.forEach(func(it *item) error {
 		env := routeEnv{Headers: it.msg.Headers}
 		if isJSON(it.msg) {
-			if err := json.Unmarshal(it.msg.Body, &env.Body); err != nil {
-				return adapters.Permanent(fmt.Errorf("body: not JSON: %w", err))
+			if err := decodeBody(it.msg.Body, &env.Body); err != nil {
+				return adapters.Permanent(err)
 			}
 		}
 		for i, r := range s.routes {
@@ -253,8 +254,8 @@ func (s *splitStep) split(body []byte) ([][]byte, error) {
 		return parts, nil
 	}
 	var v any
-	if err := json.Unmarshal(body, &v); err != nil {
-		return nil, fmt.Errorf("body: not JSON: %w", err)
+	if err := decodeBody(body, &v); err != nil {
+		return nil, err
 	}
 	for _, key := range s.path {
 		obj, ok := v.(map[string]any)
@@ -300,4 +301,17 @@ func joinPath(p []string) string {
 		s += "." + k
 	}
 	return s
+}
+
+// decodeBody decodes a JSON body for a route or split. A key repeated in
+// one object is refused: encoding/json keeps its last value, so a route
+// could decide on one value while the mapping reads the other.
+func decodeBody(body []byte, v any) error {
+	if err := jsonscan.CheckKeys(body); err != nil {
+		return fmt.Errorf("body: %w", err)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("body: not JSON: %w", err)
+	}
+	return nil
 }

@@ -34,8 +34,10 @@
 //     first bad byte); encoding declarations are ignored.
 //   - libxml2 never writes to stderr: errors are collected per call,
 //     with line numbers, and returned.
-//   - Size limits are the caller's job; everything here reads the whole
-//     body.
+//   - Shape limits (XMLLimits: attributes per element, elements, depth,
+//     name length) are checked by a linear pre-scan before libxml2 runs,
+//     whose attribute handling is quadratic. Size limits are the
+//     caller's job; everything here reads the whole body.
 //
 // Schema files themselves are trusted repository content (libxml2 reads
 // them with entity substitution on): load only reviewed files from the

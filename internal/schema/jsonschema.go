@@ -102,8 +102,9 @@ func jsonPointer(tokens []string) string {
 const MaxJSONValues = 100_000
 
 // decodeJSON refuses invalid UTF-8 (encoding/json would silently turn it
-// into U+FFFD), documents of more than MaxJSONValues values, and malformed
-// or trailing input, naming the byte offset.
+// into U+FFFD), documents of more than MaxJSONValues values, a key repeated
+// in one object (at its JSON pointer), and malformed or trailing input,
+// naming the byte offset.
 func decodeJSON(body []byte) (any, *Problem) {
 	if !utf8.Valid(body) {
 		off := invalidUTF8Offset(body)
@@ -112,8 +113,14 @@ func decodeJSON(body []byte) (any, *Problem) {
 	if off := valuesOver(body, MaxJSONValues); off >= 0 {
 		return nil, &Problem{Reason: fmt.Sprintf("more than %d JSON values (the limit, reached at byte offset %d): refused before validation", MaxJSONValues, off)}
 	}
-	if v, ok := jsonscan.DecodePlain(body); ok { // the fast path for plain JSON
+	if v, ok := jsonscan.DecodePlain(body); ok { // the fast path for plain JSON: no key repeats
 		return v, nil
+	}
+	// encoding/json keeps a repeated key's last value, the mapping its
+	// first: a body could pass on one value and be stored with the other.
+	var dup *jsonscan.DuplicateKeyError
+	if errors.As(jsonscan.CheckKeys(body), &dup) {
+		return nil, &Problem{Path: dup.Pointer, Reason: "duplicate key"}
 	}
 	d := json.NewDecoder(bytes.NewReader(body))
 	d.UseNumber()

@@ -67,6 +67,16 @@ func TestJSONSchemaValidate(t *testing.T) {
 		{"over the value limit", `[` + strings.Repeat(`0,`, schema.MaxJSONValues-1) + `0]`,
 			[]schema.Problem{{Reason: "more than 100000 JSON values (the limit, reached at byte offset 199998): refused before validation"}}},
 		{"separators in strings", `["` + strings.Repeat(`,[{\",`, schema.MaxJSONValues) + `"]`, []schema.Problem{{Reason: "got array, want object"}}},
+		// A repeated key is refused by pointer, whichever value the
+		// validator would have read: the schema caps unit_id at 64.
+		{"duplicate key, long value first", strings.Replace(full, `"unit_id": "norr-team-1"`, `"unit_id": "`+strings.Repeat("x", 5000)+`", "unit_id": "norr-team-1"`, 1),
+			[]schema.Problem{{Path: "/unit_id", Reason: "duplicate key"}}},
+		{"duplicate key, long value last", strings.Replace(full, `"unit_id": "norr-team-1"`, `"unit_id": "norr-team-1", "unit_id": "`+strings.Repeat("x", 5000)+`"`, 1),
+			[]schema.Problem{{Path: "/unit_id", Reason: "duplicate key"}}},
+		{"nested duplicate key", strings.Replace(full, `"person_id_type": "personnummer"`, `"person_id_type": "personnummer", "person_id": "194001042383"`, 1),
+			[]schema.Problem{{Path: "/client/person_id", Reason: "duplicate key"}}},
+		{"duplicate key by escape", strings.Replace(full, `"unit_id": "norr-team-1"`, `"unit_id": "norr-team-1", "unit\u005fid": "x"`, 1),
+			[]schema.Problem{{Path: "/unit_id", Reason: "duplicate key"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

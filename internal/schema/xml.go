@@ -18,8 +18,9 @@ import (
 )
 
 // ParseError reports why ParseXML refused a document. Line and Column
-// are 1-based when libxml2 knows them; Offset is the byte offset for
-// encoding errors and -1 otherwise. Reason never quotes DTD or entity
+// are 1-based when known (Column counts bytes for the pre-scan's
+// refusals); Offset is the byte offset for encoding errors and the
+// pre-scan's refusals (XMLLimits.Check), -1 otherwise. Reason never quotes DTD or entity
 // content, so an attacker's payload cannot be reflected into logs.
 type ParseError struct {
 	Line   int
@@ -63,7 +64,8 @@ type XMLNode struct {
 // ParseXML is the hub's only way to parse XML. It refuses anything with
 // a DOCTYPE (so no DTD, internal or external entity is ever processed),
 // requires UTF-8 (other encodings must be transcoded by the adapter) and
-// never touches the network. Errors are *ParseError.
+// never touches the network. Before libxml2 runs, the body must keep
+// within the default XMLLimits. Errors are *ParseError.
 func ParseXML(body []byte) (*XMLDocument, error) {
 	if len(body) == 0 {
 		return nil, &ParseError{Line: 1, Offset: -1, Reason: "document is empty"}
@@ -77,6 +79,11 @@ func ParseXML(body []byte) (*XMLDocument, error) {
 	}
 	if len(body) > int(^uint32(0)>>1) {
 		return nil, &ParseError{Offset: -1, Reason: "document larger than 2 GiB"}
+	}
+	// libxml2's cost is quadratic in attributes per element; the
+	// pre-scan is linear and refuses such bodies before libxml2 runs.
+	if err := (XMLLimits{}).Check(body); err != nil {
+		return nil, err
 	}
 	initLibxml2()
 	errs := newErrs()
