@@ -1,6 +1,7 @@
 package homecare
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -43,7 +44,8 @@ func LocalDate(t time.Time) Date { return DateOf(t.In(Stockholm())) }
 func ParseDate(s string) (Date, error) {
 	t, err := time.Parse(time.DateOnly, s)
 	if err != nil {
-		return Date{}, fmt.Errorf("date: want YYYY-MM-DD: %w", err)
+		// time's error quotes the input; the reason names the rule only.
+		return Date{}, errors.New("date: want YYYY-MM-DD, a date that exists")
 	}
 	return DateOf(t), nil
 }

@@ -6,7 +6,8 @@ import (
 )
 
 // parseEnum returns the value of values that equals b, or an error naming the enum (what)
-// and listing the allowed values. Enum values are not personal data, so the input is quoted.
+// and listing the allowed values. The input is not quoted: a value in the wrong field may be
+// anything the sender had, a name or a personnummer as likely as a misspelt code.
 func parseEnum[T ~string](b []byte, what string, values ...T) (T, error) {
 	for _, v := range values {
 		if string(b) == string(v) {
@@ -17,7 +18,7 @@ func parseEnum[T ~string](b []byte, what string, values ...T) (T, error) {
 	for i, v := range values {
 		names[i] = string(v)
 	}
-	return "", fmt.Errorf("%s: unknown value %q (want %s)", what, b, strings.Join(names, ", "))
+	return "", fmt.Errorf("%s: unknown value (want %s)", what, strings.Join(names, ", "))
 }
 
 // checkEnum is parseEnum for a value built in Go code rather than decoded.

@@ -502,10 +502,7 @@ func (fc *funcCtx) lookup(args ...any) (any, error) {
 	if len(args) == 3 {
 		return args[2], nil
 	}
-	if len(key) > 40 {
-		key = key[:40] + "…"
-	}
-	return nil, fmt.Errorf("lookup %s: unknown key %q (known: %s)", name, key, strings.Join(t.keys, ", "))
+	return nil, fmt.Errorf("lookup %s: unknown key (known: %s)", name, strings.Join(t.keys, ", "))
 }
 
 func (fc *funcCtx) fallback(args ...any) (any, error) {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/expr-lang/expr/vm"
 
@@ -38,8 +39,23 @@ type StepError struct {
 	Err       error
 }
 
+// MaxReasonBytes bounds a step's reason. It is stored with the dead letter
+// and every attempt, logged, and sent as a header; a body with half a
+// million bad keys must not make a 5 MB reason. A schema error fills the
+// budget with whole problems and counts the rest ("and N more problems");
+// any other reason is cut here.
+const MaxReasonBytes = 2048
+
 func (e *StepError) Error() string {
-	return fmt.Sprintf("pipeline %s: %s: message %s: %v", e.Pipeline, e.Step, e.MessageID, e.Err)
+	reason := e.Err.Error()
+	if len(reason) > MaxReasonBytes {
+		cut := MaxReasonBytes
+		for cut > 0 && !utf8.RuneStart(reason[cut]) {
+			cut--
+		}
+		reason = fmt.Sprintf("%s… (%d bytes more)", reason[:cut], len(reason)-cut)
+	}
+	return fmt.Sprintf("pipeline %s: %s: message %s: %s", e.Pipeline, e.Step, e.MessageID, reason)
 }
 
 func (e *StepError) Unwrap() error { return e.Err }

@@ -64,9 +64,13 @@ func (j *JSONSchema) Validate(body []byte) error {
 	}
 	out := &ValidationError{Schema: j.name}
 	collectLeaves(ve, func(e *jsonschema.ValidationError) {
+		if len(out.Problems) == maxProblems {
+			out.Dropped++
+			return
+		}
 		out.Problems = append(out.Problems, Problem{
-			Path:   jsonPointer(e.InstanceLocation),
-			Reason: e.ErrorKind.LocalizedString(jsonPrinter),
+			Path:   cutPath(jsonPointer(e.InstanceLocation)),
+			Reason: jsonReason(e.ErrorKind),
 		})
 	})
 	return out

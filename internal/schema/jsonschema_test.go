@@ -42,9 +42,9 @@ func TestJSONSchemaValidate(t *testing.T) {
 			name: "bad formats and pattern together",
 			body: strings.NewReplacer(`"2026-11-23T07:02:00Z"`, `"2026-11-23 07:02"`, `"local_date": "2026-11-23"`, `"local_date": "2026-02-30"`, `"194001042383"`, `"19400104-2383"`).Replace(full),
 			want: []schema.Problem{
-				{Path: "/client/person_id", Reason: "'19400104-2383' does not match pattern '^[0-9]{12}$'"},
-				{Path: "/local_date", Reason: "'2026-02-30' is not valid date: parsing time \"2026-02-30\": day out of range"},
-				{Path: "/start_at", Reason: "'2026-11-23 07:02' is not valid date-time: less than 20 characters long"},
+				{Path: "/client/person_id", Reason: "does not match pattern '^[0-9]{12}$'"},
+				{Path: "/local_date", Reason: "not a valid date"},
+				{Path: "/start_at", Reason: "not a valid date-time"},
 			},
 		},
 		{
@@ -113,7 +113,7 @@ func TestJSONSchemaErrorMessage(t *testing.T) {
 		t.Fatal(err)
 	}
 	body := strings.Replace(visitJSON(t), `"2026-11-23T07:02:00Z"`, `"igår"`, 1)
-	want := "schema ../../schemas/canonical/visit.schema.json: at '/start_at': 'igår' is not valid date-time: less than 20 characters long"
+	want := "schema ../../schemas/canonical/visit.schema.json: at '/start_at': not a valid date-time"
 	if err := j.Validate([]byte(body)); err == nil || err.Error() != want {
 		t.Errorf("Validate error = %v, want %q", err, want)
 	}
@@ -140,7 +140,7 @@ func TestJSONSchemaRefs(t *testing.T) {
 	if err := j.Validate([]byte(`{"m": 3}`)); err != nil {
 		t.Errorf("Validate valid = %v", err)
 	}
-	if err := j.Validate([]byte(`{"m": -1}`)); err == nil || !strings.Contains(err.Error(), "at '/m': minimum: got -1, want 0") {
+	if err := j.Validate([]byte(`{"m": -1}`)); err == nil || !strings.Contains(err.Error(), "at '/m': below the minimum 0") {
 		t.Errorf("Validate invalid = %v, want minimum problem at /m", err)
 	}
 

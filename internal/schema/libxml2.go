@@ -51,9 +51,9 @@ func newErrs() *C.kp_errs {
 func drainErrs(e *C.kp_errs) (ps []cProblem, dropped int) {
 	for i := 0; i < int(e.n); i++ {
 		p := C.kp_errs_at(e, C.int(i))
-		cp := cProblem{line: int(p.line), col: int(p.col), msg: strings.TrimSpace(C.GoString(p.msg))}
+		cp := cProblem{line: int(p.line), col: int(p.col), msg: scrubXMLReason(strings.TrimSpace(C.GoString(p.msg)))}
 		if p.path != nil {
-			cp.path = C.GoString(p.path)
+			cp.path = cutPath(C.GoString(p.path))
 		}
 		if p.file != nil {
 			cp.file = C.GoString(p.file)

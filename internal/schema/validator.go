@@ -40,20 +40,33 @@ type Problem struct {
 	Reason string
 }
 
-// Error reads "schema tes/visit.xsd: line 4: Element ...; line 7: ...".
+// maxErrorBytes is the budget Error fills with whole problems before it
+// counts the rest; it stays under the pipeline's cap on a step's reason
+// (pipeline.MaxReasonBytes) so that cap never cuts a problem in half.
+const maxErrorBytes = 1536
+
+// Error reads "schema tes/visit.xsd: line 4: Element ...; line 7: ...",
+// with as many problems as fit in about 1.5 KiB and "and N more problems"
+// for the rest.
 func (e *ValidationError) Error() string {
 	var b strings.Builder
 	b.WriteString("schema ")
 	b.WriteString(e.Schema)
 	b.WriteString(": ")
+	more := e.Dropped
 	for i, p := range e.Problems {
+		s := p.String()
+		if i > 0 && b.Len()+len(s) > maxErrorBytes {
+			more += len(e.Problems) - i
+			break
+		}
 		if i > 0 {
 			b.WriteString("; ")
 		}
-		b.WriteString(p.String())
+		b.WriteString(s)
 	}
-	if e.Dropped > 0 {
-		fmt.Fprintf(&b, "; and %d more problems", e.Dropped)
+	if more > 0 {
+		fmt.Fprintf(&b, "; and %d more problems", more)
 	}
 	return b.String()
 }

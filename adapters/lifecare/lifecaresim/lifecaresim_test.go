@@ -176,7 +176,7 @@ func TestReceiptEndpoint(t *testing.T) {
 		{name: "valid receipt is recorded", key: "m1", body: receipt, wantStatus: 200, wantStored: 1},
 		{name: "no token", token: "-", key: "m1", body: receipt, wantStatus: 401},
 		{name: "wrong token", token: "nope", key: "m1", body: receipt, wantStatus: 401},
-		{name: "schema-invalid receipt", key: "m1", body: strings.Replace(receipt, "mottagen", "received", 1), wantStatus: 400, wantBody: "'received' is not an element of the set"},
+		{name: "schema-invalid receipt", key: "m1", body: strings.Replace(receipt, "mottagen", "received", 1), wantStatus: 400, wantBody: "The value is not an element of the set"},
 		{name: "not XML", key: "m1", body: `{"typ":"mottagen"}`, wantStatus: 400},
 		{name: "no idempotency key", body: receipt, wantStatus: 400, wantBody: "Idempotency-Key"},
 		{name: "final rejection", failure: lifecaresim.Reject, key: "m1", body: receipt, wantStatus: 400},
