@@ -46,7 +46,7 @@ func openSink(t *testing.T, yml []byte, secrets adapters.MapSecrets) *provider.S
 }
 
 // clientID is an official Skatteverket test personnummer: no real person.
-var clientID = homecare.OfficialTestPersonIDs()[0].String()
+var clientID = homecare.OfficialTestPersonIDs()[0].Reveal()
 
 // orderMessage is a created order as the pipeline's mapping hands it to the
 // sink; the client's name is fictitious.

@@ -85,7 +85,7 @@ func newAuditListCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("--client: %w", err)
 			}
-			f.ClientPersonID = pid.String()
+			f.ClientPersonID = pid.Reveal()
 		}
 		return withStore(cmd, loadConfig, func(ctx context.Context, st *store.Store) error {
 			records, err := st.ListAudit(ctx, f)

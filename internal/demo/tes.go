@@ -60,7 +60,7 @@ func (m *Municipality) Visits(day time.Time, seed uint64, seq *int) []TESVisit {
 			}
 			out = append(out, TESVisit{
 				VisitID:    fmt.Sprintf("TES-%s-%06d", day.Format("20060102"), *seq),
-				ClientPnr:  separated(c.PersonID.String()),
+				ClientPnr:  separated(c.PersonID.Reveal()),
 				TagUID:     colonHex(c.TagUID),
 				Start:      start.Format("2006-01-02 15:04:05"),
 				End:        start.Add(time.Duration(total) * time.Minute).Format("2006-01-02 15:04:05"),

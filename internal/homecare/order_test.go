@@ -296,7 +296,7 @@ func TestOrderEventValidate(t *testing.T) {
 			var got []string
 			if err := ev.Validate(tt.opts); err != nil {
 				got = strings.Split(err.Error(), "\n")
-				if c := ev.Order.Client; c != nil && !c.PersonID.IsZero() && strings.Contains(err.Error(), c.PersonID.String()) {
+				if c := ev.Order.Client; c != nil && !c.PersonID.IsZero() && strings.Contains(err.Error(), c.PersonID.Reveal()) {
 					t.Errorf("error leaks the person id: %v", err)
 				}
 			}

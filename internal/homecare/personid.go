@@ -229,9 +229,14 @@ func dateExists(year, month, day int) bool {
 	return t.Year() == year && int(t.Month()) == month && t.Day() == day
 }
 
-// String returns the 12-digit form YYYYMMDDNNNC, or "" for the zero value. It is the full
-// number: never log it, log Masked instead.
-func (p PersonID) String() string { return p.digits }
+// String returns the masked form (see Masked), so that a person id in a format string, an
+// error or a log line never shows the full number. Code that needs the number asks for it
+// with Reveal, which is easy to find in review.
+func (p PersonID) String() string { return p.Masked() }
+
+// Reveal returns the full 12-digit form YYYYMMDDNNNC, or "" for the zero value: for the
+// store's keys, a vendor's message and a person who may see it. Never log it.
+func (p PersonID) Reveal() string { return p.digits }
 
 // Type reports whether p is a personnummer or a samordningsnummer ("" for the zero value).
 func (p PersonID) Type() PersonIDType { return p.typ }

@@ -3,6 +3,7 @@ package homecare_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -48,7 +49,7 @@ func checkAll(t *testing.T, nums []string, want homecare.PersonIDType) {
 			t.Errorf("ParsePersonIDAt(%q): %v", s, err)
 			continue
 		}
-		if p.String() != s || p.Type() != want {
+		if p.Reveal() != s || p.Type() != want {
 			t.Errorf("ParsePersonIDAt(%q) = %q %s, want %q %s", s, p, p.Type(), s, want)
 		}
 		sep := s[:8] + "-" + s[8:]
@@ -124,8 +125,8 @@ func TestParsePersonIDList(t *testing.T) {
 					t.Errorf("%s %q: %v", f.name, f.in, err)
 					continue
 				}
-				if p.String() != f.want {
-					t.Errorf("%s %q: String() = %q, want %q", f.name, f.in, p, f.want)
+				if p.Reveal() != f.want {
+					t.Errorf("%s %q: Reveal() = %q, want %q", f.name, f.in, p, f.want)
 				}
 				wantType := map[string]homecare.PersonIDType{"ssn": homecare.Personnummer, "con": homecare.Samordningsnummer}[e.Type]
 				if p.Type() != wantType {
@@ -272,7 +273,7 @@ func TestParsePersonIDAt(t *testing.T) {
 				S, Birth string
 				Type     homecare.PersonIDType
 				Sex      homecare.Sex
-			}{p.String(), p.BirthDate().Format(time.DateOnly), p.Type(), p.Sex()}
+			}{p.Reveal(), p.BirthDate().Format(time.DateOnly), p.Type(), p.Sex()}
 			want := struct {
 				S, Birth string
 				Type     homecare.PersonIDType
@@ -309,7 +310,12 @@ func TestPersonIDMethods(t *testing.T) {
 		t.Fatal(err)
 	}
 	tests := []struct{ name, got, want string }{
-		{"String", p.String(), "194001042383"},
+		{"String", p.String(), "19400104-****"},
+		{"Reveal", p.Reveal(), "194001042383"},
+		{"Sprint", fmt.Sprint(p), "19400104-****"},
+		{"%s %v %+v %q", fmt.Sprintf("%s %v %+v %q", p, p, p, p), `19400104-**** 19400104-**** 19400104-**** "19400104-****"`},
+		{"in a struct", fmt.Sprintf("%v", struct{ ID homecare.PersonID }{p}), "{19400104-****}"},
+		{"in an error", fmt.Errorf("client %s", p).Error(), "client 19400104-****"},
 		{"Masked", p.Masked(), "19400104-****"},
 		{"GoString", p.GoString(), `homecare.PersonID("19400104-****")`},
 		{"LogValue", p.LogValue().String(), "19400104-****"},
@@ -369,11 +375,11 @@ func FuzzParsePersonID(f *testing.F) {
 			}
 			return
 		}
-		q, err := homecare.ParsePersonIDAt(p.String(), fixedNow)
+		q, err := homecare.ParsePersonIDAt(p.Reveal(), fixedNow)
 		if err != nil || q != p {
 			t.Fatalf("round trip of %q: got %q, %v", p, q, err)
 		}
-		if len(p.String()) != 12 || p.Masked()[:8] != p.String()[:8] {
+		if len(p.Reveal()) != 12 || p.Masked()[:8] != p.Reveal()[:8] {
 			t.Fatalf("bad normal form %q / %q", p, p.Masked())
 		}
 		if p.Sex() == homecare.SexUnknown {

@@ -238,7 +238,7 @@ func TestVisitValidate(t *testing.T) {
 			var got []string
 			if err := v.ValidateWith(tt.opts); err != nil {
 				got = strings.Split(err.Error(), "\n")
-				if strings.Contains(err.Error(), v.Client.PersonID.String()) && !v.Client.PersonID.IsZero() {
+				if strings.Contains(err.Error(), v.Client.PersonID.Reveal()) && !v.Client.PersonID.IsZero() {
 					t.Errorf("error leaks the person id: %v", err)
 				}
 			}

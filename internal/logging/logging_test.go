@@ -202,7 +202,19 @@ func TestMaskString(t *testing.T) {
 		{"194001042383-5", "19400104-****-5"},      // 12 digits then more
 		{"x19400104-23831", "x19400104-23831"},     // 5 digits after the separator
 		{"2026-11-23T07:02:00Z", "2026-11-23T07:02:00Z"},
-		{"a 400104 2383", "a 400104 2383"}, // space-separated forms are not recognised (documented)
+		{"a 400104 2383", "a 400104 ****"},
+		{"pnr 19400104 2383.", "pnr 19400104 ****."},
+		{"2026-11-23 1234", "2026-11-23 1234"}, // a date and a number
+		{"20261123 1234", "20261123 1234"},     // not Luhn
+		// A samordningsnummer (day + 60) from Skatteverket's test list
+		// (../shared/ext/personnummer/allCoords.json), in every form.
+		{"191403702390", "19140370-****"},
+		{"19140370-2390", "19140370-****"},
+		{"19140370 2390", "19140370 ****"},
+		{"1403702390", "140370-****"},
+		{"140370-2390", "140370-****"},
+		{"140370+2390", "140370+****"},
+		{"140370 2390", "140370 ****"},
 	}
 	for _, tt := range tests {
 		if got := logging.MaskString(tt.in); got != tt.want {
@@ -215,13 +227,15 @@ func TestMaskString(t *testing.T) {
 func TestMaskStringOfficial(t *testing.T) {
 	t.Parallel()
 	for _, p := range homecare.OfficialTestPersonIDs() {
-		s := p.String()
+		s := p.Reveal()
 		for _, tt := range []struct{ in, want string }{
 			{s, p.Masked()},
 			{s[:8] + "-" + s[8:], p.Masked()},
 			{s[2:8] + "-" + s[8:], s[2:8] + "-****"},
 			{s[2:8] + "+" + s[8:], s[2:8] + "+****"},
 			{s[2:], s[2:8] + "-****"},
+			{s[:8] + " " + s[8:], s[:8] + " ****"},
+			{s[2:8] + " " + s[8:], s[2:8] + " ****"},
 		} {
 			if got := logging.MaskString("[" + tt.in + "]"); got != "["+tt.want+"]" {
 				t.Errorf("MaskString(%s form) = %q, want [%s]", p.Masked(), got, tt.want)
@@ -239,6 +253,11 @@ func TestSensitiveKey(t *testing.T) {
 		{"name", true}, {"NAME", true}, {"given_name", true}, {"family_name", true}, {"first_name", true},
 		{"last_name", true}, {"client_name", true}, {"clientName", true}, {"address", true}, {"client.address", true},
 		{"street", true}, {"phone", true}, {"email", true}, {"staff-email", true}, {"surname", true}, {"door_code", true},
+		{"namn", true}, {"fornamn", true}, {"förnamn", true}, {"Efternamn", true}, {"tilltalsnamn", true},
+		{"adress", true}, {"gatuadress", true}, {"postAdress", true}, {"telefon", true}, {"mobiltelefon", true},
+		{"anhorigTelefonnummer", true}, {"mobilnummer", true}, {"epost", true}, {"e-post", true},
+		{"personnummer", true}, {"samordningsnummer", true}, {"portkod", true}, {"nyckelkod", true},
+		{"kod", false}, {"insats", false}, {"beslutsdatum", false}, {"utforare", false},
 		{"hostname", false}, {"username", false}, {"pipeline", false}, {"msg_id", false}, {"err", false}, {"ipaddress", false},
 		{"", false},
 	}

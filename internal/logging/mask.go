@@ -20,9 +20,24 @@ var sensitiveWords = [...]string{
 	"address", "street", "phone", "mobile", "email", "door_code",
 }
 
+// swedishSensitiveWords are the Swedish key names of personal data, matched as the end of the
+// key whatever precedes it: Swedish writes compounds as one word (tilltalsnamn, gatuadress,
+// mobiltelefon, anhorigTelefon), so there is no boundary to wait for. Keys are compared
+// folded to ASCII (ö → o), as vendors write them both ways.
+var swedishSensitiveWords = [...]string{
+	"namn", "adress", "telefon", "telefonnummer", "mobilnummer", "mobil", "epost", "e-post",
+	"personnummer", "samordningsnummer", "portkod", "nyckelkod",
+}
+
 // SensitiveKey reports whether a log field with this key has its value replaced by "***"
 // whatever its type.
 func SensitiveKey(key string) bool {
+	folded := foldSwedish(key)
+	for _, w := range swedishSensitiveWords {
+		if len(folded) >= len(w) && strings.EqualFold(folded[len(folded)-len(w):], w) {
+			return true
+		}
+	}
 	for _, w := range sensitiveWords {
 		if len(key) < len(w) || !strings.EqualFold(key[len(key)-len(w):], w) {
 			continue
@@ -41,13 +56,22 @@ func SensitiveKey(key string) bool {
 	return false
 }
 
+// foldSwedish replaces å, ä and ö (either case) by a, a and o, so "förnamn" and "fornamn"
+// match the same word; keys without them are returned as they are.
+func foldSwedish(s string) string {
+	if !strings.ContainsAny(s, "åäöÅÄÖ") {
+		return s
+	}
+	return strings.NewReplacer("å", "a", "ä", "a", "ö", "o", "Å", "A", "Ä", "A", "Ö", "O").Replace(s)
+}
+
 // MaskString returns s with every personnummer and samordningsnummer masked: the written date
 // part is kept and the last four digits become "****" (e.g. "19400104-****", "400104-****";
-// see writeMasked). A candidate is a digit run of 10 or
-// 12, or 6 or 8 digits, '-' or '+', and 4 digits, not touching other digits, that
-// homecare.ParsePersonID accepts (Luhn, a real date, birth number 001-999). Other numbers,
-// such as order ids or timestamps, are left alone. Strings without such digit runs are
-// returned unchanged without allocating.
+// see writeMasked). A candidate is a digit run of 10 or 12, or 6 or 8 digits, a separator
+// ('-', '+' or the space people type in forms and free text) and 4 digits, not touching
+// other digits, that homecare.ParsePersonID accepts (Luhn, a real date or a samordningsnummer
+// day, birth number 001-999). Other numbers, such as order ids or timestamps, are left alone.
+// Strings without such digit runs are returned unchanged without allocating.
 func MaskString(s string) string {
 	var b *strings.Builder
 	last := 0 // s[last:] is not yet copied to b
@@ -62,14 +86,14 @@ func MaskString(s string) string {
 		}
 		end := i
 		run := end - start
-		if (run == 6 || run == 8) && i+5 <= len(s) && (s[i] == '-' || s[i] == '+') &&
+		if (run == 6 || run == 8) && i+5 <= len(s) && (s[i] == '-' || s[i] == '+' || s[i] == ' ') &&
 			isDigit(s[i+1]) && isDigit(s[i+2]) && isDigit(s[i+3]) && isDigit(s[i+4]) &&
 			(i+5 == len(s) || !isDigit(s[i+5])) {
 			end = i + 5
 		} else if run != 10 && run != 12 {
 			continue
 		}
-		if _, err := homecare.ParsePersonID(s[start:end]); err != nil {
+		if !isPersonID(s[start:end]) {
 			continue
 		}
 		if b == nil {
@@ -97,7 +121,7 @@ func MaskString(s string) string {
 func writeMasked(b *strings.Builder, id string) {
 	date := id[:len(id)-4]
 	sep := byte('-')
-	if c := date[len(date)-1]; c == '-' || c == '+' {
+	if c := date[len(date)-1]; c == '-' || c == '+' || c == ' ' {
 		sep = c
 		date = date[:len(date)-1]
 	}
@@ -107,6 +131,16 @@ func writeMasked(b *strings.Builder, id string) {
 }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// isPersonID reports whether the candidate id is a valid person id; a space separator is read
+// as the '-' it stands for.
+func isPersonID(id string) bool {
+	if n := len(id) - 5; n > 0 && id[n] == ' ' {
+		id = id[:n] + "-" + id[n+1:]
+	}
+	_, err := homecare.ParsePersonID(id)
+	return err == nil
+}
 
 // maskInt returns the masked form of n when its decimal digits are a person id.
 func maskInt(n uint64) (string, bool) {

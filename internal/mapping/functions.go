@@ -242,7 +242,7 @@ func (fc *funcCtx) personnummer(args ...any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return id.String(), nil
+	return id.Reveal(), nil
 }
 
 func (fc *funcCtx) personIDType(args ...any) (any, error) {

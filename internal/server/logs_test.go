@@ -90,7 +90,7 @@ func TestLogsMaskPersonalData(t *testing.T) {
 	}
 	// More ways a client's number can reach an error message: broken JSON
 	// around it, and a valid number where the schema wants something else.
-	pnr := m.Clients[0].PersonID.String()
+	pnr := m.Clients[0].PersonID.Reveal()
 	extra := []struct{ id, body string }{
 		{"LOG-BROKEN", `{"visitId": "LOG-BROKEN", "clientPnr": "` + pnr + `", `},
 		{"LOG-PNR-AS-TAG", `{"visitId": "LOG-PNR-AS-TAG", "clientPnr": "` + pnr + `", "tagUid": "` + pnr[:8] + `-` + pnr[8:] + `",` +
@@ -129,15 +129,19 @@ func TestLogsMaskPersonalData(t *testing.T) {
 	if deadLines < 3+len(extra) {
 		t.Errorf("%d dead-letter lines in the log, want at least %d", deadLines, 3+len(extra))
 	}
-	// The number written as a tag UID is quoted by the schema error: the
-	// log must carry it masked, which shows the masking ran on these lines.
-	if want := pnr[:8] + "-****"; !strings.Contains(text, want) {
-		t.Errorf("the log does not contain the masked number %s from the LOG-PNR-AS-TAG dead letter", want)
+	// The number written as a tag UID breaks the schema's pattern: the
+	// reason names the field and the rule, and not the value, not even
+	// masked.
+	if want := "at '/tagUid': does not match pattern"; !strings.Contains(text, want) {
+		t.Errorf("the log does not explain the LOG-PNR-AS-TAG dead letter with %q", want)
+	}
+	if masked := pnr[:8] + "-****"; strings.Contains(text, masked) {
+		t.Errorf("the log repeats the value of a field (%s), masked", masked)
 	}
 	t.Logf("scanned %d log lines (%d bytes, %d dead letters)", len(lines), len(text), deadLines)
 
 	for _, c := range m.Clients {
-		d := c.PersonID.String()
+		d := c.PersonID.Reveal()
 		for _, form := range []string{d, d[:8] + "-" + d[8:], d[2:], d[2:8] + "-" + d[8:]} {
 			if i := strings.Index(text, form); i >= 0 {
 				t.Errorf("the log contains personnummer %s unmasked: …%s…", form, text[max(0, i-300):min(len(text), i+len(form)+80)])

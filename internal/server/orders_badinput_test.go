@@ -302,7 +302,7 @@ func newOrder(n int, pid homecare.PersonID, provider string) *lifecaresim.Bestal
 		DecidedOn:  homecare.DateOf(time.Date(2026, 11, 2, 12, 0, 0, 0, time.UTC)),
 		Provider:   provider,
 		Client: lifecaresim.Client{
-			Personnummer: pid.String(),
+			Personnummer: pid.Reveal(),
 			GivenName:    "Testa",
 			FamilyName:   "Testsson",
 			Address:      lifecaresim.Address{Street: fmt.Sprintf("Provgatan %d", n), Postcode: "123 45", City: "Demostad"},
@@ -391,7 +391,7 @@ func orderCases(t *testing.T) []orderCase {
 		{name: "schema-invalid XML", body: []byte(badSchema), order: schemaInvalid.ID,
 			wantStep: "steps[0].validate",
 			wantReason: []string{"schema lifecare/order.xsd", "line 22",
-				"'nästa vecka' is not a valid value of the atomic type '{urn:knutpunkt:lifecare:order:1}Date'"}},
+				"giltigFrom': the value is not a valid value of the atomic type '{urn:knutpunkt:lifecare:order:1}Date'"}},
 		{name: "unknown provider", body: encode(t, unknownProvider), order: unknownProvider.ID,
 			wantStep:   "steps[4].route",
 			wantReason: []string{"routes[2]", "unknown provider: the order names no provider this hub delivers to"}},
@@ -402,7 +402,7 @@ func orderCases(t *testing.T) []orderCase {
 			secrets:    []string{badPnr.Client.Personnummer, badCheckDigit}},
 		{name: "unknown insats code", body: encode(t, unknownInsats), order: unknownInsats.ID,
 			wantStep:   "steps[1].map",
-			wantReason: []string{"field order.insatser[1].code", `lookup insats: unknown key "TRADGARD"`},
+			wantReason: []string{"field order.insatser[1].code", `lookup insats: unknown key (known: DUSCH`},
 			wantField:  "order.insatser[1].code"},
 		{name: "end before start", before: []lifecaresim.OrderMessage{started}, body: encode(t, endBeforeStart),
 			order: started.ID, stored: true,
@@ -488,7 +488,7 @@ func TestOrdersReplayAfterFix(t *testing.T) {
 			if rec := waitDone(t, h.st, id); rec.Status != store.StatusDead {
 				t.Fatalf("message %s is %s, want dead", id, rec.Status)
 			}
-			dl := checkDeadLetter(t, h.st, id, "lifecare_orders", "steps[1].map", []string{`unknown key "TRADGARD"`})
+			dl := checkDeadLetter(t, h.st, id, "lifecare_orders", "steps[1].map", []string{`lookup insats: unknown key (known: DUSCH`})
 			h.settle(t)
 			h.stop()
 
@@ -940,7 +940,7 @@ func TestOrdersProtectedIdentity(t *testing.T) {
 			o.Client.FamilyName = "Skyddadsdottir"
 			o.Client.Address = lifecaresim.Address{Street: "Doldagränd 17", Postcode: "987 65", City: "Gömstad", ApartmentNo: "1203"}
 			o.Client.Contacts = []lifecaresim.Contact{{Name: "Anhörig Skyddadsdottir", Relation: "dotter", Phone: "070-174 06 07"}}
-			secrets := []string{o.Client.FamilyName, o.Client.GivenName, o.Client.Address.Street, o.Client.Address.City, pid.String()}
+			secrets := []string{o.Client.FamilyName, o.Client.GivenName, o.Client.Address.Street, o.Client.Address.City, pid.Reveal()}
 
 			id := h.push(t, o)
 			if rec := waitDone(t, h.st, id); rec.Status != store.StatusProcessed {

@@ -114,7 +114,7 @@ func TestVisitsEndToEnd(t *testing.T) {
 			if err != nil {
 				t.Fatalf("stored visit: %v", err)
 			}
-			if got.Client.PersonID.String() != m.Clients[0].PersonID.String() && got.Staff[0].HSAID == "" {
+			if got.Client.PersonID.Reveal() != m.Clients[0].PersonID.Reveal() && got.Staff[0].HSAID == "" {
 				t.Errorf("visit %s stored wrongly: %+v", visits[3].VisitID, got)
 			}
 			totals, err := srv.Store().VisitTotals(t.Context(), store.VisitFilter{})

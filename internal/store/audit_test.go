@@ -14,7 +14,7 @@ func TestAuditTrail(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, s *store.Store, db testDB) {
 		ctx := context.Background()
 		pids := homecare.OfficialTestPersonIDs()
-		alice, bob := pids[0].String(), pids[1].String()
+		alice, bob := pids[0].Reveal(), pids[1].Reveal()
 		entries := []store.AuditEntry{
 			{Actor: "os:anna", Action: "message.show", Outcome: store.AuditOK, Resource: "message:m1", ClientPersonID: alice, Purpose: "felsökning"},
 			{Actor: "provider:hemtjanst-soder", Action: "order_event.apply", Outcome: store.AuditDenied, Resource: "order:lifecare/O1", ClientPersonID: bob, Detail: "order of provider omsorg-norr"},

@@ -377,7 +377,7 @@ func (t *Tx) ApplyOrderEvent(ctx context.Context, ev homecare.OrderEvent, messag
 // writeOrder inserts next (when cur is zero) or updates cur to next, with the client row and
 // insatser. It reports false when the insert found the order already there.
 func (t *Tx) writeOrder(ctx context.Context, cur homecare.Order, next *homecare.Order, ev homecare.OrderEvent) (bool, error) {
-	hash, clientID, enc, err := t.s.personKey(next.Client.PersonID.String())
+	hash, clientID, enc, err := t.s.personKey(next.Client.PersonID.Reveal())
 	if err != nil {
 		return false, err
 	}

@@ -360,7 +360,7 @@ func TestOrdersPersonalDataEncrypted(t *testing.T) {
 			t.Fatal(err)
 		}
 		if o.Client.FamilyName != "Testsson" || o.Client.Address.Street != "Provgatan 1" || len(o.Client.Contacts) != 1 ||
-			o.Client.PersonID.String() != testPNR1 || o.RejectReason != "Ingen kapacitet." || !strings.HasPrefix(o.OrderText, "Ändrat") {
+			o.Client.PersonID.Reveal() != testPNR1 || o.RejectReason != "Ingen kapacitet." || !strings.HasPrefix(o.OrderText, "Ändrat") {
 			t.Errorf("Order did not decrypt: %+v", o)
 		}
 	})

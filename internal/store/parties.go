@@ -62,7 +62,7 @@ func (t *Tx) UpsertMunicipality(ctx context.Context, m homecare.Municipality) er
 // the tenant, person id (encrypted and hashed), protected identity, names
 // and status.
 func (t *Tx) UpsertClient(ctx context.Context, src homecare.ExternalID, c homecare.Client) (uuid.UUID, error) {
-	hash, id, enc, err := t.s.personKey(c.PersonID.String())
+	hash, id, enc, err := t.s.personKey(c.PersonID.Reveal())
 	if err != nil {
 		return uuid.Nil, fmt.Errorf("upsert client %s/%s: %w", src.System, src.ID, err)
 	}
@@ -167,10 +167,10 @@ func (s *Store) ClientByPersonID(ctx context.Context, personID homecare.PersonID
 	if s.pid == nil {
 		return homecare.Client{}, fmt.Errorf("get client: %w", ErrNoPersonIDKeys)
 	}
-	if !validPersonDigits(personID.String()) {
+	if !validPersonDigits(personID.Reveal()) {
 		return homecare.Client{}, fmt.Errorf("get client: person id: want 12 digits")
 	}
-	hash := s.pid.hash(personID.String())
+	hash := s.pid.hash(personID.Reveal())
 	var r struct {
 		ID                string  `db:"id"`
 		MunicipalityID    *string `db:"municipality_id"`

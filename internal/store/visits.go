@@ -101,7 +101,7 @@ func (s *Store) PrepareVisit(v homecare.Visit) PreparedVisit {
 		return p
 	}
 	var err error
-	p.hash, p.clientID, p.enc, err = s.personKey(v.Client.PersonID.String())
+	p.hash, p.clientID, p.enc, err = s.personKey(v.Client.PersonID.Reveal())
 	if err != nil {
 		p.err = fmt.Errorf("upsert visit %s/%s: %w", v.SourceSystem, v.ExternalID, err)
 		return p

@@ -188,7 +188,7 @@ func TestListVisits(t *testing.T) {
 			}
 		}
 		got, _ := s.ListVisits(ctx, store.VisitFilter{LocalDateFrom: mustDate(t, "2026-11-25")})
-		if len(got) != 1 || got[0].Client.PersonID.String() != testPNR2 {
+		if len(got) != 1 || got[0].Client.PersonID.Reveal() != testPNR2 {
 			t.Errorf("ListVisits person id = %+v, want %s", got, testPNR2)
 		}
 	})
@@ -251,7 +251,7 @@ func TestPersonIDNotStoredInClear(t *testing.T) {
 		if err != nil {
 			t.Fatalf("ClientByPersonID: %v", err)
 		}
-		if c.PersonID.String() != testPNR2 || c.GivenName != "Tolvan" {
+		if c.PersonID.Reveal() != testPNR2 || c.GivenName != "Tolvan" {
 			t.Errorf("ClientByPersonID = %+v", c)
 		}
 		if _, err := s.ClientByPersonID(ctx, mustPID(t, "191212121212")); !errors.Is(err, store.ErrNotFound) {

@@ -105,9 +105,9 @@ func newClient(r *rand.Rand, i int, pid homecare.PersonID) Client {
 		Phone: fmt.Sprintf("070-174 06 %02d", 5+i%95),
 	}
 	if pid.Type() == homecare.Samordningsnummer {
-		c.Samordningsnummer = pid.String()
+		c.Samordningsnummer = pid.Reveal()
 	} else {
-		c.Personnummer = pid.String()
+		c.Personnummer = pid.Reveal()
 	}
 	if r.IntN(2) == 0 {
 		c.Address.ApartmentNo = fmt.Sprintf("1%d0%d", 1+r.IntN(5), 1+r.IntN(4))
