@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/knutpunkt/knutpunkt/internal/jsonscan"
 )
 
 // AckStatus is a provider's verdict on an order.
@@ -54,7 +56,9 @@ const maxReason = 1000
 // acknowledges some other way, e.g. by callback.
 func parseAck(body []byte) (Ack, bool) {
 	var a Ack
-	if err := json.Unmarshal(body, &a); err != nil {
+	// A repeated key is no acknowledgement: which of its values counts
+	// would depend on the reader.
+	if jsonscan.CheckKeys(body) != nil || json.Unmarshal(body, &a) != nil {
 		return Ack{}, false
 	}
 	a.Status = AckStatus(strings.ToLower(strings.TrimSpace(string(a.Status))))

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/knutpunkt/knutpunkt/internal/jsonscan"
+
 	"go.uber.org/zap"
 
 	"github.com/knutpunkt/knutpunkt"
@@ -136,6 +138,13 @@ func (v *verifier) wrap(next http.Handler) http.Handler {
 			v.log.Warn("callback refused", zap.String("reason", err.Error()), zap.String("remote", r.RemoteAddr))
 			w.Header().Set("WWW-Authenticate", `Knutpunkt-HMAC-SHA256 headers="`+HeaderTimestamp+" "+HeaderSignature+`"`)
 			writeError(w, http.StatusUnauthorized, err.Error())
+			return
+		}
+		// A repeated key would let this check read one order_id and the
+		// mapping another; the mapping refuses it too, but here it is
+		// refused before anything is stored.
+		if err := jsonscan.CheckKeys(body); err != nil {
+			writeError(w, http.StatusBadRequest, "the acknowledgement is not valid JSON: "+err.Error())
 			return
 		}
 		var a struct {

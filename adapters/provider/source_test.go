@@ -336,6 +336,26 @@ func TestCallbackForeignOrderRefused(t *testing.T) {
 	}
 }
 
+// A repeated key cannot make the scope check read one order and the
+// mapping another: the callback is refused at the door.
+func TestCallbackDuplicateKeysRefused(t *testing.T) {
+	h := startCallbackWith(t, func(env *adapters.Env) {
+		env.Orders = owners{"U-OWN": "omsorg_test", "U-OTHER": "hemtjanst-soder"}
+	})
+	for _, ack := range []string{
+		`{"id":"ack-d1","order_id":"U-OWN","order_id":"U-OTHER","status":"avvisad"}`,
+		`{"id":"ack-d2","order_id":"U-OTHER","order_id":"U-OWN","status":"avvisad"}`,
+		`{"id":"ack-d3","order_id":"U-OWN","status":"mottagen","status":"avvisad"}`,
+	} {
+		if code, reason := post(t, h.url, []byte(ack), signed(secret, time.Now(), []byte(ack), nil)); code != http.StatusBadRequest || !strings.Contains(reason, "duplicate key") {
+			t.Errorf("ack %s = %d %q, want 400 naming the duplicate key", ack, code, reason)
+		}
+	}
+	if n := len(h.delivered()); n != 0 {
+		t.Errorf("%d messages delivered to the hub, want none", n)
+	}
+}
+
 // A key rotates without a restart: the secret is read anew on each
 // request, and holds the new key above the old one while both are in use.
 func TestCallbackSecretRotation(t *testing.T) {
