@@ -23,8 +23,8 @@ func TestServeBadConfig(t *testing.T) {
 	}{
 		{"unknown key", "stroe: {dsn: knut.db}\n", []string{"knut.yaml:1: unknown key stroe (known: environment, store, bus, http,"}},
 		{"the http adapter's key in knut.yaml", "http:\n  listen: '127.0.0.1:0'\n  max_body_size: 10MiB\n",
-			[]string{"knut.yaml:3: unknown key http.max_body_size (known: listen, disabled, tls, max_body)"}},
-		{"nested unknown key", "http: {listen: '127.0.0.1:0', max_bdoy: 1MiB}\n", []string{"knut.yaml:1: unknown key http.max_bdoy (known: listen, disabled, tls, max_body)"}},
+			[]string{"knut.yaml:3: unknown key http.max_body_size (known: listen, disabled, tls, max_body, operators)"}},
+		{"nested unknown key", "http: {listen: '127.0.0.1:0', max_bdoy: 1MiB}\n", []string{"knut.yaml:1: unknown key http.max_bdoy (known: listen, disabled, tls, max_body, operators)"}},
 		{"bad values", "log: {level: loud}\nbus: {kind: kafka}\n", []string{"knut.yaml", `log.level: "loud"`, `bus.kind: "kafka"`}},
 		{"bad size", "http: {max_body: lots}\n", []string{`knut.yaml:1: invalid size "lots": want a whole number with KiB, MiB or GiB`}},
 		{"decimal size", "log: {level: info}\nhttp: {max_body: 10MB}\n", []string{`knut.yaml:2: invalid size "10MB"`, "such as 512KiB or 10MiB"}},

@@ -129,6 +129,12 @@ type HTTP struct {
 	TLS TLS `yaml:"tls"`
 	// MaxBody is the largest request body accepted on /ingest, e.g. 10MiB.
 	MaxBody adapters.ByteSize `yaml:"max_body"`
+	// Operators may read /metrics and the reasons behind /readyz: the
+	// monitoring system's and the operators' certificates. Everyone else
+	// gets 403 from /metrics and only the status from /readyz; /healthz
+	// answers everyone. Required in production; outside it, unset means
+	// any caller.
+	Operators *Allow `yaml:"operators"`
 }
 
 // TLS configures HTTPS.
@@ -340,6 +346,14 @@ func (c *Config) Validate() error {
 	}
 	if c.Environment == Production && !c.HTTP.Disabled && c.HTTP.TLS.ClientCA == "" {
 		errs = append(errs, errors.New("http.tls.client_ca: is required in production (mutual TLS)"))
+	}
+	if c.Environment == Production && !c.HTTP.Disabled {
+		switch {
+		case c.HTTP.Operators == nil:
+			errs = append(errs, errors.New("http.operators: is required in production (who may read /metrics and /readyz detail: hsa_id, org_no or subject)"))
+		case c.HTTP.Operators.Any:
+			errs = append(errs, errors.New("http.operators: any is refused in production: list the monitoring system's and operators' certificates"))
+		}
 	}
 	if c.Bus.MaxInFlight <= 0 {
 		errs = append(errs, errors.New("bus.max_in_flight: must be a positive size such as 24MiB"))

@@ -27,6 +27,14 @@ func TestParse(t *testing.T) {
 		{name: "shutdown timeout", yaml: "shutdown_timeout: 5s\n"},
 		{name: "shutdown timeout must be positive", yaml: "shutdown_timeout: 0s\n", wantErr: []string{"shutdown_timeout: must be a positive duration"}},
 		{name: "client ca needs cert", yaml: "http: {tls: {client_ca: ca.pem}}\n", wantErr: []string{"http.tls.client_ca: needs cert and key"}},
+		{name: "operators", yaml: "http:\n  operators:\n    - {hsa_id: SE2120001234-OPS1}\n    - {org_no: '2120001234'}\n    - {subject: 'CN=Prometheus,O=Nacka kommun,C=SE'}\n"},
+		{name: "operators any", yaml: "http: {operators: any}\n"},
+		{name: "operators bad entry", yaml: "http:\n  operators:\n    - {org_no: 212000-1234}\n", wantErr: []string{"knut.yaml:3", "[0].org_no: must be a 10-digit organisationsnummer"}},
+		{name: "operators unknown key", yaml: "http:\n  operators:\n    - {hsaid: SE2120001234-OPS1}\n", wantErr: []string{"[0].hsaid: unknown key (known: hsa_id, org_no, subject)"}},
+		{name: "operators required in production", yaml: "environment: production\nstore: {dsn: x.db, key: 'env:K'}\nhttp: {tls: {cert: c.pem, key: k.pem, client_ca: ca.pem}}\n",
+			wantErr: []string{"http.operators: is required in production"}},
+		{name: "operators any refused in production", yaml: "environment: production\nstore: {dsn: x.db, key: 'env:K'}\nhttp: {operators: any, tls: {cert: c.pem, key: k.pem, client_ca: ca.pem}}\n",
+			wantErr: []string{"http.operators: any is refused in production"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -88,7 +96,7 @@ func TestSizes(t *testing.T) {
 func TestUnknownKeys(t *testing.T) {
 	tests := []struct{ yaml, want string }{
 		{"environment: test\nhttp:\n  listen: ':0'\n  max_body_size: 1MiB\n",
-			"/etc/knut/knut.yaml:4: unknown key http.max_body_size (known: listen, disabled, tls, max_body)"},
+			"/etc/knut/knut.yaml:4: unknown key http.max_body_size (known: listen, disabled, tls, max_body, operators)"},
 		{"stor: {dsn: x}\n",
 			"/etc/knut/knut.yaml:1: unknown key stor (known: environment, store, bus, http, pipelines, mappings, schemas, log, memory_limit, shutdown_timeout, vars)"},
 		{"http:\n  tls:\n    ca: x.pem\n", "/etc/knut/knut.yaml:3: unknown key http.tls.ca (known: cert, key, client_ca)"},

@@ -17,7 +17,6 @@ import (
 
 	"github.com/knutpunkt/knutpunkt/adapters"
 	"github.com/knutpunkt/knutpunkt/internal/config"
-	"github.com/knutpunkt/knutpunkt/internal/homecare"
 )
 
 // Resources are what a plan's references resolve against. Loaders should
@@ -560,54 +559,10 @@ func (l *loader) orderBy(n *yaml.Node) *OrderBy {
 	return o
 }
 
-var orgNoRE = regexp.MustCompile(`^[0-9]{10}$`)
-
 // allow reads `allow: any` or a list of {hsa_id: …}, {org_no: …} and
 // {subject: …} entries.
 func (l *loader) allow(n *yaml.Node) *Allow {
-	a := &Allow{}
-	if n.Kind == yaml.ScalarNode {
-		if n.Value != "any" {
-			l.addf(n, "allow", `must be "any" or a list of {hsa_id: …}, {org_no: …} or {subject: …}`)
-		}
-		a.Any = true
-		return a
-	}
-	if n.Kind != yaml.SequenceNode || len(n.Content) == 0 {
-		l.addf(n, "allow", `must be "any" or a non-empty list of {hsa_id: …}, {org_no: …} or {subject: …}`)
-		return a
-	}
-	for i, e := range n.Content {
-		path := fmt.Sprintf("allow[%d]", i)
-		fields := l.mapping(e, path, nil)
-		if len(fields) != 1 {
-			l.addf(e, path, "must have exactly one of hsa_id, org_no, subject")
-			continue
-		}
-		for k, v := range fields {
-			val := l.str(v, join(path, k))
-			switch k {
-			case "hsa_id":
-				if _, err := homecare.ParseHSAID(val, true); err != nil {
-					l.addf(v, join(path, k), "%v", err)
-				}
-				a.HSAIDs = append(a.HSAIDs, val)
-			case "org_no":
-				if !orgNoRE.MatchString(val) {
-					l.addf(v, join(path, k), "must be a 10-digit organisationsnummer without a dash, e.g. 2120001234")
-				}
-				a.OrgNos = append(a.OrgNos, val)
-			case "subject":
-				if val == "" {
-					l.addf(v, join(path, k), "must not be empty")
-				}
-				a.Subjects = append(a.Subjects, val)
-			default:
-				l.unknown(v, path, k, "hsa_id", "org_no", "subject")
-			}
-		}
-	}
-	return a
+	return config.DecodeAllow(n, "allow", func(n *yaml.Node, path, msg string) { l.addf(n, path, "%s", msg) })
 }
 
 func (l *loader) duration(n *yaml.Node, path string) time.Duration {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/knutpunkt/knutpunkt"
 	"github.com/knutpunkt/knutpunkt/adapters"
+	"github.com/knutpunkt/knutpunkt/internal/config"
 )
 
 // Plan is one pipeline, resolved: references checked, adapter configs
@@ -49,14 +50,7 @@ type Plan struct {
 // organisation number (the subject's organizationIdentifier, or the
 // organisation part of an "SE<organisationsnummer>-…" HSA-ID) or its
 // whole subject (RFC 2253 text, e.g. "CN=Lifecare,O=Nacka kommun,C=SE").
-type Allow struct {
-	// Any lets every caller in, certificate or not: `allow: any`, for
-	// development on loopback; production refuses it.
-	Any      bool
-	HSAIDs   []string
-	OrgNos   []string
-	Subjects []string
-}
+type Allow = config.Allow
 
 // Endpoint is an adapter or a topic.
 type Endpoint struct {

@@ -24,10 +24,11 @@ import (
 )
 
 // TestAuthorizationMatrix: any certificate from the client CA could post
-// to any pipeline; the caller was only recorded. Now each HTTP pipeline
-// lets in only the callers its allow list names, by HSA-ID, organisation
-// number or subject; everyone else gets 403 and an audit record, and a
-// request without a valid certificate does not get past TLS.
+// to any pipeline and read /metrics; the caller was only recorded. Now each
+// HTTP pipeline lets in only the callers its allow list names, by HSA-ID,
+// organisation number or subject, and /metrics only http.operators;
+// everyone else gets 403 and an audit record, and a request without a
+// valid certificate does not get past TLS.
 func TestAuthorizationMatrix(t *testing.T) {
 	hub := newPKI(t)
 	serverCert := hub.issue(t, pkix.Name{CommonName: "knut.test"}, true, hub)
@@ -41,6 +42,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	cfg.HTTP.TLS.ClientCA = filepath.Join(hub.dir, "ca.pem")
 	cfg.Vars["tes_callers"] = "[{hsa_id: SE2321000016-TES1}, {subject: 'CN=TES export robot'}]"
 	cfg.Vars["lifecare_callers"] = "[{org_no: '2120001234'}]"
+	cfg.HTTP.Operators = &config.Allow{HSAIDs: []string{"SE2120001234-OPS1"}}
 	srv := start(t, cfg, zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel)))
 
 	tesSystem := hub.issue(t, pkix.Name{CommonName: "TES", SerialNumber: "SE2321000016-TES1"}, false, hub)
@@ -51,6 +53,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	strangerCert := stranger.issue(t, pkix.Name{CommonName: "TES", SerialNumber: "SE2321000016-TES1"}, false, stranger)
 	expired := hub.issue(t, pkix.Name{CommonName: "TES", SerialNumber: "SE2321000016-TES1"}, false, hub)
 	expiredCert := expiredCopy(t, hub, expired)
+	monitoring := hub.issue(t, pkix.Name{CommonName: "Prometheus", SerialNumber: "SE2120001234-OPS1"}, false, hub)
 
 	seq := 0
 	visit := demo.NewMunicipality(1).Visits(time.Date(2026, 11, 20, 0, 0, 0, 0, demo.Stockholm()), 1, &seq)[0]
@@ -58,13 +61,13 @@ func TestAuthorizationMatrix(t *testing.T) {
 	client := func(certs ...tls.Certificate) *http.Client {
 		return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: hub.caPool, Certificates: certs}}}
 	}
-	const tes, lifecare = "tes_visits", "lifecare_orders"
+	const tes, lifecare, metrics, healthz = "/ingest/tes_visits", "/ingest/lifecare_orders", "/metrics", "/healthz"
 	tests := []struct {
-		name     string
-		client   *http.Client
-		pipeline string
-		want     int // 0: refused in the TLS handshake
-		actor    string
+		name   string
+		client *http.Client
+		path   string
+		want   int // 0: refused in the TLS handshake
+		actor  string
 	}{
 		{"no certificate", client(), tes, 0, ""},
 		{"a stranger CA", client(strangerCert), tes, 0, ""},
@@ -74,11 +77,21 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"the case system on the TES pipeline", client(caseSystem), tes, http.StatusForbidden, "hsa:SE2120001234-LC01"},
 		{"allowed by HSA-ID", client(tesSystem), tes, http.StatusAccepted, ""},
 		{"allowed by subject", client(tesRobot), tes, http.StatusAccepted, ""},
+		{"metrics without a certificate", client(), metrics, 0, ""},
+		{"metrics for a staff member", client(otherStaff), metrics, http.StatusForbidden, "hsa:SE2321000016-ANNA"},
+		{"metrics for a sending system", client(tesSystem), metrics, http.StatusForbidden, "hsa:SE2321000016-TES1"},
+		{"metrics for the monitoring system", client(monitoring), metrics, http.StatusOK, ""},
+		{"the monitoring system posting a visit", client(monitoring), tes, http.StatusForbidden, "hsa:SE2120001234-OPS1"},
+		{"healthz for any certificate of the CA", client(otherStaff), healthz, http.StatusOK, ""},
 	}
 	var denied []string
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, "https://"+srv.Addr()+"/ingest/"+tt.pipeline, bytes.NewReader(visitJSON))
+			method, body := http.MethodPost, bytes.NewReader(visitJSON)
+			if !strings.HasPrefix(tt.path, "/ingest/") {
+				method = http.MethodGet
+			}
+			req, _ := http.NewRequestWithContext(t.Context(), method, "https://"+srv.Addr()+tt.path, body)
 			req.Header.Set("Content-Type", "application/json")
 			req.Header.Set("X-External-Id", visit.VisitID+"-"+string(rune('a'+i)))
 			resp, err := tt.client.Do(req)
@@ -94,7 +107,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 			}
 			resp.Body.Close()
 			if resp.StatusCode != tt.want {
-				t.Fatalf("POST /ingest/%s = %d, want %d", tt.pipeline, resp.StatusCode, tt.want)
+				t.Fatalf("%s %s = %d, want %d", method, tt.path, resp.StatusCode, tt.want)
 			}
 			if tt.actor != "" {
 				denied = append(denied, tt.actor)
@@ -118,8 +131,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 	}
 	var got []string
 	for _, r := range records {
-		if r.Outcome != store.AuditDenied || !strings.HasPrefix(r.Resource, "pipeline:") {
-			t.Errorf("audit record %+v, want a denied pipeline call", r)
+		if r.Outcome != store.AuditDenied || !strings.HasPrefix(r.Resource, "pipeline:") && r.Resource != "endpoint:/metrics" {
+			t.Errorf("audit record %+v, want a denied pipeline or metrics call", r)
 		}
 		got = append(got, r.Actor)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/knutpunkt/knutpunkt/adapters"
 	"github.com/knutpunkt/knutpunkt/internal/config"
 	"github.com/knutpunkt/knutpunkt/internal/router"
+	"github.com/knutpunkt/knutpunkt/internal/store"
 )
 
 // ingress is the hub's adapters.Ingress: HTTP sources mount their handlers
@@ -81,8 +82,26 @@ type Checker interface {
 	Check(ctx context.Context) error
 }
 
-// handler builds the hub's HTTP routes.
-func handler(in *ingress, reg *prometheus.Registry, maxBody int64, ready []Checker, log *zap.Logger) http.Handler {
+// endpoints is what handler serves besides /ingest.
+type endpoints struct {
+	metrics *prometheus.Registry
+	ready   []Checker
+	// operators may read /metrics and /readyz's reasons; nil means any
+	// caller (outside production, where config requires the list).
+	operators *config.Allow
+	st        *store.Store
+}
+
+// handler builds the hub's HTTP routes. /healthz answers everyone: a load
+// balancer needs no certificate to see the process is up. /readyz answers
+// everyone with its status, and operators with the reason behind a 503 (a
+// store's or a pipeline's error may name hosts and paths). /metrics is for
+// operators only: it counts messages per pipeline and vendor.
+func handler(in *ingress, ep endpoints, maxBody int64, log *zap.Logger) http.Handler {
+	ops := ep.operators
+	if ops == nil {
+		ops = &config.Allow{Any: true}
+	}
 	mux := http.NewServeMux()
 	mux.Handle("POST /ingest/{name}", http.MaxBytesHandler(in, maxBody))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -93,17 +112,22 @@ func handler(in *ingress, reg *prometheus.Registry, maxBody int64, ready []Check
 		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 		defer cancel()
 		var errs []error
-		for _, c := range ready {
+		for _, c := range ep.ready {
 			errs = append(errs, c.Check(ctx))
 		}
 		if err := errors.Join(errs...); err != nil {
-			writeError(w, http.StatusServiceUnavailable, err.Error())
+			reason := "not ready"
+			if allows(ops, principalOf(r)) {
+				reason = err.Error()
+			}
+			writeError(w, http.StatusServiceUnavailable, reason)
 			return
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ready")
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.Handle("GET /metrics", guard(ops, "endpoint:/metrics", ep.st, log,
+		promhttp.HandlerFor(ep.metrics, promhttp.HandlerOpts{Registry: ep.metrics})))
 	return identify(log, mux)
 }
 

@@ -128,7 +128,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 			return nil, err
 		}
 		s.httpSrv = &http.Server{
-			Handler:           handler(in, s.metrics, maxBody, []Checker{storeChecker{s.store}, s.router}, opts.Logger.Named("http")),
+			Handler: handler(in, endpoints{metrics: s.metrics, ready: []Checker{storeChecker{s.store}, s.router},
+				operators: cfg.HTTP.Operators, st: s.store}, maxBody, opts.Logger.Named("http")),
 			ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog:          zap.NewStdLog(opts.Logger.Named("http")),
 		}
