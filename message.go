@@ -32,7 +32,24 @@ const (
 	HeaderCaller = "caller"
 	// HeaderFilename is the original file name for file and SFTP sources.
 	HeaderFilename = "filename"
+	// HeaderIdempotencyKey is set on a replayed message, and on every
+	// message derived from one, to the key of the message it stands in
+	// for; see IdempotencyKey.
+	HeaderIdempotencyKey = "idempotency-key"
 )
+
+// IdempotencyKey is what a sink sends as its idempotency key: the ID, or
+// for a replay (and what is derived from one) the key of the message it
+// stands in for. A replay gets a new ID so the message log keeps both
+// runs, but the receiver must see the same delivery: a case system that
+// took the first receipt before the hub dead-lettered it (a timeout after
+// the write) recognises the replayed one and records it once.
+func (m Message) IdempotencyKey() string {
+	if k := m.Headers[HeaderIdempotencyKey]; k != "" {
+		return k
+	}
+	return m.ID
+}
 
 // Header returns the value of header name, or "" if absent.
 func (m Message) Header(name string) string { return m.Headers[name] }

@@ -20,7 +20,8 @@ import (
 // the hub's HTTP client (its transport, proxy and TLS settings).
 //
 // Headers sent: Content-Type from the content-type header (default
-// application/octet-stream), Idempotency-Key = message ID, and
+// application/octet-stream), Idempotency-Key = the message's
+// IdempotencyKey (its ID, or for a replay the original's), and
 // X-Source-System, X-External-Id, X-Correlation-Id when the message has
 // them. Idempotency is the receiver's part: it must treat a repeated
 // Idempotency-Key as the same request.
@@ -77,7 +78,7 @@ func (s *Sink) Send(ctx context.Context, m knutpunkt.Message) error {
 	}
 	req := s.client.R().SetContext(ctx).
 		SetHeader("Content-Type", ct).
-		SetHeader(HeaderIdempotencyKey, m.ID).
+		SetHeader(HeaderIdempotencyKey, m.IdempotencyKey()).
 		SetBody(m.Body)
 	for k, h := range map[string]string{
 		knutpunkt.HeaderSourceSystem:  HeaderSourceSystem,

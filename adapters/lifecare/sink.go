@@ -17,8 +17,8 @@ import (
 
 // Sink sends receipts (Kvittens XML) to the case system through the
 // configured transport. Over http it is the http adapter's sink: one POST
-// per receipt with Idempotency-Key = message ID (the case system
-// deduplicates), Content-Type from the message (default application/xml),
+// per receipt with Idempotency-Key = the message's IdempotencyKey (the
+// case system deduplicates; a replayed receipt keeps the first one's key), Content-Type from the message (default application/xml),
 // a bearer token and, with client_cert, a mutual TLS client certificate;
 // 2xx is success, 408, 429, 5xx and network failures are transient, any
 // other 4xx is permanent. Over sftp and file it writes one file per

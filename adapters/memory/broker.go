@@ -59,9 +59,10 @@ func (t *topic) notify() {
 	t.wake = make(chan struct{})
 }
 
-// Publish appends m to the topic's queue. A message whose non-empty ID the
-// topic has seen in its last DedupWindow messages is dropped silently, which
-// makes Publish idempotent by ID. While the broker is down Publish returns
+// Publish appends m to the topic's queue. A message whose non-empty
+// idempotency key (its ID, or a replay's original's) the topic has seen in
+// its last DedupWindow messages is dropped silently, which makes Publish
+// idempotent. While the broker is down Publish returns
 // ErrUnavailable.
 func (b *Broker) Publish(topicName string, m knutpunkt.Message) error {
 	b.mu.Lock()
@@ -70,12 +71,12 @@ func (b *Broker) Publish(topicName string, m knutpunkt.Message) error {
 		return ErrUnavailable
 	}
 	t := b.topic(topicName)
-	if m.ID != "" {
-		if _, dup := t.seen[m.ID]; dup {
+	if key := m.IdempotencyKey(); key != "" {
+		if _, dup := t.seen[key]; dup {
 			return nil
 		}
-		t.seen[m.ID] = struct{}{}
-		t.seenFIFO = append(t.seenFIFO, m.ID)
+		t.seen[key] = struct{}{}
+		t.seenFIFO = append(t.seenFIFO, key)
 		if len(t.seenFIFO) > DedupWindow {
 			delete(t.seen, t.seenFIFO[0])
 			t.seenFIFO = t.seenFIFO[1:]

@@ -92,11 +92,11 @@ func (s *Sink) Send(ctx context.Context, m knutpunkt.Message) error {
 //
 // The reply has no ID (the hub assigns one) and these headers:
 // content-type application/json; source-system "provider:<name>";
-// external-id "<m.ID>:ack", its idempotency key, so a repeated delivery
-// that the provider answers with the same ack yields the same reply;
-// correlation-id from m (or m.ID); provider-ack-status; and the order id
-// under webhook.order_id_header when known. Its body is the Ack,
-// normalised: message_id = m.ID, order_id and occurred_at filled in where
+// external-id "<key>:ack", its idempotency key, so a repeated delivery
+// (a replay too) that the provider answers with the same ack yields the
+// same reply; correlation-id from m (or m.ID); provider-ack-status; and the
+// order id under webhook.order_id_header when known. Its body is the Ack,
+// normalised: message_id = key, order_id and occurred_at filled in where
 // the provider left them out, provider = name.
 func (s *Sink) SendWithReply(ctx context.Context, m knutpunkt.Message) (*knutpunkt.Message, error) {
 	if s.closed.Load() {
@@ -215,11 +215,12 @@ func (w *webhook) send(ctx context.Context, m knutpunkt.Message) (*knutpunkt.Mes
 	if ct == "" {
 		ct = "application/octet-stream"
 	}
-	ts, sig := Sign(w.keys.signing(), time.Now(), m.ID, m.Body)
+	key := m.IdempotencyKey()
+	ts, sig := Sign(w.keys.signing(), time.Now(), key, m.Body)
 	req := w.client.R().SetContext(ctx).
 		SetDoNotParseResponse(true).
 		SetHeader("Content-Type", ct).
-		SetHeader(HeaderIdempotencyKey, m.ID).
+		SetHeader(HeaderIdempotencyKey, key).
 		SetHeader(HeaderTimestamp, ts).
 		SetHeader(HeaderSignature, sig).
 		SetBody(m.Body)
@@ -270,7 +271,7 @@ func readAnswer(rc io.ReadCloser) ([]byte, error) {
 
 // reply turns the provider's ack of m into a message for the hub.
 func (w *webhook) reply(m knutpunkt.Message, a Ack) *knutpunkt.Message {
-	a.MessageID = m.ID
+	a.MessageID = m.IdempotencyKey()
 	a.Provider = w.name
 	if a.OrderID == "" && w.cfg.OrderIDHeader != "" {
 		a.OrderID = m.Header(w.cfg.OrderIDHeader)
@@ -287,7 +288,7 @@ func (w *webhook) reply(m knutpunkt.Message, a Ack) *knutpunkt.Message {
 		Headers: map[string]string{
 			knutpunkt.HeaderContentType:   "application/json",
 			knutpunkt.HeaderSourceSystem:  "provider:" + w.name,
-			knutpunkt.HeaderExternalID:    m.ID + ":ack",
+			knutpunkt.HeaderExternalID:    a.MessageID + ":ack",
 			knutpunkt.HeaderCorrelationID: corr,
 			HeaderAckStatus:               string(a.Status),
 		},

@@ -299,6 +299,22 @@ func TestIdempotency(t *testing.T) {
 	if diff := cmp.Diff(replies[0], replies[1]); diff != "" {
 		t.Errorf("the repeated delivery's reply differs (-first +second):\n%s", diff)
 	}
+
+	// A replay has a new ID but stands in for m: the provider sees the
+	// same delivery and the reply is the same acknowledgement.
+	replay := m.Clone()
+	replay.ID = "m-0001-replay"
+	replay.Headers[knutpunkt.HeaderIdempotencyKey] = m.ID
+	r, err := sink.SendWithReply(t.Context(), replay)
+	if err != nil {
+		t.Fatalf("SendWithReply of the replay: %v", err)
+	}
+	if n := len(sim.Received()); n != 1 {
+		t.Errorf("provider recorded %d deliveries after a replay, want 1", n)
+	}
+	if diff := cmp.Diff(replies[0], r); diff != "" {
+		t.Errorf("the replay's reply differs (-first +replay):\n%s", diff)
+	}
 }
 
 // TestProviderOutage is "provider down" on a small scale: failures and an

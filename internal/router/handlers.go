@@ -136,7 +136,7 @@ func (r *Router) outputs(p *pipeline.Plan, outputs []pipeline.Output) ([]Outboun
 			msg.Headers[knutpunkt.HeaderCorrelationID] = out.Msg.ID
 		}
 		if out.To.Topic != "" {
-			outs = append(outs, r.topicOutbound(out.To.Topic, "topic:", msg, topicMessageID(msg.ID, out.To.Topic))...)
+			outs = append(outs, r.topicOutbound(out.To.Topic, "topic:", msg, true)...)
 			continue
 		}
 		i := slices.IndexFunc(sinks, func(ep pipeline.Endpoint) bool { return ep.Path == out.To.Path })
@@ -145,32 +145,47 @@ func (r *Router) outputs(p *pipeline.Plan, outputs []pipeline.Output) ([]Outboun
 		}
 		// The delivery's ID is derived, not random, so a redelivered input
 		// produces the same delivery and the sink's idempotency holds.
-		msg.ID = out.Msg.ID + ".to" + strconv.Itoa(i)
+		deriveID(&msg, out.Msg, ".to"+strconv.Itoa(i))
 		outs = append(outs, outbound(p, "deliver:"+sinks[i].Adapter, outputTopic(p, i, partitionOf(p, out.Msg.Headers)), msg))
 	}
 	return outs, nil
 }
 
 // topicOutbound is msg as a message of each pipeline reading topic, each
-// with its own ID (from id), status, attempts and dead letters.
-func (r *Router) topicOutbound(topic, source string, msg knutpunkt.Message, id func(*pipeline.Plan) string) []Outbound {
+// with its own ID, status, attempts and dead letters. A derived copy's ID
+// comes from msg's (see deriveID); otherwise msg is a new message (a
+// vendor's reply) and each copy gets a new ID and key.
+func (r *Router) topicOutbound(topic, source string, msg knutpunkt.Message, derive bool) []Outbound {
 	if len(r.consumers[topic]) == 0 {
 		r.log.Debug("no pipeline reads topic", zap.String("topic", topic))
 	}
 	var outs []Outbound
 	for _, c := range r.consumers[topic] {
 		m := msg.Clone()
-		m.ID = id(c)
+		if derive {
+			deriveID(&m, msg, "."+topic+"."+c.Name)
+		} else {
+			m.ID = r.cfg.NewID()
+			delete(m.Headers, knutpunkt.HeaderIdempotencyKey)
+		}
 		outs = append(outs, outbound(c, source+topic, inputTopic(c, partitionOf(c, m.Headers)), m))
 	}
 	return outs
 }
 
-// topicMessageID names the copy of message id that a pipeline reading
-// topic gets. Derived, not random: the same output handed over again is the
-// same message, which the log recognises.
-func topicMessageID(id, topic string) func(*pipeline.Plan) string {
-	return func(c *pipeline.Plan) string { return id + "." + topic + "." + c.Name }
+// deriveID names d, derived from parent, by parent's ID and suffix.
+// Derived, not random: the same output handed over again is the same
+// message, which the log recognises, and a sink's idempotency holds. A
+// parent that stands in for another (a replay) passes its key on the same
+// way, so what a replay derives reaches the receiver under the key the
+// first run used.
+func deriveID(d *knutpunkt.Message, parent knutpunkt.Message, suffix string) {
+	d.ID = parent.ID + suffix
+	if k := parent.Headers[knutpunkt.HeaderIdempotencyKey]; k != "" {
+		d.Headers[knutpunkt.HeaderIdempotencyKey] = k + suffix
+	} else {
+		delete(d.Headers, knutpunkt.HeaderIdempotencyKey)
+	}
 }
 
 // outbound is m as logged and queued on topic of pipeline p.
@@ -209,7 +224,7 @@ func (r *Router) queue(outs []Outbound, dups []bool) error {
 // publishTopic hands msg to every pipeline reading topic (see
 // topicOutbound), logging each on its own.
 func (r *Router) publishTopic(ctx context.Context, topic string, msg knutpunkt.Message) error {
-	for _, o := range r.topicOutbound(topic, "topic:", msg, topicMessageID(msg.ID, topic)) {
+	for _, o := range r.topicOutbound(topic, "topic:", msg, true) {
 		if _, err := r.save(ctx, r.plans[o.Pipeline], o.Source, o.Topic, o.Msg); err != nil {
 			return err
 		}
@@ -244,7 +259,7 @@ func (r *Router) deliverHandler(p *pipeline.Plan, ep pipeline.Endpoint, sink ada
 				rm.Headers[knutpunkt.HeaderCorrelationID] = m.Headers[knutpunkt.HeaderCorrelationID]
 			}
 			rm.Headers[HeaderReplyTo] = m.ID
-			outs = r.topicOutbound(p.ReplyTo, "reply:", rm, func(*pipeline.Plan) string { return r.cfg.NewID() })
+			outs = r.topicOutbound(p.ReplyTo, "reply:", rm, false)
 		}
 		return r.commit(ctx, p, m.ID, nil, outs)
 	}

@@ -50,6 +50,8 @@ func (r *Router) ingest(ctx context.Context, p *pipeline.Plan, source string, m 
 	if m.Headers == nil {
 		m.Headers = map[string]string{}
 	}
+	// A message handed over is its own: only a replay stands in for another.
+	delete(m.Headers, knutpunkt.HeaderIdempotencyKey)
 	topic := inputTopic(p, partitionOf(p, m.Headers))
 	if r.cfg.Bus.Len(topic) >= r.cfg.MaxQueue || !r.admit(ctx, m.ID, p.Name, int64(len(m.Body))) {
 		r.busy.Add(1)
@@ -88,7 +90,10 @@ func (r *Router) publish(topic string, m knutpunkt.Message) error {
 // Replay queues a copy of a dead message again, on the topic it failed on,
 // as a new message that names the one it replays (HeaderReplayOf). The copy
 // has no external id, so the idempotency check does not take it for the
-// original. It returns the new message's ID.
+// original, but it keeps the original's idempotency key
+// (knutpunkt.HeaderIdempotencyKey), so a sink delivers it, and whatever it
+// derives, as what the receiver may have had already. It returns the new
+// message's ID.
 func (r *Router) Replay(ctx context.Context, name string, dead knutpunkt.Message) (string, error) {
 	p, ok := r.plans[name]
 	if !ok {
@@ -100,6 +105,7 @@ func (r *Router) Replay(ctx context.Context, name string, dead knutpunkt.Message
 	m := dead.Clone()
 	m.ID = r.cfg.NewID()
 	m.Headers[HeaderReplayOf] = dead.ID
+	m.Headers[knutpunkt.HeaderIdempotencyKey] = dead.IdempotencyKey()
 	delete(m.Headers, knutpunkt.HeaderExternalID)
 	topic := m.Headers[HeaderTopic]
 	if topic == "" {

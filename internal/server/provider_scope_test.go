@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/knutpunkt/knutpunkt/adapters/lifecare/lifecaresim"
 	"github.com/knutpunkt/knutpunkt/adapters/provider"
 	"github.com/knutpunkt/knutpunkt/adapters/provider/providersim"
 	"github.com/knutpunkt/knutpunkt/internal/homecare"
@@ -171,4 +172,54 @@ func postHeaders(t *testing.T, url string, body []byte, header map[string]string
 	var b [4096]byte
 	n, _ := resp.Body.Read(b[:])
 	return resp.StatusCode, string(b[:n])
+}
+
+// TestReplayedReceiptKeepsItsKey: a receipt the case system recorded, whose
+// answer was lost (a gateway timeout after the commit), is dead-lettered;
+// replaying it gave the case system a second receipt under a new
+// Idempotency-Key. Now a replay, and a replay of a replay, is sent under
+// the first run's key, and the case system records one receipt.
+func TestReplayedReceiptKeepsItsKey(t *testing.T) {
+	for _, db := range databases(t) {
+		t.Run(db.name, func(t *testing.T) {
+			h := startOrderHub(t, db, map[string]string{"lifecare_receipts": "{attempts: 1, backoff: 1ms}"})
+			h.cs.SetFailure(lifecaresim.LoseAnswer)
+			order := newOrder(4, pids(t)[3], "omsorg-norr")
+			h.push(t, order)
+			first := h.waitReceipt(t, order.ID, "mottagen")
+			h.settle(t)
+			dead := listDead(t, h.st)
+			if len(dead) != 1 || dead[0].Pipeline != "lifecare_receipts" {
+				t.Fatalf("dead letters %+v, want the receipt whose answer was lost", dead)
+			}
+			if first.IdempotencyKey != dead[0].MessageID {
+				t.Fatalf("first receipt's key %q, dead message %q", first.IdempotencyKey, dead[0].MessageID)
+			}
+
+			replay, err := h.srv.Replay(t.Context(), dead[0].MessageID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rec := waitDone(t, h.st, replay); rec.Status != store.StatusDead {
+				t.Fatalf("replay %s is %s, want dead again (the answer is still lost)", replay, rec.Status)
+			}
+			h.cs.Up()
+			again, err := h.srv.Replay(t.Context(), replay)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rec := waitDone(t, h.st, again); rec.Status != store.StatusProcessed {
+				t.Fatalf("second replay %s is %s, want processed", again, rec.Status)
+			}
+			var keys []string
+			for _, r := range h.cs.Receipts() {
+				if r.Kvittens.Order == order.ID {
+					keys = append(keys, r.IdempotencyKey)
+				}
+			}
+			if len(keys) != 1 {
+				t.Errorf("the case system recorded %d receipts for one acknowledgement (keys %q), want 1", len(keys), keys)
+			}
+		})
+	}
 }

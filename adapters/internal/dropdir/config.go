@@ -112,9 +112,10 @@ type SinkConfig struct {
 	// Dir is the directory files are written to. Required.
 	Dir string `yaml:"dir"`
 	// Filename is a text/template for each file's name, over .ID (the
-	// message ID) and .Headers (e.g. {{index .Headers "external-id"}}).
-	// The message ID makes the sink idempotent: a file of that name that
-	// already exists is not written again. The name must be one path
+	// message's IdempotencyKey: its ID, or for a replay the original's) and
+	// .Headers (e.g. {{index .Headers "external-id"}}). The ID makes the
+	// sink idempotent: a file of that name that already exists is not
+	// written again, by a replay either. The name must be one path
 	// element and must not start with "." (reserved for temporary files).
 	// Default "{{.ID}}".
 	Filename string `yaml:"filename"`

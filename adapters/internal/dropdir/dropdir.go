@@ -242,7 +242,7 @@ func (w *Writer) Name(m knutpunkt.Message) (string, error) {
 	if err := w.tmpl.Execute(&b, struct {
 		ID      string
 		Headers map[string]string
-	}{m.ID, m.Headers}); err != nil {
+	}{m.IdempotencyKey(), m.Headers}); err != nil {
 		return "", adapters.Permanent(fmt.Errorf("filename template: %w", err))
 	}
 	name := b.String()

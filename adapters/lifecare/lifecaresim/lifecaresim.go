@@ -58,11 +58,17 @@ const (
 	Unavailable
 	// Stall holds each request without answering until Up.
 	Stall
+	// LoseAnswer records the receipt and then answers 504, as a gateway
+	// that timed out after the case system committed: the hub cannot
+	// tell it arrived, and only the Idempotency-Key keeps a resend from
+	// being a second receipt.
+	LoseAnswer
 )
 
 // Receipt is one receipt the case system accepted.
 type Receipt struct {
-	// IdempotencyKey is the Idempotency-Key header: the hub's message ID.
+	// IdempotencyKey is the Idempotency-Key header: the message ID, or for
+	// a replay the first run's.
 	IdempotencyKey string
 	// ContentType is the Content-Type header.
 	ContentType string
@@ -282,6 +288,10 @@ func (cs *CaseSystem) handle(w http.ResponseWriter, r *http.Request) {
 		cs.receipts = append(cs.receipts, rec)
 	}
 	cs.mu.Unlock()
+	if failure == LoseAnswer {
+		http.Error(w, "gateway timeout", http.StatusGatewayTimeout)
+		return
+	}
 	w.WriteHeader(http.StatusOK)
 }
 
