@@ -156,7 +156,8 @@ func (s *Source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	ct := r.Header.Get("Content-Type")
 	if mt, _, err := mime.ParseMediaType(ct); len(s.types) > 0 && (err != nil || !slices.Contains(s.types, mt)) {
-		writeError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("content type %q is not accepted here; accepted: %v", ct, s.types))
+		// The sender's value is not repeated: an answer echoes nothing sent.
+		writeError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("this content type is not accepted here; accepted: %v", s.types))
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(s.cfg.MaxBodySize)))

@@ -113,7 +113,8 @@ type verifier struct {
 }
 
 // wrap checks, in this order, before the http source sees the request:
-// the signature (401), an idempotency key (400), that this signed request
+// the signature (401), a body that is one JSON object without repeated
+// keys and an idempotency key (400), that this signed request
 // was not taken before (409), and that the order it names is the
 // provider's (403). A request the hub then fails to store (5xx) is
 // forgotten as seen, so the provider's retry of it is not a replay.
@@ -151,7 +152,12 @@ func (v *verifier) wrap(next http.Handler) http.Handler {
 			ID      string `json:"id"`
 			OrderID string `json:"order_id"`
 		}
-		_ = json.Unmarshal(body, &a)
+		if err := json.Unmarshal(body, &a); err != nil {
+			// Not an object with string id and order_id: nothing the
+			// scope check could read, so nothing the hub takes.
+			writeError(w, http.StatusBadRequest, `the acknowledgement is not a JSON object with string "id" and "order_id"`)
+			return
+		}
 		extID := idemKey
 		if extID == "" {
 			extID = strings.TrimSpace(a.ID)

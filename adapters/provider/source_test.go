@@ -342,13 +342,17 @@ func TestCallbackDuplicateKeysRefused(t *testing.T) {
 	h := startCallbackWith(t, func(env *adapters.Env) {
 		env.Orders = owners{"U-OWN": "omsorg_test", "U-OTHER": "hemtjanst-soder"}
 	})
-	for _, ack := range []string{
-		`{"id":"ack-d1","order_id":"U-OWN","order_id":"U-OTHER","status":"avvisad"}`,
-		`{"id":"ack-d2","order_id":"U-OTHER","order_id":"U-OWN","status":"avvisad"}`,
-		`{"id":"ack-d3","order_id":"U-OWN","status":"mottagen","status":"avvisad"}`,
+	for _, tt := range []struct{ ack, reason string }{
+		{`{"id":"ack-d1","order_id":"U-OWN","order_id":"U-OTHER","status":"avvisad"}`, "duplicate key"},
+		{`{"id":"ack-d2","order_id":"U-OTHER","order_id":"U-OWN","status":"avvisad"}`, "duplicate key"},
+		{`{"id":"ack-d3","order_id":"U-OWN","status":"mottagen","status":"avvisad"}`, "duplicate key"},
+		// What the scope check cannot read is not taken either.
+		{`<ack id="ack-d4" order_id="U-OTHER"/>`, "not a JSON object"},
+		{`{"id":"ack-d5","order_id":["U-OTHER"],"status":"avvisad"}`, "not a JSON object"},
+		{strings.Repeat("[", 2000), "not a JSON object"},
 	} {
-		if code, reason := post(t, h.url, []byte(ack), signed(secret, time.Now(), []byte(ack), nil)); code != http.StatusBadRequest || !strings.Contains(reason, "duplicate key") {
-			t.Errorf("ack %s = %d %q, want 400 naming the duplicate key", ack, code, reason)
+		if code, reason := post(t, h.url, []byte(tt.ack), signed(secret, time.Now(), []byte(tt.ack), map[string]string{provider.HeaderIdempotencyKey: "k"})); code != http.StatusBadRequest || !strings.Contains(reason, tt.reason) {
+			t.Errorf("ack %.60s = %d %q, want 400 saying %q", tt.ack, code, reason, tt.reason)
 		}
 	}
 	if n := len(h.delivered()); n != 0 {

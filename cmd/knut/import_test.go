@@ -221,3 +221,36 @@ func assertNoPersonIDs(t *testing.T, what, text string) {
 		}
 	}
 }
+
+// TestImportCSVQuotedLineBreak: a quoted CSV field may hold a line break,
+// and the record is one message, not one dead letter per physical line
+// (a 4,000-line quoted field gave 4,000 dead letters). A quote never
+// closed ends the file's last record.
+func TestImportCSVQuotedLineBreak(t *testing.T) {
+	t.Parallel()
+	cfg, dir := repoConfig(t)
+	const header = "besok_id;personnummer;tagg;start;slut;hsa_id;utforare;enhet;metod;offline;status;insatser\n"
+	row := func(id, unit string) string {
+		return id + ";198207062392;;2026-11-23 08:02;2026-11-23 08:34;TSTNMT2321000156-1024;omsorg-norr;" + unit + ";NFC;nej;UTFORD;\n"
+	}
+	file := filepath.Join(dir, "quoted.csv")
+	body := header + row("TES-Q-1", "norr-team-1") + row("TES-Q-2", "\"norr\nteam \"\"2\"\"\n\"") + row("TES-Q-3", "norr-team-1") + row("TES-Q-4", "\"never closed")
+	if err := os.WriteFile(file, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := knut(t, "import", "--config", cfg, "--pipeline", "tes_visits_csv", file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "messages=4 "; !strings.Contains(out, want) {
+		t.Errorf("knut import said %q, want %q: a record per message", lastLine(out), want)
+	}
+	st := openStore(t, cfg)
+	dls, err := st.ListDeadLetters(t.Context(), store.DeadLetterFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dls) != 1 || !strings.Contains(dls[0].Reason, "quote") {
+		t.Errorf("dead letters %+v, want one, the record whose quote never closed", dls)
+	}
+}

@@ -306,6 +306,56 @@ type DuplicateKeyError struct {
 // Error reads "/order/unit: duplicate key".
 func (e *DuplicateKeyError) Error() string { return e.Pointer + ": duplicate key" }
 
+// TextError reports a string whose escapes no two readers hold alike:
+// \u0000, which PostgreSQL cannot store in text, and an unpaired
+// surrogate, which decoders turn into U+FFFD (so the validator would see
+// one string and the store another). The error names where the string
+// is, never its text.
+type TextError struct {
+	// Pointer is the string's JSON pointer, relative to the top-level
+	// value that holds it.
+	Pointer string
+	// Offset is the byte offset of the string.
+	Offset int
+	// Reason says what is wrong.
+	Reason string
+}
+
+// Error reads "/order/unit: \u0000 (NUL)".
+func (e *TextError) Error() string { return e.Pointer + ": " + e.Reason }
+
+// escapeProblem returns what is wrong with the \u escapes of the body s of
+// a JSON string, or "".
+func escapeProblem(s string) string {
+	// ScanString checked the escapes: each \u has four hex digits.
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' {
+			continue
+		}
+		i++
+		if s[i] != 'u' {
+			continue
+		}
+		r, _ := strconv.ParseUint(s[i+1:i+5], 16, 32)
+		i += 4
+		switch {
+		case r == 0:
+			return "\\u0000 (NUL)"
+		case 0xD800 <= r && r < 0xDC00:
+			if i+7 <= len(s) && s[i+1] == '\\' && s[i+2] == 'u' {
+				if lo, _ := strconv.ParseUint(s[i+3:i+7], 16, 32); 0xDC00 <= lo && lo < 0xE000 {
+					i += 6
+					continue
+				}
+			}
+			return "an unpaired surrogate escape"
+		case 0xDC00 <= r && r < 0xE000:
+			return "an unpaired surrogate escape"
+		}
+	}
+	return ""
+}
+
 // maxKeyDepth is encoding/json's nesting limit; every decoder behind
 // CheckKeys refuses deeper documents, so the check stops there rather
 // than hold a frame per level of a hostile body.
@@ -313,7 +363,9 @@ const maxKeyDepth = 10_000
 
 // CheckKeys returns a *DuplicateKeyError for the first object in s, at
 // any depth, with two members whose keys are equal once unescaped ("a"
-// and "\u0061" are the same key), and nil otherwise. s is one JSON value
+// and "\u0061" are the same key), a *TextError for the first string whose
+// escapes readers would not hold alike (see TextError), and nil
+// otherwise. s is one JSON value
 // or several separated by white space (JSON lines). Syntax is the
 // decoder's to judge: at the first syntax error, or nesting deeper than
 // encoding/json accepts, CheckKeys stops and returns nil. It is one pass
@@ -350,9 +402,14 @@ func checkKeys(s string) error {
 			}
 			continue
 		case ch == '"':
-			end, _, err := ScanString(s, i)
+			end, esc, err := ScanString(s, i)
 			if err != nil {
 				return nil
+			}
+			if esc {
+				if reason := escapeProblem(s[i+1 : end]); reason != "" {
+					return &TextError{Pointer: pointer(c.frames), Offset: i, Reason: reason}
+				}
 			}
 			i = end + 1
 		case ch == '-' || '0' <= ch && ch <= '9':
@@ -450,6 +507,9 @@ func memberKey(s string, i int, c *keyChecker) (int, error) {
 	}
 	k := s[i+1 : end]
 	if esc {
+		if reason := escapeProblem(k); reason != "" {
+			return -1, &TextError{Pointer: pointer(c.frames), Offset: i, Reason: reason + " in a key"}
+		}
 		k = Unescape(k)
 	}
 	f := &c.frames[len(c.frames)-1]

@@ -13,6 +13,7 @@ import (
 	"github.com/knutpunkt/knutpunkt"
 	"github.com/knutpunkt/knutpunkt/adapters"
 	"github.com/knutpunkt/knutpunkt/internal/jsonscan"
+	"github.com/knutpunkt/knutpunkt/internal/logging"
 )
 
 // Validator checks a message body against a contract (XSD or JSON Schema).
@@ -47,7 +48,10 @@ type StepError struct {
 const MaxReasonBytes = 2048
 
 func (e *StepError) Error() string {
-	reason := e.Err.Error()
+	// A reason names fields, never values, but a name is the sender's
+	// choice too (a JSON key, a namespace): a personnummer in one is
+	// masked, as in the logs, before the reason is stored or shown.
+	reason := logging.MaskString(e.Err.Error())
 	if len(reason) > MaxReasonBytes {
 		cut := MaxReasonBytes
 		for cut > 0 && !utf8.RuneStart(reason[cut]) {

@@ -23,6 +23,8 @@ func TestStepErrorReasonBounded(t *testing.T) {
 		{"exactly the budget", strings.Repeat("a", pipeline.MaxReasonBytes), false, "aaaa"},
 		{"5 MB", strings.Repeat("b", 5<<20), true, "… (5240832 bytes more)"},
 		{"cut inside a character", strings.Repeat("a", pipeline.MaxReasonBytes-1) + "åäö", true, "… (6 bytes more)"},
+		// A personnummer as a name the sender chose (a JSON key) is masked.
+		{"personnummer in a name", "at '': additional properties '19121212-1212', '191212121212' not allowed", false, "'19121212-****', '19121212-****' not allowed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -107,7 +107,8 @@ const MaxJSONValues = 100_000
 
 // decodeJSON refuses invalid UTF-8 (encoding/json would silently turn it
 // into U+FFFD), documents of more than MaxJSONValues values, a key repeated
-// in one object (at its JSON pointer), and malformed or trailing input,
+// in one object and a \u0000 or unpaired surrogate escape (at its JSON
+// pointer), and malformed or trailing input,
 // naming the byte offset.
 func decodeJSON(body []byte) (any, *Problem) {
 	if !utf8.Valid(body) {
@@ -122,9 +123,11 @@ func decodeJSON(body []byte) (any, *Problem) {
 	}
 	// encoding/json keeps a repeated key's last value, the mapping its
 	// first: a body could pass on one value and be stored with the other.
-	var dup *jsonscan.DuplicateKeyError
-	if errors.As(jsonscan.CheckKeys(body), &dup) {
-		return nil, &Problem{Path: dup.Pointer, Reason: "duplicate key"}
+	switch err := jsonscan.CheckKeys(body).(type) {
+	case *jsonscan.DuplicateKeyError:
+		return nil, &Problem{Path: err.Pointer, Reason: "duplicate key"}
+	case *jsonscan.TextError:
+		return nil, &Problem{Path: err.Pointer, Reason: err.Reason}
 	}
 	d := json.NewDecoder(bytes.NewReader(body))
 	d.UseNumber()

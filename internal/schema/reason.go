@@ -146,10 +146,16 @@ func scrubXMLReason(msg string) string {
 }
 
 // cutQuoted cuts every single-quoted part of msg to maxNameBytes: what is
-// left quoted is a name, and a hostile name is no shorter than a value.
+// left quoted is a name, and a hostile name is no shorter than a value. A
+// quote left open is a value libxml2 cut short (its messages have a fixed
+// size), with no end to find: all of it goes.
 func cutQuoted(msg string) string {
 	parts := strings.Split(msg, "'")
 	changed := false
+	if len(parts)%2 == 0 {
+		parts[len(parts)-1] = "…"
+		changed = true
+	}
 	for i := 1; i < len(parts); i += 2 {
 		if len(parts[i]) > maxNameBytes {
 			parts[i] = cutName(parts[i])

@@ -26,6 +26,7 @@ import (
 	"github.com/knutpunkt/knutpunkt/internal/router"
 	"github.com/knutpunkt/knutpunkt/internal/server"
 	"github.com/knutpunkt/knutpunkt/internal/store"
+	"github.com/knutpunkt/knutpunkt/internal/store/storetest"
 )
 
 // The bad-input tests push hostile and broken vendor input into a real
@@ -207,9 +208,9 @@ func oversizeJSON(n int) []byte {
 // tell what that case stored.
 func TestBadInputOverHTTP(t *testing.T) {
 	for _, db := range databases(t) {
-		t.Run(db.name, func(t *testing.T) {
+		t.Run(db.Name, func(t *testing.T) {
 			logs, log := observedLogger(t)
-			srv := startWith(t, repoConfig(t, db.dsn), server.Options{Logger: log})
+			srv := startWith(t, repoConfig(t, db.DSN), server.Options{Logger: log})
 			st := srv.Store()
 			for _, tc := range ingestCases() {
 				t.Run(tc.name, func(t *testing.T) {
@@ -337,7 +338,7 @@ func importCases() []importCase {
 // letter through a hub started on that store, as knut replay does.
 func TestBadInputImport(t *testing.T) {
 	for _, db := range databases(t) {
-		t.Run(db.name, func(t *testing.T) {
+		t.Run(db.Name, func(t *testing.T) {
 			cfg := repoConfig(t, anotherDSN(t, db))
 			cfg.Pipelines = importPipelines(t)
 			logs, log := observedLogger(t)
@@ -439,7 +440,7 @@ func importPipelines(t *testing.T) string {
 // "from"; TestBadInputImport covers that.)
 func TestBadInputPipelineMaxBody(t *testing.T) {
 	for _, db := range databases(t) {
-		t.Run(db.name, func(t *testing.T) {
+		t.Run(db.Name, func(t *testing.T) {
 			cfg := repoConfig(t, anotherDSN(t, db))
 			cfg.Pipelines = writePipelines(t, map[string]string{"tes_visits_small": `
 from:
@@ -469,7 +470,7 @@ max_body: 1KiB
 // hub gets a registry of its own with http and a broker the test holds.
 func TestBadInputReplayAfterOutage(t *testing.T) {
 	for _, db := range databases(t) {
-		t.Run(db.name, func(t *testing.T) {
+		t.Run(db.Name, func(t *testing.T) {
 			broker := memory.NewBroker()
 			reg := &adapters.Registry{}
 			reg.RegisterSource(adhttp.SourceDef)
@@ -619,11 +620,11 @@ func startWith(t *testing.T, cfg *config.Config, opts server.Options) *server.Se
 
 // anotherDSN is a store of its own: "" (a fresh SQLite file) or a fresh
 // PostgreSQL database on the same server.
-func anotherDSN(t *testing.T, db database) string {
-	if db.dsn == "" {
+func anotherDSN(t *testing.T, db storetest.Database) string {
+	if db.DSN == "" {
 		return ""
 	}
-	return freshPostgres(t, os.Getenv("KNUT_TEST_POSTGRES_DSN"))
+	return storetest.FreshPostgres(t, os.Getenv(storetest.EnvPostgresDSN))
 }
 
 // writePipelines writes pipeline files (name → YAML) to a new directory.

@@ -53,7 +53,8 @@ func (in *ingress) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h, ok := in.handlers[name]
 	in.mu.RUnlock()
 	if !ok {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no pipeline receives on /ingest/%s", name))
+		// The name is not repeated: an answer echoes nothing sent.
+		writeError(w, http.StatusNotFound, "no pipeline receives on this /ingest path")
 		return
 	}
 	if in.admit != nil {

@@ -10,8 +10,9 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/knutpunkt/knutpunkt/internal/config"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/knutpunkt/knutpunkt/internal/config"
 )
 
 type failing struct{}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -28,7 +29,8 @@ import (
 // ImportStats counts what an import did with its input.
 type ImportStats struct {
 	// Messages is how many messages were read: one per line of a .jsonl,
-	// .ndjson or .csv file (a CSV row travels with its header line), one
+	// .ndjson or .csv file (a CSV record, which a quoted line break makes
+	// several lines, travels with its header), one
 	// per other file.
 	Messages int64
 	// Stored is how many were processed and committed.
@@ -271,15 +273,35 @@ func readFile(ctx context.Context, path string, maxBody int64, out chan<- knutpu
 		if len(strings.TrimSpace(string(text))) == 0 {
 			continue
 		}
+		first := line
 		body := append([]byte(nil), text...)
 		if ext == ".csv" {
+			// A quoted field may hold line breaks: the record goes on
+			// while a quote is open (RFC 4180: an escaped quote is two, so
+			// an odd count leaves one open), up to the body limit; the
+			// mapping then refuses what is too long or never closed, as
+			// one message. A line that is a whole record of its own (as
+			// many separators as the header, its quotes closed) starts
+			// the next record instead: one stray quote costs one row,
+			// not the rest of the file.
+			for bytes.Count(body, []byte{'"'})%2 == 1 && len(body) <= int(maxBody) && sc.Scan() {
+				line++
+				if header != nil && wholeRecord(sc.Bytes(), header) {
+					if err := send(newMsg(base+":"+strconv.Itoa(first), withHeader(header, body))); err != nil {
+						return err
+					}
+					first, body = line, append([]byte(nil), sc.Bytes()...)
+					continue
+				}
+				body = append(append(body, '\n'), sc.Bytes()...)
+			}
 			if header == nil {
 				header = body
 				continue
 			}
-			body = append(append(append([]byte(nil), header...), '\n'), body...)
+			body = withHeader(header, body)
 		}
-		if err := send(newMsg(base+":"+strconv.Itoa(line), body)); err != nil {
+		if err := send(newMsg(base+":"+strconv.Itoa(first), body)); err != nil {
 			return err
 		}
 	}
@@ -287,4 +309,25 @@ func readFile(ctx context.Context, path string, maxBody int64, out chan<- knutpu
 		return fmt.Errorf("import %s: line %d: %w", path, line+1, err)
 	}
 	return nil
+}
+
+// withHeader is a CSV record as a message body: the header line, then it.
+func withHeader(header, record []byte) []byte {
+	return append(append(append([]byte(nil), header...), '\n'), record...)
+}
+
+// wholeRecord reports whether line is a CSV record on its own: its quotes
+// closed and at least as many of the header's separator (the most common
+// of ';', ',' and tab in it) as the header has.
+func wholeRecord(line, header []byte) bool {
+	if bytes.Count(line, []byte{'"'})%2 == 1 {
+		return false
+	}
+	sep, n := byte(0), 0
+	for _, c := range []byte{';', ',', '\t'} {
+		if k := bytes.Count(header, []byte{c}); k > n {
+			sep, n = c, k
+		}
+	}
+	return n > 0 && bytes.Count(line, []byte{sep}) >= n
 }

@@ -77,7 +77,7 @@ func TestOperations(t *testing.T) {
 			}
 		})
 	}
-	if code, body := post(t, base+"/ingest/nope", "x", []byte(`{}`)); code != http.StatusNotFound || !strings.Contains(body, "no pipeline receives on /ingest/nope") {
+	if code, body := post(t, base+"/ingest/nope", "x", []byte(`{}`)); code != http.StatusNotFound || !strings.Contains(body, "no pipeline receives on this /ingest path") {
 		t.Errorf("POST to an unknown ingest path = %d %s, want 404 naming it", code, body)
 	}
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/knutpunkt/knutpunkt/internal/homecare"
 	"github.com/knutpunkt/knutpunkt/internal/server"
 	"github.com/knutpunkt/knutpunkt/internal/store"
+	"github.com/knutpunkt/knutpunkt/internal/store/storetest"
 )
 
 // The order bad-input tests push broken and awkward Lifecare order messages
@@ -94,7 +95,7 @@ func orderPipelines(t *testing.T, retry map[string]string) string {
 
 // startOrderHub starts the simulators and a hub on a fresh store of db with
 // the shipped pipelines (retry lines replaced as orderPipelines does).
-func startOrderHub(t *testing.T, db database, retry map[string]string) *orderHub {
+func startOrderHub(t *testing.T, db storetest.Database, retry map[string]string) *orderHub {
 	t.Helper()
 	h := &orderHub{}
 	var err error
@@ -419,7 +420,7 @@ func orderCases(t *testing.T) []orderCase {
 // TestOrdersReplayAfterFix shows a fixed one going through).
 func TestOrdersBadInput(t *testing.T) {
 	for _, db := range databases(t) {
-		t.Run(db.name, func(t *testing.T) {
+		t.Run(db.Name, func(t *testing.T) {
 			h := startOrderHub(t, db, nil)
 			for _, tc := range orderCases(t) {
 				t.Run(tc.name, func(t *testing.T) {
@@ -480,7 +481,7 @@ func TestOrdersBadInput(t *testing.T) {
 // order is stored with the new insats and delivered once.
 func TestOrdersReplayAfterFix(t *testing.T) {
 	for _, db := range databases(t) {
-		t.Run(db.name, func(t *testing.T) {
+		t.Run(db.Name, func(t *testing.T) {
 			h := startOrderHub(t, db, nil)
 			o := newOrder(21, pids(t)[5], "omsorg-norr")
 			o.Insatser = append(o.Insatser, lifecaresim.Insats{Code: "TRADGARD", Text: "Trädgårdsskötsel", Minutes: 60, Period: "manad", Times: 1})
@@ -563,7 +564,7 @@ func copyMappings(t *testing.T, edit func(rel string, b []byte) []byte) string {
 // order delivered exactly once and acknowledged to the case system.
 func TestOrdersSurviveRestart(t *testing.T) {
 	for _, db := range databases(t) {
-		t.Run(db.name, func(t *testing.T) {
+		t.Run(db.Name, func(t *testing.T) {
 			h := startOrderHub(t, db, map[string]string{"provider_omsorg_norr": "{attempts: 50, backoff: 20ms, max_backoff: 100ms}"})
 			h.norr.Down()
 			var orders, deliveries []string
@@ -610,7 +611,7 @@ func TestOrdersSurviveRestart(t *testing.T) {
 // running hub must find it there and deliver it.
 func TestReplayFromAnotherProcess(t *testing.T) {
 	for _, db := range databases(t) {
-		t.Run(db.name, func(t *testing.T) {
+		t.Run(db.Name, func(t *testing.T) {
 			h := startOrderHub(t, db, map[string]string{"provider_omsorg_norr": "{attempts: 2, backoff: 10ms, max_backoff: 20ms}"})
 			o := newOrder(80, pids(t)[30], "omsorg-norr")
 			h.norr.Down()
@@ -654,7 +655,7 @@ func TestReplayFromAnotherProcess(t *testing.T) {
 // but a create of an existing order: dead-lettered, nothing delivered.
 func TestOrdersDuplicate(t *testing.T) {
 	for _, db := range databases(t) {
-		t.Run(db.name, func(t *testing.T) {
+		t.Run(db.Name, func(t *testing.T) {
 			h := startOrderHub(t, db, nil)
 			o := newOrder(31, pids(t)[6], "omsorg-norr")
 			body := encode(t, o)
@@ -737,7 +738,7 @@ func TestOrdersDuplicate(t *testing.T) {
 // and is applied after it with no dead letter (the shipped retry).
 func TestOrdersUnknownOrder(t *testing.T) {
 	for _, db := range databases(t) {
-		t.Run(db.name, func(t *testing.T) {
+		t.Run(db.Name, func(t *testing.T) {
 			t.Run("dead-lettered then replayed", func(t *testing.T) {
 				h := startOrderHub(t, db, map[string]string{"lifecare_orders": "{attempts: 3, backoff: 20ms, max_backoff: 50ms}"})
 				o := newOrder(41, pids(t)[7], "omsorg-norr")
@@ -931,7 +932,7 @@ func listDead(t *testing.T, st *store.Store) []store.DeadLetterRecord {
 // to the case system, not a log line, not the store's tables in clear text.
 func TestOrdersProtectedIdentity(t *testing.T) {
 	for _, db := range databases(t) {
-		t.Run(db.name, func(t *testing.T) {
+		t.Run(db.Name, func(t *testing.T) {
 			h := startOrderHub(t, db, nil)
 			pid := pids(t)[10]
 			o := newOrder(51, pid, "omsorg-norr")
@@ -1095,7 +1096,7 @@ func clearText(t *testing.T, cfg *config.Config, s string) []string {
 // the waits actually grow faster than configured.)
 func TestOrdersProviderDown(t *testing.T) {
 	for _, db := range databases(t) {
-		t.Run(db.name, func(t *testing.T) {
+		t.Run(db.Name, func(t *testing.T) {
 			h := startOrderHub(t, db, map[string]string{"provider_omsorg_norr": "{attempts: 6, backoff: 50ms, max_backoff: 400ms}"})
 
 			t.Run("back before the retries end", func(t *testing.T) {

@@ -35,6 +35,7 @@ import (
 	"github.com/knutpunkt/knutpunkt/internal/homecare"
 	"github.com/knutpunkt/knutpunkt/internal/server"
 	"github.com/knutpunkt/knutpunkt/internal/store"
+	"github.com/knutpunkt/knutpunkt/internal/store/storetest"
 )
 
 // BenchmarkOrderLatency is the order benchmark of the README: b.N new
@@ -133,7 +134,7 @@ func startBenchHub(b *testing.B, run string, tune func(*config.Config)) *benchHu
 	// database of that server (PGTEST_FSYNC=on bash .ci/pgtest.sh DIR
 	// starts a durable one).
 	if dsn := os.Getenv("KNUT_BENCH_POSTGRES_DSN"); dsn != "" {
-		cfg.Store.DSN = freshPostgres(b, dsn)
+		cfg.Store.DSN = storetest.FreshPostgres(b, dsn)
 	}
 	cfg.HTTP.Listen = "127.0.0.1:0"
 	cfg.HTTP.TLS.Cert, cfg.HTTP.TLS.Key = certFile, keyFile

@@ -24,8 +24,8 @@ import (
 // back to the case system as receipts valid against receipt.xsd.
 func TestOrdersLoop(t *testing.T) {
 	for _, db := range databases(t) {
-		t.Run(db.name, func(t *testing.T) {
-			cfg := repoConfig(t, db.dsn)
+		t.Run(db.Name, func(t *testing.T) {
+			cfg := repoConfig(t, db.DSN)
 			world, secrets, err := demo.StartOrderWorld(t.TempDir(), cfg)
 			if err != nil {
 				t.Fatal(err)

@@ -26,7 +26,7 @@ const soderCallbackSecret = "demo-hemtjanst-soder-callback-secret"
 // and a captured callback sent again is refused, not applied again.
 func TestProviderTouchesOnlyItsOwnOrders(t *testing.T) {
 	for _, db := range databases(t) {
-		t.Run(db.name, func(t *testing.T) {
+		t.Run(db.Name, func(t *testing.T) {
 			h := startOrderHub(t, db, nil)
 			ids := pids(t)
 			norrOrder, soderOrder := newOrder(1, ids[0], "omsorg-norr"), newOrder(2, ids[1], "hemtjanst-soder")
@@ -114,7 +114,7 @@ func TestProviderTouchesOnlyItsOwnOrders(t *testing.T) {
 // the one acknowledgement gives one receipt.
 func TestCallbackReplayGivesOneReceipt(t *testing.T) {
 	for _, db := range databases(t) {
-		t.Run(db.name, func(t *testing.T) {
+		t.Run(db.Name, func(t *testing.T) {
 			h := startOrderHub(t, db, nil)
 			order := newOrder(3, pids(t)[2], "hemtjanst-soder")
 			h.push(t, order)
@@ -181,7 +181,7 @@ func postHeaders(t *testing.T, url string, body []byte, header map[string]string
 // the first run's key, and the case system records one receipt.
 func TestReplayedReceiptKeepsItsKey(t *testing.T) {
 	for _, db := range databases(t) {
-		t.Run(db.name, func(t *testing.T) {
+		t.Run(db.Name, func(t *testing.T) {
 			h := startOrderHub(t, db, map[string]string{"lifecare_receipts": "{attempts: 1, backoff: 1ms}"})
 			h.cs.SetFailure(lifecaresim.LoseAnswer)
 			order := newOrder(4, pids(t)[3], "omsorg-norr")

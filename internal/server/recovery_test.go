@@ -53,7 +53,7 @@ func TestPendingRecovered(t *testing.T) {
 // twice); once the first stops, it runs.
 func TestOneHubPerStore(t *testing.T) {
 	for _, db := range databases(t) {
-		t.Run(db.name, func(t *testing.T) {
+		t.Run(db.Name, func(t *testing.T) {
 			cfg := repoConfig(t, anotherDSN(t, db))
 			start(t, cfg, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)))
 			second := *cfg

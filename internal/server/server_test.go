@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,6 +18,7 @@ import (
 	"github.com/knutpunkt/knutpunkt/internal/demo"
 	"github.com/knutpunkt/knutpunkt/internal/server"
 	"github.com/knutpunkt/knutpunkt/internal/store"
+	"github.com/knutpunkt/knutpunkt/internal/store/storetest"
 )
 
 // repoConfig is the embedded default pointed at the repository's content
@@ -82,8 +82,8 @@ func post(t *testing.T, url, externalID string, body []byte) (int, string) {
 // dead-lettered.
 func TestVisitsEndToEnd(t *testing.T) {
 	for _, db := range databases(t) {
-		t.Run(db.name, func(t *testing.T) {
-			srv := start(t, repoConfig(t, db.dsn), zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)))
+		t.Run(db.Name, func(t *testing.T) {
+			srv := start(t, repoConfig(t, db.DSN), zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)))
 			url := "http://" + srv.Addr() + "/ingest/tes_visits"
 			m := demo.NewMunicipality(1)
 			seq := 0
@@ -151,18 +151,6 @@ func TestVisitsEndToEnd(t *testing.T) {
 	}
 }
 
-type database struct{ name, dsn string }
-
-// databases are SQLite always, and PostgreSQL when KNUT_TEST_POSTGRES_DSN is
-// set; in CI its absence is a failure.
-func databases(t *testing.T) []database {
-	dbs := []database{{"sqlite", ""}}
-	if dsn := os.Getenv("KNUT_TEST_POSTGRES_DSN"); dsn != "" {
-		dbs = append(dbs, database{"postgres", freshPostgres(t, dsn)})
-	} else if os.Getenv("CI") == "true" {
-		t.Error("KNUT_TEST_POSTGRES_DSN is not set: CI must run the PostgreSQL tests (.ci/run starts a cluster)")
-	} else {
-		t.Log("KNUT_TEST_POSTGRES_DSN not set: skipping PostgreSQL (eval \"$(bash .ci/pgtest.sh)\" to run it)")
-	}
-	return dbs
-}
+// databases are SQLite always, and PostgreSQL when the test cluster is
+// there (storetest.Databases).
+func databases(t *testing.T) []storetest.Database { return storetest.Databases(t) }
