@@ -239,7 +239,7 @@ func hostileConfig(t *testing.T, dsn, canaryAddr string) (cfg, dir string) {
 
 // serve runs `knut serve --config cfg` until the test ends and returns
 // its address.
-func serve(t *testing.T, cfg string, logs io.Writer) string {
+func serve(t *testing.T, cfg string, logs *syncBuffer) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -253,7 +253,7 @@ func serve(t *testing.T, cfg string, logs io.Writer) string {
 	addr := regexp.MustCompile(`"msg":"knut serving","addr":"([^"]+)"`)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		if m := addr.FindStringSubmatch(fmt.Sprint(logs)); m != nil {
+		if m := addr.FindStringSubmatch(logs.String()); m != nil {
 			return m[1]
 		}
 		select {
