@@ -158,6 +158,10 @@ type OrderClient struct {
 	Address           Address        `json:"address,omitzero"`
 	Phone             string         `json:"phone,omitempty"`
 	Contacts          []OrderContact `json:"contacts,omitempty"`
+	// PreviousPersonID is the identity the case system knew the client by
+	// before this one: a reserve number or samordningsnummer now replaced by
+	// a personnummer. The store links the two, so the client keeps one history.
+	PreviousPersonID PersonID `json:"previous_person_id,omitzero"`
 }
 
 // OrderInsats is one granted insats of an order: the municipality's insats code and the
@@ -170,6 +174,45 @@ type OrderInsats struct {
 	TimesPerPeriod int    `json:"times_per_period,omitempty"` // 0: not given
 	ValidFrom      Date   `json:"valid_from,omitzero"`
 	ValidTo        Date   `json:"valid_to,omitzero"`
+	// DoubleStaffing is set when two staff must be present (dubbelbemanning):
+	// the provider plans two and the time counts twice.
+	DoubleStaffing bool `json:"double_staffing,omitempty"`
+	// MinutesPerOccasion is the time planned for each occasion, when the
+	// decision says; 0: not given.
+	MinutesPerOccasion int `json:"minutes_per_occasion,omitempty"`
+	// Schedule is when the occasions fall, when the decision says.
+	Schedule *InsatsSchedule `json:"schedule,omitempty"`
+}
+
+// Weekday names in canonical order JSON: mon … sun.
+var weekdays = []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
+
+// Times of day in canonical order JSON, the words a case officer uses for
+// when a visit should be: morgon, förmiddag, lunch, eftermiddag, kväll, natt.
+var timesOfDay = []string{"morning", "forenoon", "midday", "afternoon", "evening", "night"}
+
+// InsatsSchedule is when an insats's occasions fall: on which weekdays, at
+// which times of day, and every week or every other week.
+type InsatsSchedule struct {
+	Weekdays       []string `json:"weekdays,omitempty"`     // mon … sun; empty: any day
+	TimesOfDay     []string `json:"times_of_day,omitempty"` // morning … night; empty: any time
+	EveryOtherWeek bool     `json:"every_other_week,omitempty"`
+}
+
+// OrderKey is how staff get in: the lock the client's door has (the lock
+// vendor's reference) and where a physical key is kept, if any.
+type OrderKey struct {
+	LockRef string `json:"lock_ref,omitempty"` // e.g. the lock's id at the vendor
+	KeyBox  string `json:"key_box,omitempty"`  // nyckelgömma: where and how to open it
+	Note    string `json:"note,omitempty"`
+}
+
+// CaseOfficer is the handläggare who made the decision: whom the provider
+// calls about the order.
+type CaseOfficer struct {
+	Name  string `json:"name"`
+	Phone string `json:"phone,omitempty"`
+	Email string `json:"email,omitempty"`
 }
 
 // OrderSnapshot is the order an event carries: all of it, as it stands after the event, from
@@ -185,6 +228,13 @@ type OrderSnapshot struct {
 	ValidTo    Date          `json:"valid_to,omitzero"`
 	OrderText  string        `json:"order_text,omitempty"` // beställningstext
 	Insatser   []OrderInsats `json:"insatser,omitempty"`
+	// What a provider needs to plan (contract 1.1); all optional.
+	Key                *OrderKey    `json:"key,omitempty"`
+	RiskNotes          string       `json:"risk_notes,omitempty"` // e.g. a dog, oxygen in the home
+	Language           string       `json:"language,omitempty"`   // the client's language, ISO 639-1 (sv, fi, ar …)
+	InterpreterNeeded  bool         `json:"interpreter_needed,omitempty"`
+	CaseOfficer        *CaseOfficer `json:"case_officer,omitempty"`
+	CohabitantOrderIDs []string     `json:"cohabitant_order_ids,omitempty"` // the orders of those the client lives with
 }
 
 // OrderPause is an interruption (avbrott) of an order: from a date, until a date when known.
@@ -215,6 +265,7 @@ type OrderEvent struct {
 	Pause        *OrderPause    `json:"pause,omitempty"`        // paused
 	End          *OrderEnd      `json:"end,omitempty"`          // ended
 	ExecutedDate Date           `json:"executed_date,omitzero"` // executed: verkställighetsdatum
+	ResumedDate  Date           `json:"resumed_date,omitzero"`  // resumed: the first day of care again
 	Reason       string         `json:"reason,omitempty"`       // rejected
 	// By is who sent the event when it is not the case system:
 	// "provider:<name>" for a provider's acknowledgement or report. The
@@ -355,6 +406,8 @@ func (e *OrderEvent) Validate(o ValidateOptions) error {
 			bad(field+".valid_to", "before valid_from")
 		}
 	}
+
+	ord.validatePlanning(bad)
 
 	if p := e.Pause; p != nil {
 		if p.From.IsZero() {
