@@ -194,7 +194,7 @@ func withStore(cmd *cobra.Command, loadConfig func() (*config.Config, error), f 
 	if err != nil {
 		return err
 	}
-	st, err := server.OpenStore(cmd.Context(), cfg, adapters.EnvSecrets{})
+	st, err := server.OpenStore(cmd.Context(), cfg, adapters.EnvSecrets{}, nil)
 	if err != nil {
 		return err
 	}

@@ -44,7 +44,7 @@ func openStore(t *testing.T, cfg string) *store.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := server.OpenStore(t.Context(), c, adapters.EnvSecrets{})
+	st, err := server.OpenStore(t.Context(), c, adapters.EnvSecrets{}, nil)
 	if err != nil {
 		t.Fatalf("store.Open: %v", err)
 	}

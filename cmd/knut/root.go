@@ -30,6 +30,8 @@ with its own store, message log and nightly reconciliation.`,
 		newDeadCmd(),
 		newMessagesCmd(),
 		newAuditCmd(),
+		newOrdersCmd(),
+		newReportCmd(),
 		newDemoCmd(),
 		newVersionCmd(),
 	)

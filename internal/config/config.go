@@ -72,12 +72,26 @@ type Config struct {
 	// flight finish (default 30s); what is not finished by then stays
 	// received in the message log and is handled at the next start.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// Orders are the municipality's rules for its orders.
+	Orders Orders `yaml:"orders"`
 	// Vars are the values of ${name} references in pipeline files, e.g. a
 	// provider's webhook URL: what one municipality's deployment sets.
 	Vars map[string]string `yaml:"vars"`
 
 	// dir is the config file's directory; relative paths resolve against it.
 	dir string
+}
+
+// Orders are a municipality's settings for the order flow and its nightly job.
+type Orders struct {
+	// InferExecutionFromVisits lists the case systems (source_system) whose orders are
+	// marked executed, on the first visit's date, when staff registered visits for the
+	// client under the order's provider but the provider never reported verkställd. The
+	// execution is flagged as inferred (by hub:visits) in the order and the IVO report.
+	InferExecutionFromVisits []string `yaml:"infer_execution_from_visits"`
+	// ReceiptsPipeline is the pipeline an inferred execution is handed to, so the case
+	// system hears of it as of a provider's report (e.g. lifecare_receipts); empty: none.
+	ReceiptsPipeline string `yaml:"receipts_pipeline"`
 }
 
 // Store configures the database.

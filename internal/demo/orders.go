@@ -22,6 +22,7 @@ import (
 	"github.com/knutpunkt/knutpunkt/adapters/sftp/sftptest"
 	"github.com/knutpunkt/knutpunkt/internal/config"
 	"github.com/knutpunkt/knutpunkt/internal/homecare"
+	"github.com/knutpunkt/knutpunkt/internal/report"
 	"github.com/knutpunkt/knutpunkt/internal/store"
 )
 
@@ -272,10 +273,14 @@ type OrderSummary struct {
 	CrossOrder  string
 	CrossStatus int
 	Refusals    []store.AuditRecord
-	// EVBNow and EVBIn4Months count orders the IVO rule flags (decision not
-	// executed within 3 months, or paused 3 months or more) today and, had
-	// nothing more happened, four months on.
-	EVBNow, EVBIn4Months int
+	// IVO is this quarter's IVO report as of today (decisions not executed
+	// within 3 months, interruptions of 3 months or more), IVOIn4Months the
+	// count four months on had nothing more happened; Pending counts events
+	// stored that take effect after today (an Avslut at a decision's end).
+	Quarter      report.Quarter
+	IVO          []report.IVOLine
+	IVOIn4Months int
+	Pending      int
 }
 
 // Summarize reports what happened to the orders.
@@ -302,16 +307,21 @@ func (w *OrderWorld) Summarize(ctx context.Context, st *store.Store, sent int) (
 		s.Receipts[r.Kvittens.Type]++
 	}
 	s.Norr = len(w.norr.Received())
-	now := time.Now()
-	for _, at := range []struct {
-		t time.Time
-		n *int
-	}{{now, &s.EVBNow}, {now.AddDate(0, 4, 0), &s.EVBIn4Months}} {
-		overdue, err := st.EVBOverdue(ctx, at.t)
-		if err != nil {
-			return nil, err
+	tls, err := st.Timelines(ctx)
+	if err != nil {
+		return nil, err
+	}
+	today := st.Today()
+	s.Quarter = report.QuarterOf(today)
+	s.IVO = report.IVO(tls, s.Quarter, today)
+	later := today.AddMonths(4)
+	s.IVOIn4Months = len(report.IVO(tls, report.QuarterOf(later), later))
+	for _, tl := range tls {
+		for _, e := range tl.Events() {
+			if today.Before(e.EffectiveDate()) {
+				s.Pending++
+			}
 		}
-		*at.n = len(overdue)
 	}
 	files, err := os.ReadDir(filepath.Join(w.soderDir, "in", "orders"))
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -345,8 +355,16 @@ func (s *OrderSummary) Print(w io.Writer) {
 		}
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "  IVO (ej verkställda beslut): %d orders flagged today; %d would be in four months if nothing more happened.\n",
-		s.EVBNow, s.EVBIn4Months)
+	fmt.Fprintf(w, "  %d events are stored to take effect on their dates (`knut orders show ID --as-of DATE`); the nightly job applies them.\n", s.Pending)
+	fmt.Fprintf(w, "\nIVO report %s so far (`knut report ivo --quarter %s`; client refs masked here): %d lines; %d in four months if nothing more happened.\n",
+		s.Quarter, s.Quarter, len(s.IVO), s.IVOIn4Months)
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  DECISION\tCLIENT\tSEX\tAGE\tDECIDED\tINSATSER\tKIND\tFROM\tDAYS\tREASON\tOUTCOME")
+	for _, l := range s.IVO {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s %s\n", l.DecisionID, maskRef(l.ClientRef), l.Sex,
+			l.AgeBand, l.DecidedAt, l.Insatser, l.Kind, l.PeriodStart, l.Days, orDash(l.Reason), l.Outcome, dateOrDash(l.OutcomeDate))
+	}
+	tw.Flush()
 	if s.CrossOrder != "" {
 		fmt.Fprintf(w, "\nHemtjänsten Söder's system tried to reject Omsorg Norr's order %s, correctly signed with Söder's own secret: the hub answered %d.\n",
 			s.CrossOrder, s.CrossStatus)
@@ -355,4 +373,26 @@ func (s *OrderSummary) Print(w io.Writer) {
 	for _, r := range s.Refusals {
 		fmt.Fprintf(w, "  %s  %s  %s  %s  client %s\n", r.At.UTC().Format(time.RFC3339), r.Actor, r.Action, r.Resource, r.Client)
 	}
+}
+
+// maskRef masks a report's client reference as logs do: the date part only.
+func maskRef(ref string) string {
+	if len(ref) < 8 {
+		return "****"
+	}
+	return ref[:8] + "-****"
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func dateOrDash(d homecare.Date) string {
+	if d.IsZero() {
+		return ""
+	}
+	return d.String()
 }

@@ -33,10 +33,12 @@ type Kind struct {
 	// transaction (hashing, sealing) on the caller's goroutine; Apply
 	// takes its result as well as a decoded entity.
 	Prepare func(st *store.Store, e any) any
-	// Apply writes the entity in tx, for message msgID. An error wrapped
-	// with router.Defer makes the message wait; adapters.Permanent makes
-	// it dead at once.
-	Apply func(ctx context.Context, tx *store.Tx, e any, msgID string) error
+	// Apply writes the entity in tx, for message msgID. It reports hold
+	// when nobody downstream is to hear of the entity (an order change
+	// older than the one in force): the message is processed but its
+	// outputs are not logged or sent. An error wrapped with router.Defer
+	// makes the message wait; adapters.Permanent makes it dead at once.
+	Apply func(ctx context.Context, tx *store.Tx, e any, msgID string) (hold bool, err error)
 }
 
 // Kinds are the entity kinds the hub stores.
@@ -57,13 +59,13 @@ var Kinds = []Kind{
 			return v, nil
 		},
 		Prepare: func(st *store.Store, e any) any { return st.PrepareVisit(e.(homecare.Visit)) },
-		Apply: func(ctx context.Context, tx *store.Tx, e any, _ string) error {
+		Apply: func(ctx context.Context, tx *store.Tx, e any, _ string) (bool, error) {
 			v, ok := e.(store.PreparedVisit)
 			if !ok {
-				return fmt.Errorf("visit: got %T, not prepared (entity.Prepare)", e)
+				return false, fmt.Errorf("visit: got %T, not prepared (entity.Prepare)", e)
 			}
 			_, err := tx.UpsertVisit(ctx, v)
-			return err
+			return false, err
 		},
 	},
 	{
@@ -78,19 +80,21 @@ var Kinds = []Kind{
 			}
 			return ev, nil
 		},
-		Apply: func(ctx context.Context, tx *store.Tx, e any, msgID string) error {
-			_, err := tx.ApplyOrderEvent(ctx, e.(homecare.OrderEvent), msgID)
-			if errors.Is(err, homecare.ErrUnknownOrder) {
-				// Its create may be behind it in the queue: wait, bounded.
-				return router.Defer(err)
+		Apply: func(ctx context.Context, tx *store.Tx, e any, msgID string) (bool, error) {
+			res, err := tx.ApplyOrderEvent(ctx, e.(homecare.OrderEvent), msgID)
+			if errors.Is(err, homecare.ErrUnknownOrder) || errors.Is(err, homecare.ErrNoPauseYet) {
+				// Its create (or pause) may be behind it in the queue: wait, bounded.
+				return false, router.Defer(err)
 			}
 			if _, ok := errors.AsType[*homecare.TransitionError](err); ok {
-				return adapters.Permanent(err)
+				return false, adapters.Permanent(err)
 			}
 			if _, ok := errors.AsType[*homecare.ForeignOrderError](err); ok {
-				return adapters.Permanent(err)
+				return false, adapters.Permanent(err)
 			}
-			return err
+			// A change older than the one in force is recorded, not passed on: the
+			// provider has the newer one.
+			return res.Stale, err
 		},
 	},
 }
@@ -138,18 +142,22 @@ func Prepare(st *store.Store, writes []pipeline.Write) []pipeline.Write {
 	return out
 }
 
-// Apply stores the entities of writes in tx, in order.
-func Apply(ctx context.Context, tx *store.Tx, writes []pipeline.Write) error {
+// Apply stores the entities of writes in tx, in order. It reports hold
+// when one of them is not to be passed on (Kind.Apply): the message's
+// outputs are then dropped.
+func Apply(ctx context.Context, tx *store.Tx, writes []pipeline.Write) (hold bool, err error) {
 	for _, w := range writes {
 		k, ok := kind(w.Kind)
 		if !ok {
-			return fmt.Errorf("store %s from message %s: no such entity kind", w.Kind, w.MessageID)
+			return false, fmt.Errorf("store %s from message %s: no such entity kind", w.Kind, w.MessageID)
 		}
-		if err := k.Apply(ctx, tx, w.Entity, w.MessageID); err != nil {
-			return fmt.Errorf("store %s from message %s: %w", w.Kind, w.MessageID, err)
+		h, err := k.Apply(ctx, tx, w.Entity, w.MessageID)
+		if err != nil {
+			return false, fmt.Errorf("store %s from message %s: %w", w.Kind, w.MessageID, err)
 		}
+		hold = hold || h
 	}
-	return nil
+	return hold, nil
 }
 
 // decodeStrict decodes exactly one entity, refusing unknown fields and a

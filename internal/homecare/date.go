@@ -67,6 +67,22 @@ func (d Date) Before(e Date) bool {
 	return d.Day < e.Day
 }
 
+// AddDays returns the date n days after d (before, for negative n).
+func (d Date) AddDays(n int) Date {
+	return DateOf(time.Date(d.Year, d.Month, d.Day+n, 0, 0, 0, 0, time.UTC))
+}
+
+// Compare returns -1, 0 or +1 as d is before, equal to or after e.
+func (d Date) Compare(e Date) int {
+	switch {
+	case d.Before(e):
+		return -1
+	case e.Before(d):
+		return 1
+	}
+	return 0
+}
+
 // In returns midnight at the start of d in loc.
 func (d Date) In(loc *time.Location) time.Time {
 	return time.Date(d.Year, d.Month, d.Day, 0, 0, 0, 0, loc)

@@ -3,6 +3,7 @@ package homecare
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -237,12 +238,33 @@ type OrderSnapshot struct {
 	CohabitantOrderIDs []string     `json:"cohabitant_order_ids,omitempty"` // the orders of those the client lives with
 }
 
-// OrderPause is an interruption (avbrott) of an order: from a date, until a date when known.
+// OrderPause is an interruption (avbrott) of an order as the case system
+// sends it: from a date, with its planned last day when known.
 type OrderPause struct {
 	From    Date        `json:"from"`
-	To      Date        `json:"to,omitzero"` // last day of the pause; zero while open-ended
+	To      Date        `json:"to,omitzero"` // planned last day; zero while open-ended
 	Reason  PauseReason `json:"reason"`
 	Planned bool        `json:"planned"`
+}
+
+// Interruption is one pause in an order's history. Nothing is erased: a
+// resume sets ResumedOn, an end while paused sets EndedOn. A planned last
+// day (PlannedTo) that passes without a resume does not end it, for care
+// has not started again until the case system says so.
+type Interruption struct {
+	From      Date        `json:"from"`
+	PlannedTo Date        `json:"planned_to,omitzero"`
+	ResumedOn Date        `json:"resumed_on,omitzero"` // the first day of care again
+	EndedOn   Date        `json:"ended_on,omitzero"`   // the order ended during it: its last day
+	Reason    PauseReason `json:"reason"`
+	Planned   bool        `json:"planned"`
+}
+
+// Open reports whether the interruption still runs on day d (both ends
+// known as of the date the order was folded to).
+func (i Interruption) Open(d Date) bool {
+	return !d.Before(i.From) && (i.ResumedOn.IsZero() || d.Before(i.ResumedOn)) &&
+		(i.EndedOn.IsZero() || !i.EndedOn.Before(d))
 }
 
 // OrderEnd is when and why an order ends.
@@ -320,7 +342,9 @@ func (e *OrderEvent) Validate(o ValidateOptions) error {
 	if ord.ExternalID == "" {
 		bad("order.external_id", "empty")
 	}
-	if p, ok := e.ByProvider(); e.By != "" && (!ok || p == "") {
+	if p, ok := e.ByProvider(); e.By == ByVisits && e.Type != OrderExecuted {
+		bad("by", "%s only infers an execution", ByVisits)
+	} else if e.By != "" && e.By != ByVisits && (!ok || p == "") {
 		bad("by", "must be %q followed by the provider's id", ByPrefix)
 	} else if ok && e.Type == OrderCreated {
 		bad("by", "a provider cannot create an order")
@@ -357,6 +381,10 @@ func (e *OrderEvent) Validate(o ValidateOptions) error {
 	case OrderExecuted:
 		if e.ExecutedDate.IsZero() {
 			bad("executed_date", "required for executed")
+		}
+	case OrderResumed:
+		if e.ResumedDate.IsZero() {
+			bad("resumed_date", "required for resumed")
 		}
 	case OrderRejected:
 		if e.Reason == "" {
@@ -446,33 +474,61 @@ func validPostcode(s string) bool {
 	return digits == 5
 }
 
-// Order is an order (beställning, uppdrag) as it stands after the events applied to it: the
-// projection the store keeps. The zero Order is an order not seen yet; Apply is the only way
-// to move one along. Dates are calendar dates in Europe/Stockholm; times are instants.
+// Order is an order (beställning, uppdrag) as it stands on one date after
+// the events that took effect by then: a fold of its Timeline. The zero
+// Order is an order not seen yet; Apply is the only way to move one along.
+// Dates are calendar dates in Europe/Stockholm; times are instants.
 type Order struct {
 	ID           uuid.UUID     `json:"id,omitzero"` // the store's id; Apply leaves it alone
 	SourceSystem string        `json:"source_system"`
 	ExternalID   string        `json:"external_id"`
 	DecisionID   string        `json:"decision_id"`
-	DecidedAt    Date          `json:"decided_at"` // beslutsdatum
+	DecidedAt    Date          `json:"decided_at"` // beslutsdatum: the earliest the case system gave
 	ProviderID   string        `json:"provider_id"`
 	Client       OrderClient   `json:"client"`
 	ValidFrom    Date          `json:"valid_from"`
 	ValidTo      Date          `json:"valid_to,omitzero"`
 	OrderText    string        `json:"order_text,omitempty"`
 	Insatser     []OrderInsats `json:"insatser"`
+	Planning     Planning      `json:"planning,omitzero"`
 
-	Status         OrderStatus `json:"status"`
-	OrderedAt      time.Time   `json:"ordered_at"`               // when created occurred
-	AcknowledgedAt time.Time   `json:"acknowledged_at,omitzero"` // when the provider acknowledged
-	ExecutedAt     Date        `json:"executed_at,omitzero"`     // verkställighetsdatum
-	Pause          *OrderPause `json:"pause,omitempty"`          // set while paused
-	EndedAt        Date        `json:"ended_at,omitzero"`        // the last day, once ended
-	EndReason      EndReason   `json:"end_reason,omitempty"`
-	RejectReason   string      `json:"reject_reason,omitempty"` // the provider's, once rejected
-	LastEventAt    time.Time   `json:"last_event_at"`           // occurred_at of the last event applied
-	Version        int         `json:"version"`                 // events applied; 1 after created
+	Status         OrderStatus    `json:"status"`
+	OrderedAt      time.Time      `json:"ordered_at"`               // when created occurred
+	AcknowledgedAt time.Time      `json:"acknowledged_at,omitzero"` // when the provider acknowledged
+	ExecutedAt     Date           `json:"executed_at,omitzero"`     // verkställighetsdatum
+	ExecutedBy     string         `json:"executed_by,omitempty"`    // who said so: provider:…, or ByVisits
+	Pause          *OrderPause    `json:"pause,omitempty"`          // the pause in force, while paused
+	Interruptions  []Interruption `json:"interruptions,omitempty"`  // every pause, oldest first
+	EndedAt        Date           `json:"ended_at,omitzero"`        // the last day, once ended
+	EndReason      EndReason      `json:"end_reason,omitempty"`
+	RejectReason   string         `json:"reject_reason,omitempty"` // the provider's, once rejected
+	ContentAt      time.Time      `json:"content_at"`              // occurred_at of the created or changed event in force
+	LastEventAt    time.Time      `json:"last_event_at"`           // the latest occurred_at applied
+	Version        int            `json:"version"`                 // events applied; 1 after created
 }
+
+// Planning is what an order carries for the provider's planning beside its
+// insatser (contract 1.1): how to get in, risks, language, whom to call,
+// and whose orders go with it.
+type Planning struct {
+	Key                *OrderKey    `json:"key,omitempty"`
+	RiskNotes          string       `json:"risk_notes,omitempty"`
+	Language           string       `json:"language,omitempty"`
+	InterpreterNeeded  bool         `json:"interpreter_needed,omitempty"`
+	CaseOfficer        *CaseOfficer `json:"case_officer,omitempty"`
+	CohabitantOrderIDs []string     `json:"cohabitant_order_ids,omitempty"`
+}
+
+// IsZero reports whether p carries nothing.
+func (p Planning) IsZero() bool {
+	return p.Key == nil && p.RiskNotes == "" && p.Language == "" && !p.InterpreterNeeded &&
+		p.CaseOfficer == nil && len(p.CohabitantOrderIDs) == 0
+}
+
+// ByVisits is OrderEvent.By for an execution the hub inferred from the
+// visits staff registered (a municipality's setting), not one a provider
+// reported.
+const ByVisits = "hub:visits"
 
 // IsZero reports whether o is an order not seen yet.
 func (o Order) IsZero() bool { return o.Status == "" }
@@ -481,6 +537,11 @@ func (o Order) IsZero() bool { return o.Status == "" }
 // yet. It is not necessarily permanent: events for one client apply in order, but the create
 // may still be on its way, so the caller may wait a bounded time for it before dead-lettering.
 var ErrUnknownOrder = errors.New("unknown order")
+
+// ErrNoPauseYet is returned by Apply for a resumption of an order that is not paused (and
+// not closed). Like ErrUnknownOrder it may not be permanent: the pause it ends may be on its
+// way, so the caller may wait a bounded time for it.
+var ErrNoPauseYet = errors.New("no pause to resume (yet)")
 
 // TransitionError is returned by Apply when an event may not be applied to the order as it
 // stands: a transition the lifecycle does not have (acknowledging an executed order, any event
@@ -525,36 +586,61 @@ var transitions = map[OrderEventType][]OrderStatus{
 	// an acknowledgement (of a change, a pause, an end) is recorded and
 	// leaves the status as it is.
 	OrderAcknowledged: {OrderStatusSent, OrderStatusAcknowledged, OrderStatusExecuted, OrderStatusPaused,
-		OrderStatusEnded, OrderStatusSuperseded},
-	OrderExecuted: {OrderStatusSent, OrderStatusAcknowledged},
+		OrderStatusEnded, OrderStatusSuperseded, OrderStatusRejected},
+	OrderExecuted: {OrderStatusSent, OrderStatusAcknowledged, OrderStatusExecuted, OrderStatusPaused},
 	OrderRejected: {OrderStatusSent, OrderStatusAcknowledged},
-	OrderPaused:   {OrderStatusAcknowledged, OrderStatusExecuted, OrderStatusPaused},
+	OrderPaused:   {OrderStatusSent, OrderStatusAcknowledged, OrderStatusExecuted, OrderStatusPaused},
 	OrderResumed:  {OrderStatusPaused},
 	OrderEnded: {OrderStatusSent, OrderStatusAcknowledged, OrderStatusExecuted, OrderStatusPaused,
 		OrderStatusRejected},
 }
 
-// Apply returns the order after ev, or an error and o unchanged. It is a pure function: the
-// store calls it with the order it holds locked and writes what it returns.
+// EffectiveDate is the day ev takes effect (Europe/Stockholm): a pause on
+// its first day, a resumption on the first day of care again, an end the
+// day after the order's last day, an execution on the verkställighetsdatum;
+// everything else the day it occurred.
+func (e *OrderEvent) EffectiveDate() Date {
+	switch {
+	case e.Type == OrderPaused && e.Pause != nil:
+		return e.Pause.From
+	case e.Type == OrderResumed && !e.ResumedDate.IsZero():
+		return e.ResumedDate
+	case e.Type == OrderEnded && e.End != nil:
+		return e.End.Date.AddDays(1)
+	case e.Type == OrderExecuted && !e.ExecutedDate.IsZero():
+		return e.ExecutedDate
+	}
+	return LocalDate(e.OccurredAt)
+}
+
+// Apply returns the order after ev, or an error and o unchanged. It is a pure function, the
+// step of a Timeline's fold: events reach it in the order they take effect, not the order
+// they arrived in, so Timeline, not the caller, decides when ev applies.
 //
 // The lifecycle (DOMAIN.md §1.5):
 //
 //	created       order not seen yet          → sent
 //	acknowledged  sent                        → acknowledged (acknowledged_at = occurred_at)
 //	              any later status            → unchanged (the receipt of a later message)
-//	executed      sent, acknowledged          → executed (executed_at = executed_date)
+//	executed      sent, acknowledged, paused  → executed (executed_at = executed_date); a
+//	                                            repeat with the same date changes nothing
 //	rejected      sent, acknowledged          → rejected
-//	changed       sent … paused               → same status, the order replaced by ev's
-//	paused        acknowledged, executed      → paused; paused again updates the pause
-//	resumed       paused                      → executed, or acknowledged if never executed
+//	changed       sent … paused               → same status; the order replaced by ev's (an
+//	                                            absent optional field clears it), unless ev
+//	                                            occurred before the change in force (stale:
+//	                                            recorded, no effect)
+//	paused        sent … executed             → paused; paused again updates the pause in
+//	                                            force, which keeps its first day
+//	resumed       paused                      → executed, or acknowledged/sent if not yet
 //	ended         any status but closed       → ended, or superseded when the reason is
 //	                                            nytt_beslut or byte_av_utforare
 //
 // Errors: Validate's for an invalid event; ErrUnknownOrder (wrapped) for an event other than
-// created on the zero Order; *TransitionError for any other event the order cannot take,
-// including a second created, an end date before the order's valid_from, a change that
-// occurred before the order was created, and a change of provider (end the order with
-// byte_av_utforare and create a new one instead).
+// created on the zero Order; ErrNoPauseYet (wrapped) for a resumption of an order not paused; *TransitionError for any other event the order cannot take,
+// including a second created, an execution before the decision date or after the order
+// ended, a resumption before its pause's first day, an end before the execution, a change
+// that occurred before the order was created, and a change of provider or decision (end the
+// order with byte_av_utforare or nytt_beslut and create a new one instead).
 func (o Order) Apply(ev OrderEvent) (Order, error) {
 	if err := ev.Validate(ValidateOptions{}); err != nil {
 		return o, err
@@ -576,24 +662,37 @@ func (o Order) Apply(ev OrderEvent) (Order, error) {
 	refuse := func(reason string, args ...any) (Order, error) {
 		return o, &TransitionError{OrderID: o.ExternalID, From: o.Status, Event: ev.Type, Reason: fmt.Sprintf(reason, args...)}
 	}
-	allowed := false
-	for _, s := range transitions[ev.Type] {
-		allowed = allowed || s == o.Status
+	if ev.Type == OrderResumed && o.Status != OrderStatusPaused && !o.Status.Closed() && o.Status != OrderStatusRejected {
+		return o, fmt.Errorf("order %s: %s: %w", o.ExternalID, ev.Type, ErrNoPauseYet)
 	}
-	if !allowed {
+	if !slices.Contains(transitions[ev.Type], o.Status) {
 		return refuse("")
 	}
 
 	n := o
+	n.Interruptions = slices.Clone(o.Interruptions)
 	n.Version++
-	n.LastEventAt = ev.OccurredAt
+	if ev.OccurredAt.After(n.LastEventAt) {
+		n.LastEventAt = ev.OccurredAt
+	}
 	switch ev.Type {
 	case OrderAcknowledged:
 		if o.Status == OrderStatusSent {
 			n.Status, n.AcknowledgedAt = OrderStatusAcknowledged, ev.OccurredAt
 		}
 	case OrderExecuted:
-		n.Status, n.ExecutedAt = OrderStatusExecuted, ev.ExecutedDate
+		switch d := ev.ExecutedDate; {
+		case d.Before(o.DecidedAt):
+			return refuse("executed_date %s before the decision date %s", d, o.DecidedAt)
+		case !o.ExecutedAt.IsZero() && o.ExecutedAt != d:
+			return refuse("executed on %s already; executed_date %s differs", o.ExecutedAt, d)
+		case !o.ExecutedAt.IsZero():
+			return n, nil // the same report again
+		}
+		n.ExecutedAt, n.ExecutedBy = ev.ExecutedDate, ev.By
+		if o.Status != OrderStatusPaused {
+			n.Status = OrderStatusExecuted
+		}
 	case OrderRejected:
 		n.Status, n.RejectReason = OrderStatusRejected, ev.Reason
 	case OrderChanged:
@@ -605,66 +704,100 @@ func (o Order) Apply(ev OrderEvent) (Order, error) {
 			return refuse("provider_id changes from %s to %s: end the order (byte_av_utforare) and create a new one",
 				o.ProviderID, p)
 		}
-		n.merge(ev.Order)
+		if d := ev.Order.DecisionID; d != "" && d != o.DecisionID {
+			return refuse("decision_id changes from %s to %s: end the order (nytt_beslut) and create a new one",
+				o.DecisionID, d)
+		}
+		if ev.OccurredAt.Before(o.ContentAt) {
+			return n, nil // stale: a newer change is in force
+		}
+		n.replace(ev)
 		if !n.ValidTo.IsZero() && n.ValidTo.Before(n.ValidFrom) {
 			return refuse("valid_to %s before valid_from %s", n.ValidTo, n.ValidFrom)
 		}
 	case OrderPaused:
 		p := *ev.Pause
+		if cur := o.Pause; cur != nil {
+			// The interruption goes on: its first day stays, what is
+			// known about its end is the latest word.
+			p.From = cur.From
+			last := &n.Interruptions[len(n.Interruptions)-1]
+			last.PlannedTo, last.Reason, last.Planned = p.To, p.Reason, p.Planned
+		} else {
+			n.Interruptions = append(n.Interruptions, Interruption{From: p.From, PlannedTo: p.To,
+				Reason: p.Reason, Planned: p.Planned})
+		}
 		n.Status, n.Pause = OrderStatusPaused, &p
 	case OrderResumed:
-		n.Status, n.Pause = OrderStatusAcknowledged, nil
-		if !o.ExecutedAt.IsZero() {
-			n.Status = OrderStatusExecuted
+		if ev.ResumedDate.Before(o.Pause.From) {
+			return refuse("resumed_date %s before the pause's first day %s", ev.ResumedDate, o.Pause.From)
 		}
+		n.Interruptions[len(n.Interruptions)-1].ResumedOn = ev.ResumedDate
+		n.Pause, n.Status = nil, o.unpausedStatus()
 	case OrderEnded:
-		if ev.End.Date.Before(o.ValidFrom) {
-			return refuse("end date %s before valid_from %s", ev.End.Date, o.ValidFrom)
+		if !o.ExecutedAt.IsZero() && ev.End.Date.Before(o.ExecutedAt) {
+			return refuse("end date %s before the order was executed on %s", ev.End.Date, o.ExecutedAt)
 		}
 		n.Status, n.EndedAt, n.EndReason = OrderStatusEnded, ev.End.Date, ev.End.Reason
 		if ev.End.Reason.Supersedes() {
 			n.Status = OrderStatusSuperseded
+		}
+		if o.Pause != nil {
+			n.Interruptions[len(n.Interruptions)-1].EndedOn = ev.End.Date
 		}
 		n.Pause = nil
 	}
 	return n, nil
 }
 
+// unpausedStatus is the status o goes back to when its pause ends.
+func (o Order) unpausedStatus() OrderStatus {
+	switch {
+	case !o.ExecutedAt.IsZero():
+		return OrderStatusExecuted
+	case !o.AcknowledgedAt.IsZero():
+		return OrderStatusAcknowledged
+	}
+	return OrderStatusSent
+}
+
 // created builds a new order from a valid created event.
 func created(ev OrderEvent) Order {
 	o := Order{SourceSystem: ev.SourceSystem, Status: OrderStatusSent, OrderedAt: ev.OccurredAt,
 		LastEventAt: ev.OccurredAt, Version: 1}
-	o.merge(ev.Order)
+	o.replace(ev)
 	return o
 }
 
-// merge copies what s carries into o: an event from the case system carries the whole order,
-// but fields it leaves out keep their value.
-func (o *Order) merge(s OrderSnapshot) {
+// replace makes o the order ev carries: an event from the case system carries the whole
+// order, so an optional field it leaves out is cleared. The decision date only moves
+// earlier, for the IVO clock runs from the first date the decision was given.
+func (o *Order) replace(ev OrderEvent) {
+	s := ev.Order
+	o.ContentAt = ev.OccurredAt
 	o.ExternalID = s.ExternalID
 	if s.DecisionID != "" {
 		o.DecisionID = s.DecisionID
 	}
-	if !s.DecidedAt.IsZero() {
-		o.DecidedAt = s.DecidedAt
+	if d := s.DecidedAt; !d.IsZero() && (o.DecidedAt.IsZero() || d.Before(o.DecidedAt)) {
+		o.DecidedAt = d
 	}
 	if s.ProviderID != "" {
 		o.ProviderID = s.ProviderID
 	}
 	if s.Client != nil {
 		o.Client = *s.Client
-		o.Client.Contacts = append([]OrderContact(nil), s.Client.Contacts...)
+		o.Client.Contacts = slices.Clone(s.Client.Contacts)
 	}
 	if !s.ValidFrom.IsZero() {
 		o.ValidFrom = s.ValidFrom
 	}
-	if !s.ValidTo.IsZero() {
-		o.ValidTo = s.ValidTo
-	}
-	if s.OrderText != "" {
-		o.OrderText = s.OrderText
-	}
+	o.ValidTo = s.ValidTo
+	o.OrderText = s.OrderText
 	if s.Insatser != nil {
-		o.Insatser = append([]OrderInsats(nil), s.Insatser...)
+		o.Insatser = slices.Clone(s.Insatser)
 	}
+	o.Planning = Planning{Key: s.Key, RiskNotes: s.RiskNotes, Language: s.Language,
+		InterpreterNeeded: s.InterpreterNeeded, CaseOfficer: s.CaseOfficer,
+		CohabitantOrderIDs: slices.Clone(s.CohabitantOrderIDs)}
 }

@@ -338,6 +338,8 @@ func event(t testing.TB, typ homecare.OrderEventType, day int) homecare.OrderEve
 		ev.End = &homecare.OrderEnd{Date: date(t, "2027-01-31"), Reason: homecare.EndMoved}
 	case homecare.OrderExecuted:
 		ev.ExecutedDate = date(t, "2026-11-10")
+	case homecare.OrderResumed:
+		ev.ResumedDate = date(t, "2026-12-15")
 	case homecare.OrderRejected:
 		ev.Reason = "Ingen kapacitet i området."
 	}
@@ -393,6 +395,7 @@ func TestOrderApplyMatrix(t *testing.T) {
 	const (
 		unknown = "unknown"
 		refused = "refused"
+		waits   = "waits" // ErrNoPauseYet: a resumption waits for its pause
 	)
 	S := func(s homecare.OrderStatus) string { return string(s) }
 	// want[from][event] is the status after, or unknown (ErrUnknownOrder) or refused (*TransitionError).
@@ -403,33 +406,35 @@ func TestOrderApplyMatrix(t *testing.T) {
 			homecare.OrderExecuted: unknown, homecare.OrderRejected: unknown,
 		},
 		homecare.OrderStatusSent: {
-			homecare.OrderCreated: refused, homecare.OrderChanged: S(homecare.OrderStatusSent), homecare.OrderPaused: refused,
-			homecare.OrderResumed: refused, homecare.OrderEnded: S(homecare.OrderStatusEnded),
+			// A pause before execution is the case system's to send (issue 9): the EVB clock runs on.
+			homecare.OrderCreated: refused, homecare.OrderChanged: S(homecare.OrderStatusSent), homecare.OrderPaused: S(homecare.OrderStatusPaused),
+			homecare.OrderResumed: waits, homecare.OrderEnded: S(homecare.OrderStatusEnded),
 			homecare.OrderAcknowledged: S(homecare.OrderStatusAcknowledged), homecare.OrderExecuted: S(homecare.OrderStatusExecuted),
 			homecare.OrderRejected: S(homecare.OrderStatusRejected),
 		},
 		homecare.OrderStatusAcknowledged: {
 			homecare.OrderCreated: refused, homecare.OrderChanged: S(homecare.OrderStatusAcknowledged),
-			homecare.OrderPaused: S(homecare.OrderStatusPaused), homecare.OrderResumed: refused,
+			homecare.OrderPaused: S(homecare.OrderStatusPaused), homecare.OrderResumed: waits,
 			homecare.OrderEnded: S(homecare.OrderStatusEnded), homecare.OrderAcknowledged: S(homecare.OrderStatusAcknowledged),
 			homecare.OrderExecuted: S(homecare.OrderStatusExecuted), homecare.OrderRejected: S(homecare.OrderStatusRejected),
 		},
 		homecare.OrderStatusExecuted: {
 			homecare.OrderCreated: refused, homecare.OrderChanged: S(homecare.OrderStatusExecuted),
-			homecare.OrderPaused: S(homecare.OrderStatusPaused), homecare.OrderResumed: refused,
+			homecare.OrderPaused: S(homecare.OrderStatusPaused), homecare.OrderResumed: waits,
 			homecare.OrderEnded: S(homecare.OrderStatusEnded), homecare.OrderAcknowledged: S(homecare.OrderStatusExecuted),
-			homecare.OrderExecuted: refused, homecare.OrderRejected: refused,
+			// The same verkställd again changes nothing; another date is refused (TestOrderApplyRefuses).
+			homecare.OrderExecuted: S(homecare.OrderStatusExecuted), homecare.OrderRejected: refused,
 		},
 		homecare.OrderStatusPaused: {
 			homecare.OrderCreated: refused, homecare.OrderChanged: S(homecare.OrderStatusPaused),
 			homecare.OrderPaused: S(homecare.OrderStatusPaused), homecare.OrderResumed: S(homecare.OrderStatusExecuted),
 			homecare.OrderEnded: S(homecare.OrderStatusEnded), homecare.OrderAcknowledged: S(homecare.OrderStatusPaused),
-			homecare.OrderExecuted: refused, homecare.OrderRejected: refused,
+			homecare.OrderExecuted: S(homecare.OrderStatusPaused), homecare.OrderRejected: refused,
 		},
 		homecare.OrderStatusRejected: {
 			homecare.OrderCreated: refused, homecare.OrderChanged: refused, homecare.OrderPaused: refused,
 			homecare.OrderResumed: refused, homecare.OrderEnded: S(homecare.OrderStatusEnded),
-			homecare.OrderAcknowledged: refused, homecare.OrderExecuted: refused, homecare.OrderRejected: refused,
+			homecare.OrderAcknowledged: S(homecare.OrderStatusRejected), homecare.OrderExecuted: refused, homecare.OrderRejected: refused,
 		},
 		// A closed order takes only the receipt of its end.
 		homecare.OrderStatusEnded:      {homecare.OrderAcknowledged: S(homecare.OrderStatusEnded)},
@@ -457,6 +462,10 @@ func TestOrderApplyMatrix(t *testing.T) {
 				case unknown:
 					if !errors.Is(err, homecare.ErrUnknownOrder) {
 						t.Errorf("Apply = %v, want ErrUnknownOrder", err)
+					}
+				case waits:
+					if !errors.Is(err, homecare.ErrNoPauseYet) {
+						t.Errorf("Apply = %v, want ErrNoPauseYet", err)
 					}
 				case refused:
 					if !errors.As(err, &te) {
@@ -537,9 +546,13 @@ func TestOrderApplyRefuses(t *testing.T) {
 		typ    homecare.OrderEventType
 		want   string
 	}{
-		{name: "end before start", from: homecare.OrderStatusSent, typ: homecare.OrderEnded,
+		// Issue 9: an end before execution is refused; one before the order came into force,
+		// never executed (the client declined first), is the decision's end.
+		{name: "end before execution", from: homecare.OrderStatusExecuted, typ: homecare.OrderEnded,
 			change: func(ev *homecare.OrderEvent) { ev.End.Date = date(t, "2026-11-09") },
-			want:   "order BEST-2026-0101: ended refused in state sent: end date 2026-11-09 before valid_from 2026-11-10"},
+			want:   "order BEST-2026-0101: ended refused in state executed: end date 2026-11-09 before the order was executed on 2026-11-10"},
+		{name: "end before start, never executed", from: homecare.OrderStatusSent, typ: homecare.OrderEnded,
+			change: func(ev *homecare.OrderEvent) { ev.End.Date = date(t, "2026-11-09") }},
 		{name: "end on the first day", from: homecare.OrderStatusSent, typ: homecare.OrderEnded,
 			change: func(ev *homecare.OrderEvent) { ev.End.Date = date(t, "2026-11-10") }},
 		{name: "change before create", from: homecare.OrderStatusSent, typ: homecare.OrderChanged,
@@ -652,78 +665,6 @@ func TestDateAddMonths(t *testing.T) {
 	}
 	if got := date(t, "2027-03-27").DaysUntil(date(t, "2027-03-30")); got != 3 { // over the spring DST change
 		t.Errorf("DaysUntil over DST = %d, want 3", got)
-	}
-}
-
-func TestEVB(t *testing.T) {
-	t.Parallel()
-	// at is 12:00 Stockholm time on the given date, whatever its UTC offset.
-	at := func(s string) time.Time {
-		return date(t, s).In(homecare.Stockholm()).Add(12 * time.Hour)
-	}
-	notExecuted := func(decided string) homecare.Order {
-		o := orderIn(t, homecare.OrderStatusAcknowledged)
-		o.DecidedAt = date(t, decided)
-		return o
-	}
-	paused := func(from, to string) homecare.Order {
-		o := orderIn(t, homecare.OrderStatusPaused)
-		o.Pause.From = date(t, from)
-		if to != "" {
-			o.Pause.To = date(t, to)
-		}
-		return o
-	}
-	tests := []struct {
-		name string
-		o    homecare.Order
-		now  time.Time
-		want homecare.EVBStatus
-	}{
-		{"not executed, in time", notExecuted("2026-11-02"), at("2027-02-02"),
-			homecare.EVBStatus{Kind: homecare.EVBNotExecuted, Start: date(t, "2026-11-02"), Deadline: date(t, "2027-02-02")}},
-		{"not executed, a day late", notExecuted("2026-11-02"), at("2027-02-03"),
-			homecare.EVBStatus{Kind: homecare.EVBNotExecuted, Start: date(t, "2026-11-02"), Deadline: date(t, "2027-02-02"), Overdue: true, DaysOverdue: 1}},
-		{"31 January + 3 months is 30 April", notExecuted("2027-01-31"), at("2027-04-30"),
-			homecare.EVBStatus{Kind: homecare.EVBNotExecuted, Start: date(t, "2027-01-31"), Deadline: date(t, "2027-04-30")}},
-		{"late on 1 May", notExecuted("2027-01-31"), at("2027-05-01"),
-			homecare.EVBStatus{Kind: homecare.EVBNotExecuted, Start: date(t, "2027-01-31"), Deadline: date(t, "2027-04-30"), Overdue: true, DaysOverdue: 1}},
-		{"30 November + 3 months in a leap year", notExecuted("2027-11-30"), at("2028-03-01"),
-			homecare.EVBStatus{Kind: homecare.EVBNotExecuted, Start: date(t, "2027-11-30"), Deadline: date(t, "2028-02-29"), Overdue: true, DaysOverdue: 1}},
-		// 23:30 UTC on 2 February is 00:30 on 3 February in Stockholm: the date, not the UTC date, counts.
-		{"Stockholm date at midnight", notExecuted("2026-11-02"), time.Date(2027, 2, 2, 23, 30, 0, 0, time.UTC),
-			homecare.EVBStatus{Kind: homecare.EVBNotExecuted, Start: date(t, "2026-11-02"), Deadline: date(t, "2027-02-02"), Overdue: true, DaysOverdue: 1}},
-		// Across the spring DST change (29 March 2026): still whole days.
-		{"over DST", notExecuted("2025-12-27"), at("2026-03-30"),
-			homecare.EVBStatus{Kind: homecare.EVBNotExecuted, Start: date(t, "2025-12-27"), Deadline: date(t, "2026-03-27"), Overdue: true, DaysOverdue: 3}},
-		{"executed, no clock", orderIn(t, homecare.OrderStatusExecuted), at("2030-01-01"), homecare.EVBStatus{}},
-		{"ended, no clock", orderIn(t, homecare.OrderStatusEnded), at("2030-01-01"), homecare.EVBStatus{}},
-		{"rejected, no clock", orderIn(t, homecare.OrderStatusRejected), at("2030-01-01"), homecare.EVBStatus{}},
-		{"new order, no clock", homecare.Order{}, at("2030-01-01"), homecare.EVBStatus{}},
-		{"paused under 3 months", paused("2027-01-31", ""), at("2027-04-30"),
-			homecare.EVBStatus{Kind: homecare.EVBInterrupted, Start: date(t, "2027-01-31"), Deadline: date(t, "2027-04-30")}},
-		{"paused 3 months", paused("2027-01-31", ""), at("2027-05-02"),
-			homecare.EVBStatus{Kind: homecare.EVBInterrupted, Start: date(t, "2027-01-31"), Deadline: date(t, "2027-04-30"), Overdue: true, DaysOverdue: 2}},
-		{"paused with a planned end in time", paused("2027-01-31", "2027-04-29"), at("2027-06-01"),
-			homecare.EVBStatus{Kind: homecare.EVBInterrupted, Start: date(t, "2027-01-31"), Deadline: date(t, "2027-04-30")}},
-		{"paused with a planned end too late", paused("2027-01-31", "2027-04-30"), at("2027-06-01"),
-			homecare.EVBStatus{Kind: homecare.EVBInterrupted, Start: date(t, "2027-01-31"), Deadline: date(t, "2027-04-30"), Overdue: true, DaysOverdue: 32}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if diff := cmp.Diff(tt.want, homecare.EVB(tt.o, tt.now)); diff != "" {
-				t.Errorf("EVB mismatch (-want +got):\n%s", diff)
-			}
-		})
-	}
-	// Paused before execution: the decision is still not executed, so that clock runs.
-	o := notExecuted("2026-11-02")
-	o, err := o.Apply(event(t, homecare.OrderPaused, 20))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := homecare.EVB(o, at("2027-03-01")); got.Kind != homecare.EVBNotExecuted || !got.Overdue {
-		t.Errorf("EVB(paused before execution) = %+v, want not_executed and overdue", got)
 	}
 }
 

@@ -343,7 +343,7 @@ func TestBadInputImport(t *testing.T) {
 			cfg.Pipelines = importPipelines(t)
 			logs, log := observedLogger(t)
 			opts := server.Options{Logger: log}
-			st, err := server.OpenStore(t.Context(), cfg, adapters.EnvSecrets{})
+			st, err := server.OpenStore(t.Context(), cfg, adapters.EnvSecrets{}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

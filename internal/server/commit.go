@@ -30,7 +30,10 @@ type done struct {
 	input
 	writes []pipeline.Write // prepared (entity.Prepare) off the Writer's goroutine
 	outs   []store.PreparedInbound
-	dup    []bool // what the op did: outs[i] was in the log already (not to queue)
+	dup    []bool // what the op did: outs[i] was in the log already, or held (not to queue)
+	// held is what the op did: an entity was not to be passed on (a stale
+	// order change), so no output was logged.
+	held bool
 }
 
 // input is the message an op finishes when it is not in the log yet
@@ -68,10 +71,16 @@ func (d *done) op(ctx context.Context) func(tx *store.Tx) error {
 		} else if err := tx.RecordAttempt(ctx, d.msgID, d.pipeline, "", nil); err != nil {
 			return err
 		}
-		if err := entity.Apply(ctx, tx, d.writes); err != nil {
+		held, err := entity.Apply(ctx, tx, d.writes)
+		if err != nil {
 			return err
 		}
+		d.held = held
 		for i, o := range d.outs {
+			if held {
+				d.dup[i] = true
+				continue
+			}
 			res, err := tx.SaveInbound(ctx, o)
 			if err != nil {
 				return fmt.Errorf("save message %s for pipeline %s: %w", o.ID(), o.Pipeline(), err)

@@ -72,7 +72,7 @@ func (im *Importer) Run(ctx context.Context, cfg *config.Config, opts Options, n
 	if n := len(plan.Sinks()) + len(plan.Topics()); n > 0 {
 		return stats, fmt.Errorf("pipeline %s sends messages on (to, route or dead_letter); import runs store-only pipelines, use knut serve", name)
 	}
-	st, err := OpenStore(ctx, cfg, opts.Secrets)
+	st, err := OpenStore(ctx, cfg, opts.Secrets, opts.Clock)
 	if err != nil {
 		return stats, err
 	}

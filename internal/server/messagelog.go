@@ -86,7 +86,9 @@ func (l *messageLog) Commit(ctx context.Context, p, msgID string, writes []pipel
 	l.processed.WithLabelValues(p).Inc()
 	l.latency.finished(p, msgID)
 	for i, o := range outs {
-		l.countInbound(o.Pipeline, o.Msg.ID, d.dup[i])
+		if !d.held {
+			l.countInbound(o.Pipeline, o.Msg.ID, d.dup[i])
+		}
 	}
 	return d.dup, nil
 }

@@ -25,7 +25,7 @@ func TestPendingRecovered(t *testing.T) {
 	v := demo.NewMunicipality(1).Visits(time.Date(2026, 11, 20, 0, 0, 0, 0, demo.Stockholm()), 1, &seq)[0]
 	body, _ := json.Marshal(v)
 
-	st, err := server.OpenStore(t.Context(), cfg, nil)
+	st, err := server.OpenStore(t.Context(), cfg, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

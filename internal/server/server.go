@@ -18,6 +18,7 @@ import (
 	"github.com/knutpunkt/knutpunkt/internal/config"
 	"github.com/knutpunkt/knutpunkt/internal/pipeline"
 	"github.com/knutpunkt/knutpunkt/internal/router"
+	"github.com/knutpunkt/knutpunkt/internal/schedule"
 	"github.com/knutpunkt/knutpunkt/internal/store"
 )
 
@@ -31,6 +32,9 @@ type Options struct {
 	Secrets adapters.SecretResolver
 	// HTTPClient is the adapters' outbound client; default one with a 30 s timeout.
 	HTTPClient *http.Client
+	// Clock is what time the hub takes it to be: the day an order's events are folded to
+	// and the nightly jobs run for. time.Now when nil; the demo and tests set it.
+	Clock func() time.Time
 }
 
 func (o Options) withDefaults() Options {
@@ -46,6 +50,9 @@ func (o Options) withDefaults() Options {
 	if o.HTTPClient == nil {
 		o.HTTPClient = &http.Client{Timeout: 30 * time.Second}
 	}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
 	return o
 }
 
@@ -59,6 +66,7 @@ type Server struct {
 	mlog    *messageLog
 	plans   []*pipeline.Plan
 	metrics *prometheus.Registry
+	sched   *schedule.Scheduler
 	httpSrv *http.Server
 	ln      net.Listener
 
@@ -82,7 +90,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 		return nil, err
 	}
 	s.plans = plans
-	if s.store, err = OpenStore(ctx, cfg, opts.Secrets); err != nil {
+	if s.store, err = OpenStore(ctx, cfg, opts.Secrets, opts.Clock); err != nil {
 		return nil, err
 	}
 	s.bus = router.NewBus()
@@ -111,6 +119,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 		return nil, err
 	}
 	in.admit, in.maxBody = s.router.Admit, int64(cfg.HTTP.MaxBody)
+	s.sched = schedule.New(jobMemory{s.store}, opts.Clock, opts.Logger.Named("schedule"),
+		Jobs(s.store, cfg.Orders, s.router)...)
 	s.metrics.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "knut_in_flight_bytes",
 			Help: "Bytes of message bodies held in memory (bounded by bus.max_in_flight)."},
@@ -162,6 +172,16 @@ func (s *Server) Run(ctx context.Context) error {
 	defer stop()
 	routerDone := make(chan error, 1)
 	go func() { routerDone <- s.router.Run(runCtx) }()
+	// The jobs catch up on what the hub missed while down once the router
+	// takes messages (an inferred execution goes to the case system).
+	select {
+	case <-s.router.Running():
+	case <-runCtx.Done():
+	}
+	if err := s.sched.Start(runCtx); err != nil {
+		stop()
+		return errors.Join(err, <-routerDone)
+	}
 	httpDone := make(chan error, 1)
 	if s.httpSrv != nil {
 		go func() {
@@ -185,6 +205,7 @@ func (s *Server) Run(ctx context.Context) error {
 	// The router drains while the HTTP server still answers, so senders
 	// get 503 and Retry-After rather than a refused connection.
 	stop()
+	s.sched.Stop()
 	if !routerStopped {
 		runErr = errors.Join(runErr, <-routerDone)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/knutpunkt/knutpunkt/adapters"
 	"github.com/knutpunkt/knutpunkt/internal/config"
@@ -19,7 +20,10 @@ const developmentKey = "knutpunkt development key: never for real personal data"
 
 // OpenStore opens the configured store (creating a SQLite file's folder), deriving the keys that hash and
 // encrypt personal identifiers from the store.key secret.
-func OpenStore(ctx context.Context, cfg *config.Config, secrets adapters.SecretResolver) (*store.Store, error) {
+//
+// clock is what day the store takes it to be when it folds an order's timeline (time.Now
+// when nil): the demo and tests set it.
+func OpenStore(ctx context.Context, cfg *config.Config, secrets adapters.SecretResolver, clock func() time.Time) (*store.Store, error) {
 	master := developmentKey
 	if !cfg.Store.Key.IsZero() {
 		v, err := secrets.Resolve(cfg.Store.Key)
@@ -39,6 +43,7 @@ func OpenStore(ctx context.Context, cfg *config.Config, secrets adapters.SecretR
 	return store.OpenWith(ctx, cfg.StoreDSN(), store.Options{
 		PersonIDKey:           deriveKey(master, "person-id lookup hash"),
 		PersonIDEncryptionKey: deriveKey(master, "person-id encryption"),
+		Clock:                 clock,
 	})
 }
 

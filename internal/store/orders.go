@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -24,6 +25,12 @@ type OrderResult struct {
 	// Duplicate is true when the event (same source system and event id) was applied before:
 	// nothing was written.
 	Duplicate bool
+	// Stale is true for a change that occurred before the change in force: it is recorded
+	// and changes nothing, and nobody is to hear of it.
+	Stale bool
+	// Effective is the day the event takes effect; after today (Store.Today) it is stored
+	// and the nightly job folds it in on its day.
+	Effective homecare.Date
 }
 
 // OrderFilter selects orders for ListOrders. Zero fields match all.
@@ -88,6 +95,14 @@ type orderPersonal struct {
 	Contacts     []homecare.OrderContact `json:"contacts,omitempty"`
 	OrderText    string                  `json:"order_text,omitempty"`
 	RejectReason string                  `json:"reject_reason,omitempty"`
+	// Since the order timeline (migration 00006): what a provider plans by, the
+	// interruption history (a pause's reason is health information), who reported
+	// the execution, and the content's time.
+	Planning      homecare.Planning       `json:"planning,omitzero"`
+	Interruptions []homecare.Interruption `json:"interruptions,omitempty"`
+	ExecutedBy    string                  `json:"executed_by,omitempty"`
+	ContentAt     time.Time               `json:"content_at,omitzero"`
+	Previous      homecare.PersonID       `json:"previous_person_id,omitzero"`
 }
 
 const orderCols = `o.id, o.source_system, o.external_id, o.decision_external_id, o.decided_on, o.client_id,
@@ -178,7 +193,8 @@ func (s *Store) order(r orderRow) (homecare.Order, error) {
 		ProviderID: r.ProviderRef, OrderText: p.OrderText, RejectReason: p.RejectReason,
 		Client: homecare.OrderClient{PersonID: pid, PersonIDType: homecare.PersonIDType(r.PersonIDType),
 			ProtectedIdentity: r.ProtectedIdentity, GivenName: p.GivenName, FamilyName: p.FamilyName,
-			Address: p.Address, Phone: p.Phone, Contacts: p.Contacts},
+			Address: p.Address, Phone: p.Phone, Contacts: p.Contacts, PreviousPersonID: p.Previous},
+		Planning: p.Planning, Interruptions: p.Interruptions, ExecutedBy: p.ExecutedBy, ContentAt: p.ContentAt,
 		Status: homecare.OrderStatus(r.Status), OrderedAt: r.OrderedAt.Time, AcknowledgedAt: r.AcknowledgedAt.Time,
 		EndReason: homecare.EndReason(r.EndReason), LastEventAt: r.LastEventAt.Time, Version: r.Version,
 	}
@@ -276,8 +292,8 @@ const qOrderInsatser = `SELECT i.order_id, i.code, i.text, i.granted_minutes, i.
 const qInsertOrder = `INSERT INTO orders (id, source_system, external_id, decision_external_id, decided_on, client_id,
 	provider_ref, status, ordered_at, acknowledged_at, executed_on, paused_from, paused_to, pause_reason, pause_planned,
 	ended_on, end_reason, valid_from, valid_to, protected_identity, personal_enc, insatser_version, last_event_at,
-	version, created_at, updated_at)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	version, next_effective_on, created_at, updated_at)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (source_system, external_id) DO NOTHING`
 
 // qUpdateOrder writes the state after an event; the version check makes a lost update an
@@ -285,7 +301,7 @@ const qInsertOrder = `INSERT INTO orders (id, source_system, external_id, decisi
 const qUpdateOrder = `UPDATE orders SET decision_external_id = ?, decided_on = ?, client_id = ?, provider_ref = ?,
 	status = ?, acknowledged_at = ?, executed_on = ?, paused_from = ?, paused_to = ?, pause_reason = ?,
 	pause_planned = ?, ended_on = ?, end_reason = ?, valid_from = ?, valid_to = ?, protected_identity = ?,
-	personal_enc = ?, insatser_version = ?, last_event_at = ?, version = ?, updated_at = ?
+	personal_enc = ?, insatser_version = ?, last_event_at = ?, version = ?, next_effective_on = ?, updated_at = ?
 	WHERE id = ? AND version = ?`
 
 const qInsertOrderInsats = `INSERT INTO order_insatser (order_id, version, position, code, text, granted_minutes,
@@ -298,15 +314,19 @@ const qInsertOrderEvent = `INSERT INTO order_events (id, order_id, source_system
 const qProtectClient = `UPDATE clients SET protected_identity = ?, updated_at = ?, version = version + 1
 	WHERE id = ? AND protected_identity <> ?`
 
-// ApplyOrderEvent applies ev to the order it names, (ev.SourceSystem, ev.Order.ExternalID),
-// and stores the event and the order's new state, atomically with whatever else tx writes.
+// ApplyOrderEvent adds ev to the timeline of the order it names, (ev.SourceSystem,
+// ev.Order.ExternalID), and stores the event and the order as it stands today (by the
+// store's clock, in Europe/Stockholm), atomically with whatever else tx writes.
 //
-// The order is read locked (SELECT … FOR UPDATE on PostgreSQL; SQLite has a single writer),
-// moved along by homecare.Order.Apply, and written back with its version checked. An event
-// whose (source system, event id) was applied before is recognised after the lock is taken,
-// so also between racing transactions, and returns Duplicate with nothing written. The
-// client is found, or created, by the person id lookup hash as for visits; its protected
-// identity flag follows the case system's. Errors from Apply are returned wrapped, so
+// The order is read locked (SELECT … FOR UPDATE on PostgreSQL; SQLite has a single writer)
+// with its events, ev is added to its homecare.Timeline (which checks that every event
+// still applies in the order they take effect), and the fold as of today is written back
+// with its version checked. An event dated ahead is stored now and takes effect on its day
+// (ApplyDue); orders.next_effective_on says when. An event whose (source system, event id)
+// was applied before is recognised after the lock is taken, so also between racing
+// transactions, and returns Duplicate with nothing written. The client is found, or
+// created, by the person id lookup hash as for visits; its protected identity flag follows
+// the case system's. Errors from the timeline are returned wrapped, so
 // errors.Is(err, homecare.ErrUnknownOrder) and errors.As(err, **homecare.TransitionError)
 // work; nothing is written then.
 //
@@ -322,22 +342,13 @@ func (t *Tx) ApplyOrderEvent(ctx context.Context, ev homecare.OrderEvent, messag
 		return wrap(errors.New("source system, event id and order external id are required"))
 	}
 	ctx = t.ctx(ctx)
-	lock := ""
-	if t.s.dialect == DialectPostgres {
-		lock = " FOR UPDATE OF o"
-	}
 	// More than one attempt: on PostgreSQL, a concurrent transaction may create the same
 	// order after it was read (the insert then does nothing, or the event is already
 	// there); the next attempt finds the order committed and locks it.
 	for attempt := 0; attempt < 3; attempt++ {
-		found, err := t.s.loadOrders(ctx, t, orderSelect+` WHERE o.source_system = ? AND o.external_id = ?`+lock,
-			ev.SourceSystem, ev.Order.ExternalID)
+		cur, err := t.lockOrder(ctx, ev.SourceSystem, ev.Order.ExternalID)
 		if err != nil {
 			return wrap(err)
-		}
-		var cur homecare.Order
-		if len(found) > 0 {
-			cur = found[0]
 		}
 
 		var dupOrder string
@@ -355,11 +366,18 @@ func (t *Tx) ApplyOrderEvent(ctx context.Context, ev homecare.OrderEvent, messag
 			return wrap(err)
 		}
 
-		next, err := cur.Apply(ev)
+		var tl homecare.Timeline
+		if !cur.IsZero() {
+			if tl, err = t.s.timeline(ctx, t, cur.ID); err != nil {
+				return wrap(err)
+			}
+		}
+		tl, added, err := tl.Add(ev)
 		if err != nil {
 			return wrap(err)
 		}
-		ok, err := t.writeOrder(ctx, cur, &next, ev)
+		next := t.s.project(tl, cur)
+		ok, err := t.writeOrder(ctx, cur, &next, tl.NextEffective(t.s.Today()))
 		if err != nil {
 			return wrap(err)
 		}
@@ -369,14 +387,104 @@ func (t *Tx) ApplyOrderEvent(ctx context.Context, ev homecare.OrderEvent, messag
 		if err := t.insertOrderEvent(ctx, next, ev, messageID); err != nil {
 			return wrap(err)
 		}
-		return OrderResult{Order: next}, nil
+		return OrderResult{Order: next, Stale: added.Stale, Effective: added.Effective}, nil
 	}
 	return wrap(errors.New("order created concurrently and not found"))
 }
 
+// lockOrder reads the order with the given source key, locked for the transaction; the
+// zero Order when there is none.
+func (t *Tx) lockOrder(ctx context.Context, sourceSystem, externalID string) (homecare.Order, error) {
+	lock := ""
+	if t.s.dialect == DialectPostgres {
+		lock = " FOR UPDATE OF o"
+	}
+	found, err := t.s.loadOrders(ctx, t, orderSelect+` WHERE o.source_system = ? AND o.external_id = ?`+lock,
+		sourceSystem, externalID)
+	if err != nil || len(found) == 0 {
+		return homecare.Order{}, err
+	}
+	return found[0], nil
+}
+
+// project is the order of tl as it stands today, to be stored over cur: its id, and its
+// version counting the events stored. An order whose created event is dated after today
+// (a case system's clock ahead) stands as created.
+func (s *Store) project(tl homecare.Timeline, cur homecare.Order) homecare.Order {
+	today := s.Today()
+	next := tl.At(today)
+	if next.IsZero() {
+		next = tl.At(tl.Events()[0].EffectiveDate())
+	}
+	next.ID, next.Version = cur.ID, cur.Version+1
+	return next
+}
+
+// DueEvent is an event that took effect on the day ApplyDue ran for.
+type DueEvent struct {
+	Order homecare.Order // the order as it stands after it
+	Event homecare.OrderEvent
+}
+
+// ApplyDue folds into the stored orders the events that have taken effect by today (the
+// store's clock) since they were stored: an Avslut on the day after the order's last day, a
+// Paus on its first day, an execution on its date. It returns those events, each with its
+// order as it stands now, in the order they took effect; an order is written once.
+func (t *Tx) ApplyDue(ctx context.Context) ([]DueEvent, error) {
+	ctx = t.ctx(ctx)
+	today := t.s.Today()
+	var rows []struct {
+		ID   string    `db:"id"`
+		Next dateValue `db:"next_effective_on"`
+	}
+	if err := t.sel(ctx, &rows, `SELECT id, next_effective_on FROM orders
+		WHERE next_effective_on IS NOT NULL AND next_effective_on <= ? ORDER BY id`, today.String()); err != nil {
+		return nil, fmt.Errorf("apply due: %w", err)
+	}
+	var due []DueEvent
+	for _, r := range rows {
+		id := r.ID
+		// Events from the first day pending up to today take effect now; those
+		// before it were in force already.
+		from, err := optDate(r.Next)
+		if err != nil {
+			return nil, fmt.Errorf("apply due: %w", err)
+		}
+		lock := ""
+		if t.s.dialect == DialectPostgres {
+			lock = " FOR UPDATE OF o"
+		}
+		found, err := t.s.loadOrders(ctx, t, orderSelect+` WHERE o.id = ?`+lock, id)
+		if err != nil {
+			return nil, fmt.Errorf("apply due: %w", err)
+		}
+		if len(found) == 0 {
+			continue
+		}
+		cur := found[0]
+		tl, err := t.s.timeline(ctx, t, cur.ID)
+		if err != nil {
+			return nil, fmt.Errorf("apply due: order %s/%s: %w", cur.SourceSystem, cur.ExternalID, err)
+		}
+		next := t.s.project(tl, cur)
+		next.Version = cur.Version // no event is added
+		if _, err := t.writeOrder(ctx, cur, &next, tl.NextEffective(today)); err != nil {
+			return nil, fmt.Errorf("apply due: order %s/%s: %w", cur.SourceSystem, cur.ExternalID, err)
+		}
+		for _, e := range tl.Events() {
+			if d := e.EffectiveDate(); !today.Before(d) && !d.Before(from) {
+				due = append(due, DueEvent{Order: next, Event: e})
+			}
+		}
+	}
+	slices.SortStableFunc(due, func(a, b DueEvent) int { return a.Event.EffectiveDate().Compare(b.Event.EffectiveDate()) })
+	return due, nil
+}
+
 // writeOrder inserts next (when cur is zero) or updates cur to next, with the client row and
-// insatser. It reports false when the insert found the order already there.
-func (t *Tx) writeOrder(ctx context.Context, cur homecare.Order, next *homecare.Order, ev homecare.OrderEvent) (bool, error) {
+// insatser; nextEffective is the first day an event stored for it takes effect after today.
+// It reports false when the insert found the order already there.
+func (t *Tx) writeOrder(ctx context.Context, cur homecare.Order, next *homecare.Order, nextEffective homecare.Date) (bool, error) {
 	hash, clientID, enc, err := t.s.personKey(next.Client.PersonID.Reveal())
 	if err != nil {
 		return false, err
@@ -392,8 +500,7 @@ func (t *Tx) writeOrder(ctx context.Context, cur homecare.Order, next *homecare.
 		}
 		t.markClient(clientID)
 	}
-	if ev.Order.Client != nil {
-		p := next.Client.ProtectedIdentity
+	if p := next.Client.ProtectedIdentity; cur.IsZero() || p != cur.Client.ProtectedIdentity || cur.Client.PersonID != next.Client.PersonID {
 		if _, err := t.exec(ctx, qProtectClient, p, at, clientID, p); err != nil {
 			return false, fmt.Errorf("client: %w", err)
 		}
@@ -405,7 +512,9 @@ func (t *Tx) writeOrder(ctx context.Context, cur homecare.Order, next *homecare.
 	}
 	personal, err := json.Marshal(orderPersonal{GivenName: next.Client.GivenName, FamilyName: next.Client.FamilyName,
 		Address: next.Client.Address, Phone: next.Client.Phone, Contacts: next.Client.Contacts,
-		OrderText: next.OrderText, RejectReason: next.RejectReason})
+		OrderText: next.OrderText, RejectReason: next.RejectReason, Planning: next.Planning,
+		Interruptions: next.Interruptions, ExecutedBy: next.ExecutedBy, ContentAt: next.ContentAt,
+		Previous: next.Client.PreviousPersonID})
 	if err != nil {
 		return false, err
 	}
@@ -420,12 +529,18 @@ func (t *Tx) writeOrder(ctx context.Context, cur homecare.Order, next *homecare.
 	if !next.AcknowledgedAt.IsZero() {
 		ackAt = t.s.tv(next.AcknowledgedAt)
 	}
-	// A new set of insatser when the order is new or the event carried them; else the
+	// A new set of insatser when the order is new or the ones in force changed; else the
 	// current set stays current.
-	newInsatser := cur.IsZero() || ev.Order.Insatser != nil
+	newInsatser := cur.IsZero() || !reflect.DeepEqual(cur.Insatser, next.Insatser)
 	insVersion := next.Version
 	if !newInsatser {
 		if err := t.queryRow(ctx, `SELECT insatser_version FROM orders WHERE id = ?`, []any{id.String()}, &insVersion); err != nil {
+			return false, fmt.Errorf("read insatser version: %w", err)
+		}
+	} else if !cur.IsZero() && next.Version == cur.Version {
+		// ApplyDue adds no event, so the version does not name a new set: take the next free.
+		if err := t.queryRow(ctx, `SELECT COALESCE(MAX(version), 0) + 1 FROM order_insatser WHERE order_id = ?`,
+			[]any{id.String()}, &insVersion); err != nil {
 			return false, fmt.Errorf("read insatser version: %w", err)
 		}
 	}
@@ -435,7 +550,7 @@ func (t *Tx) writeOrder(ctx context.Context, cur homecare.Order, next *homecare.
 			nullDate(next.DecidedAt), clientID, next.ProviderID, string(next.Status), t.s.tv(next.OrderedAt), ackAt,
 			nullDate(next.ExecutedAt), pausedFrom, pausedTo, pauseReason, pausePlanned, nullDate(next.EndedAt),
 			string(next.EndReason), nullDate(next.ValidFrom), nullDate(next.ValidTo), next.Client.ProtectedIdentity,
-			personalEnc, insVersion, t.s.tv(next.LastEventAt), next.Version, at, at)
+			personalEnc, insVersion, t.s.tv(next.LastEventAt), next.Version, nullDate(nextEffective), at, at)
 		if err != nil {
 			return false, fmt.Errorf("insert order: %w", err)
 		}
@@ -449,8 +564,8 @@ func (t *Tx) writeOrder(ctx context.Context, cur homecare.Order, next *homecare.
 		res, err := t.exec(ctx, qUpdateOrder, next.DecisionID, nullDate(next.DecidedAt), clientID, next.ProviderID,
 			string(next.Status), ackAt, nullDate(next.ExecutedAt), pausedFrom, pausedTo, pauseReason, pausePlanned,
 			nullDate(next.EndedAt), string(next.EndReason), nullDate(next.ValidFrom), nullDate(next.ValidTo),
-			next.Client.ProtectedIdentity, personalEnc, insVersion, t.s.tv(next.LastEventAt), next.Version, at,
-			id.String(), cur.Version)
+			next.Client.ProtectedIdentity, personalEnc, insVersion, t.s.tv(next.LastEventAt), next.Version,
+			nullDate(nextEffective), at, id.String(), cur.Version)
 		if err != nil {
 			return false, fmt.Errorf("update order: %w", err)
 		}
@@ -563,11 +678,22 @@ func (s *Store) ListOrders(ctx context.Context, f OrderFilter) ([]homecare.Order
 	return list, nil
 }
 
-// OrderEvents returns the events applied to the order with the given id, in the order they
-// were applied, decrypted.
+// OrderEvents returns the events stored for the order with the given id, in the order they
+// were stored, decrypted.
 func (s *Store) OrderEvents(ctx context.Context, orderID uuid.UUID) ([]OrderEventRecord, error) {
+	recs, err := s.orderEvents(ctx, s, qOrderEvents+` WHERE order_id = ? ORDER BY order_version`, orderID.String())
+	if err != nil {
+		return nil, fmt.Errorf("order events %s: %w", orderID, err)
+	}
+	return recs, nil
+}
+
+const qOrderEvents = `SELECT id, order_id, order_version, status_after, received_at, message_id, payload FROM order_events`
+
+// orderEvents runs a qOrderEvents query on q and decrypts what it finds.
+func (s *Store) orderEvents(ctx context.Context, q reader, query string, args ...any) ([]OrderEventRecord, error) {
 	if s.pid == nil {
-		return nil, fmt.Errorf("order events %s: %w", orderID, ErrNoPersonIDKeys)
+		return nil, ErrNoPersonIDKeys
 	}
 	var rows []struct {
 		ID           string   `db:"id"`
@@ -578,13 +704,16 @@ func (s *Store) OrderEvents(ctx context.Context, orderID uuid.UUID) ([]OrderEven
 		MessageID    *string  `db:"message_id"`
 		Payload      []byte   `db:"payload"`
 	}
-	if err := s.sel(ctx, &rows, `SELECT id, order_id, order_version, status_after, received_at, message_id, payload
-		FROM order_events WHERE order_id = ? ORDER BY order_version`, orderID.String()); err != nil {
-		return nil, fmt.Errorf("order events %s: %w", orderID, err)
+	if err := q.sel(ctx, &rows, query, args...); err != nil {
+		return nil, err
 	}
 	out := make([]OrderEventRecord, len(rows))
 	for i, r := range rows {
 		pt, err := s.pid.open(r.Payload, orderEventDomain+r.ID)
+		if err != nil {
+			return nil, fmt.Errorf("order event %s: %w", r.ID, err)
+		}
+		orderID, err := uuid.Parse(r.OrderID)
 		if err != nil {
 			return nil, fmt.Errorf("order event %s: %w", r.ID, err)
 		}
@@ -601,36 +730,52 @@ func (s *Store) OrderEvents(ctx context.Context, orderID uuid.UUID) ([]OrderEven
 	return out, nil
 }
 
-// EVBOverdue returns the orders whose IVO clock (homecare.EVB) is overdue at now: not
-// executed within three months of the decision, or paused for more than three months; the
-// ones overdue longest first. Each is to be reported to IVO.
-func (s *Store) EVBOverdue(ctx context.Context, now time.Time) ([]homecare.Order, error) {
-	// start <= today − 3 months holds for every start whose deadline (start + 3 months)
-	// has passed, month ends included, so this pre-selects; EVB decides.
-	cutoff := homecare.LocalDate(now).AddMonths(-homecare.EVBMonths).String()
-	list, err := s.loadOrders(ctx, s, orderSelect+` WHERE
-		(o.status = 'sent' OR o.status = 'acknowledged' OR o.status = 'paused')
-		AND ((o.executed_on IS NULL AND o.decided_on <= ?)
-		  OR (o.status = 'paused' AND o.executed_on IS NOT NULL AND o.paused_from <= ?))
-		ORDER BY o.id`, cutoff, cutoff)
+// timeline returns the timeline of the order with the given id, read on q.
+func (s *Store) timeline(ctx context.Context, q reader, orderID uuid.UUID) (homecare.Timeline, error) {
+	recs, err := s.orderEvents(ctx, q, qOrderEvents+` WHERE order_id = ? ORDER BY order_version`, orderID.String())
 	if err != nil {
-		return nil, fmt.Errorf("evb overdue: %w", err)
+		return homecare.Timeline{}, fmt.Errorf("order timeline %s: %w", orderID, err)
 	}
-	type overdue struct {
-		o    homecare.Order
-		days int
+	return homecare.NewTimeline(eventsOf(recs)), nil
+}
+
+func eventsOf(recs []OrderEventRecord) []homecare.OrderEvent {
+	evs := make([]homecare.OrderEvent, len(recs))
+	for i, r := range recs {
+		evs[i] = r.Event
 	}
-	var keep []overdue
-	for _, o := range list {
-		if st := homecare.EVB(o, now); st.Overdue {
-			keep = append(keep, overdue{o, st.DaysOverdue})
+	return evs
+}
+
+// OrderTimeline returns the timeline of the order with the given source key: its state as
+// of any date (Timeline.At). ErrNotFound if there is none.
+func (s *Store) OrderTimeline(ctx context.Context, sourceSystem, externalID string) (homecare.Timeline, error) {
+	recs, err := s.orderEvents(ctx, s, qOrderEvents+` WHERE order_id = (SELECT id FROM orders
+		WHERE source_system = ? AND external_id = ?) ORDER BY order_version`, sourceSystem, externalID)
+	if err != nil {
+		return homecare.Timeline{}, fmt.Errorf("order timeline %s/%s: %w", sourceSystem, externalID, err)
+	}
+	if len(recs) == 0 {
+		return homecare.Timeline{}, fmt.Errorf("order timeline %s/%s: %w", sourceSystem, externalID, ErrNotFound)
+	}
+	return homecare.NewTimeline(eventsOf(recs)), nil
+}
+
+// Timelines returns the timeline of every order, in the order the orders were stored: what
+// the reports fold to the dates they report on.
+func (s *Store) Timelines(ctx context.Context) ([]homecare.Timeline, error) {
+	recs, err := s.orderEvents(ctx, s, qOrderEvents+` ORDER BY order_id, order_version`)
+	if err != nil {
+		return nil, fmt.Errorf("order timelines: %w", err)
+	}
+	var out []homecare.Timeline
+	for i := 0; i < len(recs); {
+		j := i
+		for j < len(recs) && recs[j].OrderID == recs[i].OrderID {
+			j++
 		}
-	}
-	// Longest overdue first; ties keep id (creation) order.
-	slices.SortStableFunc(keep, func(a, b overdue) int { return b.days - a.days })
-	out := make([]homecare.Order, 0, len(keep))
-	for _, k := range keep {
-		out = append(out, k.o)
+		out = append(out, homecare.NewTimeline(eventsOf(recs[i:j])))
+		i = j
 	}
 	return out, nil
 }

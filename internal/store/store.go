@@ -11,12 +11,16 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers driver "pgx"
 	"github.com/jmoiron/sqlx"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
+
 	_ "modernc.org/sqlite" // registers driver "sqlite"
+
+	"github.com/knutpunkt/knutpunkt/internal/homecare"
 )
 
 // Dialect names returned by (*Store).Dialect.
@@ -59,6 +63,10 @@ type Options struct {
 	// SQLiteReadConns is the size of the SQLite read pool (default
 	// GOMAXPROCS, at least 2). Writes always use one connection.
 	SQLiteReadConns int
+	// Clock tells the store what day it is (in Europe/Stockholm) when it
+	// folds an order's timeline to today; time.Now when nil. Tests and the
+	// demo set it.
+	Clock func() time.Time
 }
 
 // Store is the hub's own database: the message log and the canonical
@@ -73,6 +81,7 @@ type Store struct {
 	reads   readStmts // SQLite: rdb's prepared statements
 	pid     *personIDCodec
 	path    string // the SQLite file; empty for PostgreSQL
+	clock   func() time.Time
 	sync    string // SQLite's synchronous level for durable commits
 	// lazySync: the SQLite write connection is at the lazy level (see
 	// setSyncLevel).
@@ -97,6 +106,9 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	return OpenWith(ctx, dsn, Options{})
 }
 
+// Today is the date in Europe/Stockholm by the store's clock (Options.Clock).
+func (s *Store) Today() homecare.Date { return homecare.LocalDate(s.clock()) }
+
 // OpenWith opens the store at dsn and migrates it up to the newest embedded
 // migration.
 //
@@ -108,7 +120,10 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 // several processes on PostgreSQL, is safe: migrations already applied are
 // skipped, and on PostgreSQL an advisory lock serialises migrators.
 func OpenWith(ctx context.Context, dsn string, opts Options) (*Store, error) {
-	s := &Store{rebound: map[string]string{}, writers: map[*Writer]struct{}{}}
+	s := &Store{rebound: map[string]string{}, writers: map[*Writer]struct{}{}, clock: opts.Clock}
+	if s.clock == nil {
+		s.clock = time.Now
+	}
 	if len(opts.PersonIDKey) > 0 || len(opts.PersonIDEncryptionKey) > 0 {
 		pid, err := newPersonIDCodec(opts.PersonIDKey, opts.PersonIDEncryptionKey)
 		if err != nil {

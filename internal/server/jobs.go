@@ -1,0 +1,148 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/knutpunkt/knutpunkt"
+	"github.com/knutpunkt/knutpunkt/adapters"
+	"github.com/knutpunkt/knutpunkt/internal/config"
+	"github.com/knutpunkt/knutpunkt/internal/homecare"
+	"github.com/knutpunkt/knutpunkt/internal/report"
+	"github.com/knutpunkt/knutpunkt/internal/schedule"
+	"github.com/knutpunkt/knutpunkt/internal/store"
+)
+
+// jobMemory keeps the scheduler's last runs in the store.
+type jobMemory struct{ st *store.Store }
+
+func (m jobMemory) LastRun(ctx context.Context, job string) (homecare.Date, bool, error) {
+	r, ok, err := m.st.LastJobRun(ctx, job)
+	return r.LastDay, ok, err
+}
+
+func (m jobMemory) RecordRun(ctx context.Context, job string, day homecare.Date, detail string) error {
+	return m.st.RecordJobRun(ctx, job, day, detail)
+}
+
+// ingester hands a message to a pipeline: the router.
+type ingester interface {
+	Ingest(ctx context.Context, name, source string, m knutpunkt.Message) (adapters.Receipt, error)
+}
+
+// Jobs are the hub's nightly jobs, in the order they run: the orders' events that take
+// effect today and the executions visits show (so the reports after them see today's
+// orders), then the IVO report for each quarter and the statistics file for each month
+// that ended since they last ran. in may be nil when no pipeline is to hear of an
+// inferred execution.
+func Jobs(st *store.Store, cfg config.Orders, in ingester) []schedule.Job {
+	return []schedule.Job{
+		{Name: "orders", Run: func(ctx context.Context, day, _ homecare.Date) (string, error) {
+			due, err := st.ApplyDue(ctx)
+			if err != nil {
+				return "", err
+			}
+			inferred, err := st.InferExecutions(ctx, cfg.InferExecutionFromVisits)
+			if err != nil {
+				return "", err
+			}
+			early := 0
+			for _, inf := range inferred {
+				early += inf.EarlyVisits
+				if in == nil || cfg.ReceiptsPipeline == "" {
+					continue
+				}
+				if err := handOn(ctx, in, cfg.ReceiptsPipeline, inf.Event); err != nil {
+					return "", err
+				}
+			}
+			return fmt.Sprintf("%d events took effect; %d executions inferred from visits; %d visits before an order was in force",
+				len(due), len(inferred), early), nil
+		}},
+		{Name: "ivo", Run: func(ctx context.Context, day, last homecare.Date) (string, error) {
+			// Every quarter that ended since the last run (the one before today's at first).
+			q := report.QuarterOf(day).Prev()
+			first := q
+			if !last.IsZero() {
+				first = report.QuarterOf(last)
+			}
+			n := 0
+			for ; !q.First().Before(first.First()); q = q.Prev() {
+				if err := saveIVO(ctx, st, q, q.Last().AddDays(1)); err != nil {
+					return "", err
+				}
+				n++
+				if last.IsZero() {
+					break
+				}
+			}
+			return fmt.Sprintf("%d quarters reported", n), nil
+		}},
+		{Name: "statistics", Run: func(ctx context.Context, day, last homecare.Date) (string, error) {
+			m := report.MonthOf(day).Prev()
+			first := m
+			if !last.IsZero() {
+				first = report.MonthOf(last)
+			}
+			n := 0
+			for ; !m.First().Before(first.First()); m = m.Prev() {
+				if err := saveStatistics(ctx, st, m); err != nil {
+					return "", err
+				}
+				n++
+				if last.IsZero() {
+					break
+				}
+			}
+			return fmt.Sprintf("%d months reported", n), nil
+		}},
+	}
+}
+
+// handOn gives ev to pipeline name as a new message from the scheduler.
+func handOn(ctx context.Context, in ingester, name string, ev homecare.OrderEvent) error {
+	body, err := json.Marshal(ev)
+	if err != nil {
+		return err
+	}
+	_, err = in.Ingest(ctx, name, "scheduler", knutpunkt.Message{Body: body, Headers: map[string]string{
+		knutpunkt.HeaderContentType: "application/json",
+		knutpunkt.HeaderExternalID:  ev.EventID,
+		"lifecare-order-id":         ev.Order.ExternalID,
+	}})
+	if err != nil {
+		return fmt.Errorf("hand %s of order %s to %s: %w", ev.Type, ev.Order.ExternalID, name, err)
+	}
+	return nil
+}
+
+// saveIVO stores quarter q's IVO report as of asOf.
+func saveIVO(ctx context.Context, st *store.Store, q report.Quarter, asOf homecare.Date) error {
+	tls, err := st.Timelines(ctx)
+	if err != nil {
+		return err
+	}
+	lines := report.IVO(tls, q, asOf)
+	var buf bytes.Buffer
+	if err := report.WriteIVO(&buf, lines); err != nil {
+		return err
+	}
+	return st.SaveReport(ctx, store.Report{Kind: "ivo", Period: q.String(), AsOf: asOf, Rows: len(lines), Body: buf.Bytes()})
+}
+
+// saveStatistics stores month m's statistics file.
+func saveStatistics(ctx context.Context, st *store.Store, m report.Month) error {
+	tls, err := st.Timelines(ctx)
+	if err != nil {
+		return err
+	}
+	lines := report.Statistics(tls, m)
+	var buf bytes.Buffer
+	if err := report.WriteStatistics(&buf, lines); err != nil {
+		return err
+	}
+	return st.SaveReport(ctx, store.Report{Kind: "statistics", Period: m.String(), AsOf: m.Last().AddDays(1),
+		Rows: len(lines), Body: buf.Bytes()})
+}
