@@ -638,7 +638,8 @@ func (e *OrderEvent) EffectiveDate() Date {
 // Errors: Validate's for an invalid event; ErrUnknownOrder (wrapped) for an event other than
 // created on the zero Order; ErrNoPauseYet (wrapped) for a resumption of an order not paused; *TransitionError for any other event the order cannot take,
 // including a second created, an execution before the decision date or after the order
-// ended, a resumption before its pause's first day, an end before the execution, a change
+// ended, a resumption before its pause's first day, an end before the execution or before
+// the order's valid_from, a change
 // that occurred before the order was created, and a change of provider or decision (end the
 // order with byte_av_utforare or nytt_beslut and create a new one instead).
 func (o Order) Apply(ev OrderEvent) (Order, error) {
@@ -737,6 +738,9 @@ func (o Order) Apply(ev OrderEvent) (Order, error) {
 	case OrderEnded:
 		if !o.ExecutedAt.IsZero() && ev.End.Date.Before(o.ExecutedAt) {
 			return refuse("end date %s before the order was executed on %s", ev.End.Date, o.ExecutedAt)
+		}
+		if ev.End.Date.Before(o.ValidFrom) {
+			return refuse("end date %s before valid_from %s", ev.End.Date, o.ValidFrom)
 		}
 		n.Status, n.EndedAt, n.EndReason = OrderStatusEnded, ev.End.Date, ev.End.Reason
 		if ev.End.Reason.Supersedes() {

@@ -546,13 +546,13 @@ func TestOrderApplyRefuses(t *testing.T) {
 		typ    homecare.OrderEventType
 		want   string
 	}{
-		// Issue 9: an end before execution is refused; one before the order came into force,
-		// never executed (the client declined first), is the decision's end.
+		// Issue 9: an end before execution is refused, as is one before valid_from.
 		{name: "end before execution", from: homecare.OrderStatusExecuted, typ: homecare.OrderEnded,
 			change: func(ev *homecare.OrderEvent) { ev.End.Date = date(t, "2026-11-09") },
 			want:   "order BEST-2026-0101: ended refused in state executed: end date 2026-11-09 before the order was executed on 2026-11-10"},
-		{name: "end before start, never executed", from: homecare.OrderStatusSent, typ: homecare.OrderEnded,
-			change: func(ev *homecare.OrderEvent) { ev.End.Date = date(t, "2026-11-09") }},
+		{name: "end before start", from: homecare.OrderStatusSent, typ: homecare.OrderEnded,
+			change: func(ev *homecare.OrderEvent) { ev.End.Date = date(t, "2026-11-09") },
+			want:   "order BEST-2026-0101: ended refused in state sent: end date 2026-11-09 before valid_from 2026-11-10"},
 		{name: "end on the first day", from: homecare.OrderStatusSent, typ: homecare.OrderEnded,
 			change: func(ev *homecare.OrderEvent) { ev.End.Date = date(t, "2026-11-10") }},
 		{name: "change before create", from: homecare.OrderStatusSent, typ: homecare.OrderChanged,

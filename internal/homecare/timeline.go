@@ -60,6 +60,10 @@ func (t Timeline) Add(ev OrderEvent) (Timeline, AddResult, error) {
 	if err := ev.Validate(ValidateOptions{}); err != nil {
 		return t, AddResult{}, err
 	}
+	if ev.Type == OrderCreated && len(t.events) > 0 {
+		cur := t.Final()
+		return t, AddResult{}, &TransitionError{OrderID: cur.ExternalID, From: cur.Status, Event: OrderCreated}
+	}
 	n := Timeline{events: make([]OrderEvent, 0, len(t.events)+1)}
 	i, _ := slices.BinarySearchFunc(t.events, ev, compareEvents)
 	n.events = append(append(append(n.events, t.events[:i]...), ev), t.events[i:]...)

@@ -47,7 +47,9 @@ func QuarterOf(d homecare.Date) Quarter { return Quarter{d.Year, (int(d.Month)-1
 func (q Quarter) String() string { return fmt.Sprintf("%dQ%d", q.Year, q.Q) }
 
 // First returns the quarter's first day.
-func (q Quarter) First() homecare.Date { return homecare.Date{Year: q.Year, Month: time.Month(3*q.Q - 2), Day: 1} }
+func (q Quarter) First() homecare.Date {
+	return homecare.Date{Year: q.Year, Month: time.Month(3*q.Q - 2), Day: 1}
+}
 
 // Last returns the quarter's last day.
 func (q Quarter) Last() homecare.Date { return q.First().AddMonths(3).AddDays(-1) }
