@@ -32,7 +32,7 @@ type Quarter struct {
 
 // ParseQuarter reads "2026Q4" (or "2026-Q4").
 func ParseQuarter(s string) (Quarter, error) {
-	y, q, ok := strings.Cut(strings.ToUpper(strings.Replace(s, "-Q", "Q", 1)), "Q")
+	y, q, ok := strings.Cut(strings.Replace(strings.ToUpper(s), "-Q", "Q", 1), "Q")
 	year, err1 := strconv.Atoi(y)
 	n, err2 := strconv.Atoi(q)
 	if !ok || err1 != nil || err2 != nil || len(y) != 4 || n < 1 || n > 4 {

@@ -30,7 +30,7 @@ func (s *Store) LastJobRun(ctx context.Context, job string) (run JobRun, ok bool
 		Detail  string    `db:"detail"`
 	}
 	err = s.get(ctx, &r, `SELECT job, last_day, ran_at, detail FROM job_runs WHERE job = ?`, job)
-	if errors.Is(err, sql.ErrNoRows) {
+	if errors.Is(err, sql.ErrNoRows) || errors.Is(err, ErrNotFound) {
 		return JobRun{}, false, nil
 	}
 	if err != nil {
@@ -95,7 +95,7 @@ func (s *Store) Report(ctx context.Context, kind, period string) (Report, error)
 		BodyEnc   []byte    `db:"body_enc"`
 	}
 	err := s.get(ctx, &r, `SELECT id, as_of, rows, created_at, body_enc FROM reports WHERE kind = ? AND period = ?`, kind, period)
-	if errors.Is(err, sql.ErrNoRows) {
+	if errors.Is(err, sql.ErrNoRows) || errors.Is(err, ErrNotFound) {
 		return Report{}, fmt.Errorf("report %s %s: %w", kind, period, ErrNotFound)
 	}
 	if err != nil {
