@@ -40,7 +40,7 @@ func TestOrderEffectiveDates(t *testing.T) {
 		s, clock := openAt(t, db, "2026-11-20")
 		apply(t, s, orderEvent(t, "BEST-1", homecare.OrderCreated, 2))
 		apply(t, s, orderEvent(t, "BEST-1", homecare.OrderExecuted, 10)) // executed 2026-11-10
-		end := orderEvent(t, "BEST-1", homecare.OrderEnded, 20)         // last day 2027-01-31
+		end := orderEvent(t, "BEST-1", homecare.OrderEnded, 20)          // last day 2027-01-31
 		r, err := s.ApplyOrderEvent(ctx, end, "")
 		if err != nil {
 			t.Fatal(err)
