@@ -21,6 +21,8 @@ const (
 	orderEventSchemaFile = "../../schemas/canonical/order_event.schema.json"
 	orderCreatedFile     = "../../schemas/canonical/testdata/valid/order_event_created.json"
 	orderEndedFile       = "../../schemas/canonical/testdata/valid/order_event_ended.json"
+	orderCreatedV11File  = "../../schemas/canonical/testdata/valid/order_event_created_v11.json"
+	orderResumedFile     = "../../schemas/canonical/testdata/valid/order_event_resumed.json"
 )
 
 var cmpPersonID = cmp.Comparer(func(a, b homecare.PersonID) bool { return a == b })
@@ -49,7 +51,7 @@ func date(t testing.TB, s string) homecare.Date {
 
 func TestOrderEventJSONRoundTrip(t *testing.T) {
 	t.Parallel()
-	for _, file := range []string{orderCreatedFile, orderEndedFile} {
+	for _, file := range []string{orderCreatedFile, orderEndedFile, orderCreatedV11File, orderResumedFile} {
 		ev, in := loadOrderEvent(t, file)
 		out, err := json.Marshal(ev)
 		if err != nil {

@@ -93,6 +93,106 @@ func TestOrdersSequence(t *testing.T) {
 	}
 }
 
+// TestOrdersPlanning checks the contract 1.1 content the generator fills
+// in: plausible for the insats codes, varied across clients, official test
+// numbers only, and the couple's orders naming each other.
+func TestOrdersPlanning(t *testing.T) {
+	fits := map[string][]string{
+		"FRUKOST": {"morgon"}, "LUNCH": {"lunch"}, "MIDDAG": {"eftermiddag", "kvall"}, "KVALL": {"kvall"},
+		"DUSCH": {"formiddag"}, "STAD": {"formiddag"},
+	}
+	seen := map[string]int{}
+	orders := map[string]lifecaresim.Order{} // the latest of each
+	n := 0                                   // Bestallning and Andring messages
+	for _, m := range generate(1) {
+		var o lifecaresim.Order
+		switch m := m.(type) {
+		case *lifecaresim.Bestallning:
+			o = m.Order
+		case *lifecaresim.Andring:
+			o = m.Order
+		default:
+			continue
+		}
+		n++
+		if o.Version != "1.1" {
+			t.Errorf("%s: version %q, want 1.1", o.ID, o.Version)
+		}
+		orders[o.ID] = o
+		if o.CaseOfficer == nil || o.CaseOfficer.Name == "" || !strings.HasPrefix(o.CaseOfficer.Phone, "08-") {
+			t.Errorf("%s: case officer %+v, want a name and an 08- number", o.ID, o.CaseOfficer)
+		}
+		seen["sprak "+o.Language]++
+		if o.Interpreter {
+			seen["tolkbehov "+o.Language]++
+		}
+		if k := o.Key; k != nil {
+			if k.LockID != "" {
+				seen["lasId"]++
+			}
+			if k.KeyBox != "" {
+				seen["nyckelgomma"]++
+			}
+		}
+		if p := o.Client.PreviousID; p != nil {
+			id, err := homecare.ParsePersonID(p.Personnummer + p.Samordningsnummer)
+			if err != nil || !homecare.IsOfficialTestNumber(id) {
+				t.Errorf("%s: previous id is not an official test number", o.ID)
+			}
+			seen["tidigareId"]++
+		}
+		for _, in := range o.Insatser {
+			if in.MinutesPerOccasion <= 0 || in.MinutesPerOccasion > 1440 {
+				t.Errorf("%s %s: tidPerTillfalle %d", o.ID, in.Code, in.MinutesPerOccasion)
+			}
+			if in.DoubleStaffing {
+				seen["dubbelbemanning"]++
+			}
+			sc := in.Schedule
+			if sc == nil {
+				t.Errorf("%s %s: no schema", o.ID, in.Code)
+				continue
+			}
+			if sc.EveryOtherWeek {
+				seen["varannanVecka"]++
+			}
+			for _, w := range sc.TimesOfDay {
+				if want, ok := fits[in.Code]; ok && !slices.Contains(want, w) {
+					t.Errorf("%s %s at %s, want one of %v", o.ID, in.Code, w, want)
+				}
+			}
+			if in.Period == "vecka" && len(sc.Weekdays) != in.Times {
+				t.Errorf("%s %s: %d times a week on %v", o.ID, in.Code, in.Times, sc.Weekdays)
+			}
+		}
+	}
+	for _, k := range []string{"sprak sv", "tolkbehov ar", "lasId", "nyckelgomma", "dubbelbemanning", "varannanVecka", "tidigareId"} {
+		if seen[k] == 0 {
+			t.Errorf("no order with %s; seen %v", k, seen)
+		}
+	}
+	if seen["sprak sv"] <= n/2 {
+		t.Errorf("sv in %d of %d orders, want most", seen["sprak sv"], n)
+	}
+	couples := 0
+	for id, o := range orders {
+		for _, other := range o.Cohabitants {
+			couples++
+			p, ok := orders[other]
+			if !ok || !slices.Contains(p.Cohabitants, id) {
+				t.Errorf("%s lives with %s, whose order does not name it back", id, other)
+				continue
+			}
+			if p.Provider != o.Provider || p.Client.Address != o.Client.Address {
+				t.Errorf("%s and %s live together but differ in provider or address", id, other)
+			}
+		}
+	}
+	if couples != 2 {
+		t.Errorf("%d cohabitant references, want one couple (2)", couples)
+	}
+}
+
 func TestOrdersDeterministic(t *testing.T) {
 	encodeAll := func(seed uint64) []byte {
 		var all []byte

@@ -7,11 +7,13 @@ import (
 	"github.com/knutpunkt/knutpunkt/internal/homecare"
 )
 
-// The XML namespaces and version of the contract (schemas/lifecare/).
+// The XML namespaces and version of the contract (schemas/lifecare/). The
+// simulator sends order messages as 1.1, with what a provider plans by;
+// receipts stay 1.0.
 const (
 	OrderNamespace   = "urn:knutpunkt:lifecare:order:1"
 	ReceiptNamespace = "urn:knutpunkt:lifecare:receipt:1"
-	Version          = "1.0"
+	Version          = "1.1"
 )
 
 // OrderMessage is one message from the case system: *Bestallning,
@@ -47,6 +49,28 @@ type Order struct {
 	ValidTo    *homecare.Date `xml:"giltigTom,omitempty"`
 	Text       string         `xml:"bestallningstext"`
 	Insatser   []Insats       `xml:"insatser>insats"`
+	// Contract 1.1: what the provider plans by; all optional.
+	Key         *Key         `xml:"nyckel,omitempty"`
+	Risks       string       `xml:"risker,omitempty"`
+	Language    string       `xml:"sprak,omitempty"` // ISO 639-1: sv, fi, ar …
+	Interpreter bool         `xml:"tolkbehov,omitempty"`
+	CaseOfficer *CaseOfficer `xml:"handlaggare,omitempty"`
+	Cohabitants []string     `xml:"sammanboende>bestallningsId,omitempty"` // the orders of those the client lives with
+}
+
+// Key is how staff get in (1.1): the lock's id at the lock vendor and/or
+// where a physical key is kept.
+type Key struct {
+	LockID string `xml:"lasId,omitempty"`
+	KeyBox string `xml:"nyckelgomma,omitempty"`
+	Note   string `xml:"anteckning,omitempty"`
+}
+
+// CaseOfficer is the handläggare the provider calls about the order (1.1).
+type CaseOfficer struct {
+	Name  string `xml:"namn"`
+	Phone string `xml:"telefon,omitempty"`
+	Email string `xml:"epost,omitempty"`
 }
 
 // Client is the kund of an order. Exactly one of Personnummer and
@@ -60,6 +84,15 @@ type Client struct {
 	Address           Address   `xml:"adress"`
 	Phone             string    `xml:"telefon,omitempty"`
 	Contacts          []Contact `xml:"kontakter>kontakt,omitempty"`
+	// PreviousID is the id the case system knew the client by before (1.1).
+	PreviousID *PreviousID `xml:"tidigareId,omitempty"`
+}
+
+// PreviousID is a client's earlier identity: exactly one of its fields is set.
+type PreviousID struct {
+	Personnummer      string `xml:"personnummer,omitempty"`
+	Samordningsnummer string `xml:"samordningsnummer,omitempty"`
+	Reservnummer      string `xml:"reservnummer,omitempty"` // e.g. 20000101T220
 }
 
 // Address is the client's address.
@@ -86,6 +119,19 @@ type Insats struct {
 	Times     int            `xml:"ggrPerPeriod,omitempty"`
 	ValidFrom *homecare.Date `xml:"giltigFrom,omitempty"`
 	ValidTo   *homecare.Date `xml:"giltigTom,omitempty"`
+	// Contract 1.1: how the provider plans each occasion.
+	DoubleStaffing     bool      `xml:"dubbelbemanning,omitempty"`
+	MinutesPerOccasion int       `xml:"tidPerTillfalle,omitempty"`
+	Schedule           *Schedule `xml:"schema,omitempty"`
+}
+
+// Schedule is when an insats's occasions fall (1.1): weekdays man … son
+// (none: any day), times of day morgon, formiddag, lunch, eftermiddag,
+// kvall, natt (none: any time), and whether every other week.
+type Schedule struct {
+	Weekdays       []string `xml:"veckodag,omitempty"`
+	TimesOfDay     []string `xml:"tidpunkt,omitempty"`
+	EveryOtherWeek bool     `xml:"varannanVecka,omitempty"`
 }
 
 // Bestallning is a new order.
