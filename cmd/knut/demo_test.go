@@ -48,7 +48,7 @@ func TestDemoOnce(t *testing.T) {
 		t.Fatalf("no line of what the providers got:\n%s", got)
 	}
 	var receipts int64
-	for _, m := range regexp.MustCompile(`(?m)^\s+(?:mottagen|verkstalld)\s+(\d+)$`).FindAllStringSubmatch(got, -1) {
+	for _, m := range regexp.MustCompile(`(?m)^\s+(?:mottagen|verkstalld|avvisad|avbrott|avslut)\s+(\d+)$`).FindAllStringSubmatch(got, -1) {
 		n, _ := strconv.ParseInt(m[1], 10, 64)
 		receipts += n
 	}

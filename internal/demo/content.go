@@ -20,12 +20,17 @@ var embeddedVars = map[string]string{
 	"omsorg_norr_secret":              "env:KNUT_OMSORG_NORR_WEBHOOK_SECRET",
 	"hemtjanst_soder_sftp_password":   "env:KNUT_HEMTJANST_SODER_SFTP_PASSWORD",
 	"hemtjanst_soder_callback_secret": "env:KNUT_HEMTJANST_SODER_CALLBACK_SECRET",
+	"omsorg_norr_callback_secret":     "env:KNUT_OMSORG_NORR_CALLBACK_SECRET",
 	// The demo's simulators post over plain HTTP on loopback, without
 	// certificates: development's explicit allow-everyone.
 	"lifecare_callers":        "any",
 	"tes_callers":             "any",
 	"hemtjanst_soder_callers": "any",
+	"omsorg_norr_callers":     "any",
 }
+
+// embeddedOrders are knut.yaml's order rules (TestEmbeddedConfig keeps them equal).
+var embeddedOrders = config.Orders{InferExecutionFromVisits: []string{"lifecare"}, ReceiptsPipeline: "lifecare_receipts"}
 
 // IsCheckout reports whether dir holds the demo's content as files (a
 // repository checkout): knut.yaml and the pipelines directory.
@@ -57,6 +62,7 @@ func writeEmbedded(dir string) (*config.Config, error) {
 	for k, v := range embeddedVars {
 		cfg.Vars[k] = v
 	}
+	cfg.Orders = embeddedOrders
 	if err := cfg.Validate(); err != nil {
 		return nil, errors.Join(errors.New("demo: built-in config"), err)
 	}

@@ -2,6 +2,7 @@ package demo
 
 import (
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/knutpunkt/knutpunkt/internal/config"
@@ -18,6 +19,10 @@ func TestEmbeddedConfig(t *testing.T) {
 		if repo.Vars[k] != v {
 			t.Errorf("built-in var %s = %q, knut.yaml has %q", k, v, repo.Vars[k])
 		}
+	}
+	if !slices.Equal(repo.Orders.InferExecutionFromVisits, embeddedOrders.InferExecutionFromVisits) ||
+		repo.Orders.ReceiptsPipeline != embeddedOrders.ReceiptsPipeline {
+		t.Errorf("built-in orders %+v, knut.yaml has %+v", embeddedOrders, repo.Orders)
 	}
 	cfg, err := writeEmbedded(t.TempDir())
 	if err != nil {

@@ -35,6 +35,11 @@ type OrderWorld struct {
 	caseSystem *lifecaresim.CaseSystem
 	norr       *providersim.Server // webhook
 	soderAcks  *providersim.Server // only signs Söder's callbacks
+	norrAcks   *providersim.Server // only signs Norr's callbacks (verkställd)
+	// The demo's two departures from a provider's routine, each an IVO line: the Söder
+	// order its office declines for want of capacity, and the Norr order whose
+	// verkställd its office forgets (the hub infers it from the visits).
+	declined, forgotten string
 	// crossOrder is the Omsorg Norr order Söder tried to reject, and
 	// crossStatus the hub's answer (see crossProvider).
 	crossOrder  string
@@ -49,6 +54,7 @@ type OrderWorld struct {
 const (
 	secretNorrWebhook  = "env:KNUT_OMSORG_NORR_WEBHOOK_SECRET"
 	secretSoderAcks    = "env:KNUT_HEMTJANST_SODER_CALLBACK_SECRET"
+	secretNorrAcks     = "env:KNUT_OMSORG_NORR_CALLBACK_SECRET"
 	secretSoderSFTPPwd = "env:KNUT_HEMTJANST_SODER_SFTP_PASSWORD"
 )
 
@@ -66,6 +72,10 @@ func StartOrderWorld(dir string, cfg *config.Config) (*OrderWorld, adapters.Secr
 		return nil, nil, err
 	}
 	if w.soderAcks, err = providersim.New(providersim.Options{Secret: secrets[secretSoderAcks]}); err != nil {
+		w.Close()
+		return nil, nil, err
+	}
+	if w.norrAcks, err = providersim.New(providersim.Options{Secret: secrets[secretNorrAcks]}); err != nil {
 		w.Close()
 		return nil, nil, err
 	}
@@ -98,15 +108,24 @@ func StartOrderWorld(dir string, cfg *config.Config) (*OrderWorld, adapters.Secr
 func (w *OrderWorld) Run(ctx context.Context, hub string, st *store.Store, clients []homecare.PersonID, decidedOn time.Time, seed uint64) (int, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	w.stop = cancel
-	w.wg.Add(1)
+	msgs := lifecaresim.Orders(seed, clients, []string{"omsorg-norr", "hemtjanst-soder"}, decidedOn)
+	w.pickDepartures(msgs)
+	w.wg.Add(2)
 	go func() {
 		defer w.wg.Done()
 		w.soderOffice(ctx, hub+"/ingest/hemtjanst-soder-acks")
 	}()
-	msgs := lifecaresim.Orders(seed, clients, []string{"omsorg-norr", "hemtjanst-soder"}, decidedOn)
+	go func() {
+		defer w.wg.Done()
+		w.norrOffice(ctx, hub+"/ingest/omsorg-norr-acks")
+	}()
 	first := slices.DeleteFunc(slices.Clone(msgs), func(m lifecaresim.OrderMessage) bool { return m.Kind() != "Bestallning" })
 	later := slices.DeleteFunc(slices.Clone(msgs), func(m lifecaresim.OrderMessage) bool { return m.Kind() == "Bestallning" })
-	for i, round := range [][]lifecaresim.OrderMessage{first, later} {
+	// Today the case officers also send what they know of the future: each decision
+	// with an end date ends then (beslut_upphort), an Avslut stored now that takes
+	// effect on its day.
+	ahead := decisionEnds(msgs, time.Now())
+	for i, round := range [][]lifecaresim.OrderMessage{first, later, ahead} {
 		for _, m := range round {
 			if err := w.caseSystem.QueueOrder(hub+"/ingest/lifecare_orders", m); err != nil {
 				return 0, err
@@ -121,7 +140,75 @@ func (w *OrderWorld) Run(ctx context.Context, hub string, st *store.Store, clien
 			}
 		}
 	}
-	return len(msgs), nil
+	return len(msgs) + len(ahead), nil
+}
+
+// pickDepartures chooses the order Söder declines and the one whose verkställd Norr
+// forgets: the first new order of each provider with no change, pause or end after it.
+func (w *OrderWorld) pickDepartures(msgs []lifecaresim.OrderMessage) {
+	busy := map[string]bool{}
+	for _, m := range msgs {
+		if m.Kind() != "Bestallning" {
+			busy[m.OrderID()] = true
+		}
+	}
+	for _, m := range msgs {
+		b, ok := m.(*lifecaresim.Bestallning)
+		if !ok || busy[b.ID] || len(b.Cohabitants) > 0 {
+			continue
+		}
+		switch {
+		case b.Provider == "hemtjanst-soder" && w.declined == "":
+			w.declined = b.ID
+		case b.Provider == "omsorg-norr" && w.forgotten == "":
+			w.forgotten = b.ID
+		}
+	}
+}
+
+// decisionEnds are the Avslut (beslut_upphort) the case system sends at now for each
+// order with an end date that is not ended otherwise.
+func decisionEnds(msgs []lifecaresim.OrderMessage, now time.Time) []lifecaresim.OrderMessage {
+	ended := map[string]bool{}
+	for _, m := range msgs {
+		if m.Kind() == "Avslut" {
+			ended[m.OrderID()] = true
+		}
+	}
+	var out []lifecaresim.OrderMessage
+	for _, m := range msgs {
+		b, ok := m.(*lifecaresim.Bestallning)
+		if !ok || b.ValidTo == nil || ended[b.ID] {
+			continue
+		}
+		out = append(out, &lifecaresim.Avslut{
+			Head:  lifecaresim.Head{Version: b.Head.Version, ID: b.Head.ID + "-upphor", Time: now.UTC().Truncate(time.Second)},
+			Order: b.ID, Provider: b.Provider, Date: *b.ValidTo, Reason: "beslut_upphort",
+		})
+	}
+	return out
+}
+
+// CareToday returns the provider of each client whose order is in force in the hub's
+// store today and gives care: not rejected, ended or interrupted. The demo's TES visits
+// follow it, so staff visit the clients the orders say, for the provider the orders name.
+func CareToday(ctx context.Context, st *store.Store) (map[homecare.PersonID]string, error) {
+	tls, err := st.Timelines(ctx)
+	if err != nil {
+		return nil, err
+	}
+	today := st.Today()
+	care := map[homecare.PersonID]string{}
+	for _, tl := range tls {
+		o := tl.At(today)
+		switch {
+		case o.IsZero(), o.Status.Closed(), o.Status == homecare.OrderStatusRejected, o.Status == homecare.OrderStatusPaused,
+			today.Before(o.ValidFrom):
+			continue
+		}
+		care[o.Client.PersonID] = o.ProviderID
+	}
+	return care, nil
 }
 
 // crossProvider has Hemtjänsten Söder's system reject an order of Omsorg
@@ -138,6 +225,16 @@ func (w *OrderWorld) crossProvider(ctx context.Context, callback string, st *sto
 		"status": "avvisad", "reason": "fel utförare", "occurred_at": time.Now().UTC().Format(time.RFC3339)})
 	w.crossStatus, _, err = w.soderAcks.Post(ctx, callback, body, "HS-WRONG-"+w.crossOrder, time.Now())
 	return err
+}
+
+// DecidedDaysAgo is how long before the demo's day its decisions were made: five
+// months, so that what happened since (a stay in hospital, a trip, an end) lies in
+// the past, and a decision left without care has passed its IVO deadline.
+const DecidedDaysAgo = 150
+
+// Settle waits until the hub and the providers' offices have nothing left to do.
+func (w *OrderWorld) Settle(ctx context.Context, st *store.Store) error {
+	return w.settle(ctx, st, 25*time.Second)
 }
 
 // settle waits until the case system has handed over everything and the
@@ -203,6 +300,11 @@ func (w *OrderWorld) soderOffice(ctx context.Context, callback string) {
 				continue
 			}
 			now := time.Now().UTC()
+			if o.OrderID == w.declined {
+				w.sendAck(ctx, w.soderAcks, callback, provider.Ack{ID: "HS-" + o.OrderID + "-avvisad", OrderID: o.OrderID,
+					Status: "avvisad", Reason: "Ingen kapacitet i området just nu.", OccurredAt: now.Format(time.RFC3339)}, "")
+				continue
+			}
 			acks := []provider.Ack{{ID: "HS-" + o.OrderID + "-mottagen", OrderID: o.OrderID, Status: "mottagen",
 				OccurredAt: now.Format(time.RFC3339)}}
 			if o.ValidFrom != "" {
@@ -210,7 +312,7 @@ func (w *OrderWorld) soderOffice(ctx context.Context, callback string) {
 					OccurredAt: now.Add(time.Second).Format(time.RFC3339)})
 			}
 			for _, a := range acks {
-				w.sendAck(ctx, callback, a, o.ValidFrom)
+				w.sendAck(ctx, w.soderAcks, callback, a, o.ValidFrom)
 			}
 		}
 		select {
@@ -221,16 +323,48 @@ func (w *OrderWorld) soderOffice(ctx context.Context, callback string) {
 	}
 }
 
-// sendAck posts one acknowledgement, with the start date for verkstalld,
-// retrying while the hub asks to.
-func (w *OrderWorld) sendAck(ctx context.Context, callback string, a provider.Ack, date string) {
+// norrOffice reads the orders Omsorg Norr's webhook received and reports each new one
+// verkställd on its first day through the hub's callback, but for the one it forgets.
+func (w *OrderWorld) norrOffice(ctx context.Context, callback string) {
+	seen := map[string]bool{}
+	for {
+		for _, d := range w.norr.Received() {
+			var o struct {
+				Event     string `json:"event"`
+				OrderID   string `json:"order_id"`
+				ValidFrom string `json:"valid_from"`
+			}
+			if json.Unmarshal(d.Body, &o) != nil || o.Event != "created" || seen[o.OrderID] {
+				continue
+			}
+			seen[o.OrderID] = true
+			if o.OrderID == w.forgotten || o.ValidFrom == "" {
+				continue
+			}
+			w.sendAck(ctx, w.norrAcks, callback, provider.Ack{ID: "ON-" + o.OrderID + "-verkstalld", OrderID: o.OrderID,
+				Status: "verkstalld", OccurredAt: time.Now().UTC().Format(time.RFC3339)}, o.ValidFrom)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// sendAck posts one acknowledgement signed by signer, with the start date for
+// verkstalld, retrying while the hub asks to.
+func (w *OrderWorld) sendAck(ctx context.Context, signer *providersim.Server, callback string, a provider.Ack, date string) {
 	body := map[string]any{"id": a.ID, "order_id": a.OrderID, "status": string(a.Status), "occurred_at": a.OccurredAt}
 	if a.Status == "verkstalld" {
 		body["date"] = date
 	}
+	if a.Reason != "" {
+		body["reason"] = a.Reason
+	}
 	raw, _ := json.Marshal(body)
 	for attempt := 0; attempt < 20 && ctx.Err() == nil; attempt++ {
-		code, _, err := w.soderAcks.Post(ctx, callback, raw, a.ID, time.Now())
+		code, _, err := signer.Post(ctx, callback, raw, a.ID, time.Now())
 		if err == nil && code < 300 {
 			return
 		}
@@ -256,6 +390,9 @@ func (w *OrderWorld) Close() {
 	if w.soderAcks != nil {
 		w.soderAcks.Close()
 	}
+	if w.norrAcks != nil {
+		w.norrAcks.Close()
+	}
 	if w.soderSFTP != nil {
 		w.soderSFTP.Close()
 	}
@@ -277,10 +414,11 @@ type OrderSummary struct {
 	// within 3 months, interruptions of 3 months or more), IVOIn4Months the
 	// count four months on had nothing more happened; Pending counts events
 	// stored that take effect after today (an Avslut at a decision's end).
-	Quarter      report.Quarter
-	IVO          []report.IVOLine
-	IVOIn4Months int
-	Pending      int
+	Quarter report.Quarter
+	IVO     []report.IVOLine
+	Pending int
+	// Jobs are the nightly jobs' runs: what each did.
+	Jobs []store.JobRun
 }
 
 // Summarize reports what happened to the orders.
@@ -314,8 +452,13 @@ func (w *OrderWorld) Summarize(ctx context.Context, st *store.Store, sent int) (
 	today := st.Today()
 	s.Quarter = report.QuarterOf(today)
 	s.IVO = report.IVO(tls, s.Quarter, today)
-	later := today.AddMonths(4)
-	s.IVOIn4Months = len(report.IVO(tls, report.QuarterOf(later), later))
+	for _, job := range []string{"orders", "ivo", "statistics"} {
+		if run, ok, err := st.LastJobRun(ctx, job); err != nil {
+			return nil, err
+		} else if ok {
+			s.Jobs = append(s.Jobs, run)
+		}
+	}
 	for _, tl := range tls {
 		for _, e := range tl.Events() {
 			if today.Before(e.EffectiveDate()) {
@@ -356,13 +499,21 @@ func (s *OrderSummary) Print(w io.Writer) {
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "  %d events are stored to take effect on their dates (`knut orders show ID --as-of DATE`); the nightly job applies them.\n", s.Pending)
-	fmt.Fprintf(w, "\nIVO report %s so far (`knut report ivo --quarter %s`; client refs masked here): %d lines; %d in four months if nothing more happened.\n",
-		s.Quarter, s.Quarter, len(s.IVO), s.IVOIn4Months)
+	fmt.Fprintln(w, "\nThe night passed: the nightly jobs ran at 00:05 (in knut serve, robfig/cron; on start they catch up):")
+	for _, j := range s.Jobs {
+		fmt.Fprintf(w, "  %-10s for %s: %s\n", j.Job, j.LastDay, j.Detail)
+	}
+	fmt.Fprintf(w, "\nIVO report %s so far (`knut report ivo --quarter %s`; client refs masked here): %d decisions not executed within three months or interrupted for three.\n",
+		s.Quarter, s.Quarter, len(s.IVO))
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  DECISION\tCLIENT\tSEX\tAGE\tDECIDED\tINSATSER\tKIND\tFROM\tDAYS\tREASON\tOUTCOME")
 	for _, l := range s.IVO {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s %s\n", l.DecisionID, maskRef(l.ClientRef), l.Sex,
-			l.AgeBand, l.DecidedAt, l.Insatser, l.Kind, l.PeriodStart, l.Days, orDash(l.Reason), l.Outcome, dateOrDash(l.OutcomeDate))
+		outcome := l.Outcome + " " + dateOrDash(l.OutcomeDate)
+		if l.Inferred {
+			outcome += " (inferred from visits)"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", l.DecisionID, maskRef(l.ClientRef), l.Sex,
+			l.AgeBand, l.DecidedAt, l.Insatser, l.Kind, l.PeriodStart, l.Days, orDash(l.Reason), outcome)
 	}
 	tw.Flush()
 	if s.CrossOrder != "" {

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
@@ -113,7 +114,10 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		return nil, err
 	}
 	defer orders.Close()
-	srv, err := server.New(ctx, cfg, server.Options{Logger: opts.Logger, Secrets: secrets})
+	// The hub's clock is the demo's: today, until the night passes (below).
+	var night atomic.Int64
+	clock := func() time.Time { return time.Now().Add(time.Duration(night.Load())) }
+	srv, err := server.New(ctx, cfg, server.Options{Logger: opts.Logger, Secrets: secrets, Clock: clock})
 	if err != nil {
 		return nil, err
 	}
@@ -136,6 +140,24 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	}
 	fmt.Fprintf(opts.Out, "Knutpunkt demo: %s, %d clients, %d providers; hub on %s\n  pipelines, mappings and schemas: %s\n  store: %s, %s\n",
 		m.Name, len(m.Clients), len(m.Providers), base, content, cfg.Store.DSN, where)
+
+	// The orders come first: decided five months ago, in force a week later, with what
+	// happened since (changes, hospital stays, trips, ends), and today the decisions'
+	// end dates. The visits of the last days follow the orders in force.
+	var clients []homecare.PersonID
+	for _, c := range m.Clients {
+		clients = append(clients, c.PersonID)
+	}
+	decided := time.Date(opts.Today.Year(), opts.Today.Month(), opts.Today.Day()-DecidedDaysAgo, 9, 0, 0, 0, Stockholm())
+	sentOrders, err := orders.Run(ctx, base, srv.Store(), clients, decided, opts.Seed)
+	if err != nil {
+		return nil, err
+	}
+	care, err := CareToday(ctx, srv.Store())
+	if err != nil {
+		return nil, err
+	}
+	m.FollowOrders(care)
 	tes := &TES{URL: base + "/ingest/tes_visits", Client: &http.Client{Timeout: 10 * time.Second}}
 	sent, err := tes.Run(ctx, m, opts.Today, opts.Days, opts.Seed)
 	if err != nil {
@@ -144,14 +166,15 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	if err := waitSettled(ctx, srv.Store(), 25*time.Second); err != nil {
 		return nil, err
 	}
-	var clients []homecare.PersonID
-	for _, c := range m.Clients {
-		if c.PersonID.Type() == homecare.Personnummer && len(clients) < 12 {
-			clients = append(clients, c.PersonID)
-		}
+
+	// The night passes: at 00:05 the nightly jobs fold in what takes effect tomorrow,
+	// infer the executions the visits show, and report.
+	tomorrow := time.Date(opts.Today.Year(), opts.Today.Month(), opts.Today.Day()+1, 0, 5, 0, 0, Stockholm())
+	night.Store(int64(time.Until(tomorrow)))
+	if err := srv.RunJobs(ctx); err != nil {
+		return nil, err
 	}
-	sentOrders, err := orders.Run(ctx, base, srv.Store(), clients, opts.Today.AddDate(0, 0, -opts.Days), opts.Seed)
-	if err != nil {
+	if err := orders.Settle(ctx, srv.Store()); err != nil {
 		return nil, err
 	}
 	sum, err := summarize(ctx, srv.Store(), sent)

@@ -10,6 +10,7 @@ func Secrets(extra adapters.MapSecrets) adapters.SecretResolver {
 	m := adapters.MapSecrets{
 		"env:KNUT_OMSORG_NORR_WEBHOOK_SECRET":      "demo-omsorg-norr-webhook-secret",
 		"env:KNUT_HEMTJANST_SODER_CALLBACK_SECRET": "demo-hemtjanst-soder-callback-secret",
+		"env:KNUT_OMSORG_NORR_CALLBACK_SECRET":     "demo-omsorg-norr-callback-secret",
 		"env:KNUT_HEMTJANST_SODER_SFTP_PASSWORD":   "demo-sftp-password",
 	}
 	for k, v := range extra {

@@ -48,10 +48,14 @@ func (m *Municipality) Visits(day time.Time, seed uint64, seq *int) []TESVisit {
 			start := base.Add(time.Duration(v*4)*time.Hour + time.Duration(r.IntN(90))*time.Minute)
 			var ins []TESInsats
 			total := 0
-			for range 1 + r.IntN(2) {
-				i := m.Insatser[r.IntN(len(m.Insatser))]
-				minutes := max(3, i.Minutes+r.IntN(11)-5)
-				ins = append(ins, TESInsats{Code: i.Code, Minutes: minutes})
+			slot := bySlot[v%len(bySlot)]
+			for k := range 1 + r.IntN(2) {
+				code := slot[0] // what the visit is for, then perhaps one more of its time of day
+				if k > 0 {
+					code = slot[1+r.IntN(len(slot)-1)]
+				}
+				minutes := max(3, m.minutes(code)+r.IntN(11)-5)
+				ins = append(ins, TESInsats{Code: code, Minutes: minutes})
 				total += minutes
 			}
 			method := "NFC"
@@ -75,6 +79,27 @@ func (m *Municipality) Visits(day time.Time, seed uint64, seq *int) []TESVisit {
 		}
 	}
 	return out
+}
+
+// bySlot is what a visit at each time of day is for, the first code its main errand: the
+// morning visit (07-08:30) breakfast, the midday one lunch, the afternoon one dinner, the
+// evening one the evening round. A shower comes in the morning, cleaning and shopping in
+// the daytime, never a breakfast at seven in the evening.
+var bySlot = [][]string{
+	{"FRUKOST", "DUSCH", "MEDICIN", "TILLSYN"},
+	{"LUNCH", "MEDICIN", "PROMENAD", "INKOP", "STAD"},
+	{"MIDDAG", "TILLSYN", "INKOP", "STAD"},
+	{"KVALL", "MEDICIN", "TILLSYN"},
+}
+
+// minutes is the catalogue's usual time for code.
+func (m *Municipality) minutes(code string) int {
+	for _, i := range m.Insatser {
+		if i.Code == code {
+			return i.Minutes
+		}
+	}
+	return 15
 }
 
 // separated writes a 12-digit person id as the vendor does: YYYYMMDD-NNNC.

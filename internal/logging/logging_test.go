@@ -257,7 +257,9 @@ func TestSensitiveKey(t *testing.T) {
 		{"adress", true}, {"gatuadress", true}, {"postAdress", true}, {"telefon", true}, {"mobiltelefon", true},
 		{"anhorigTelefonnummer", true}, {"mobilnummer", true}, {"epost", true}, {"e-post", true},
 		{"personnummer", true}, {"samordningsnummer", true}, {"portkod", true}, {"nyckelkod", true},
-		{"kod", false}, {"insats", false}, {"beslutsdatum", false}, {"utforare", false},
+		{"key_box", true}, {"nyckelgomma", true}, {"nyckelgömma", true}, {"reservnummer", true}, {"tidigareId", true},
+		{"lock_ref", true}, {"risk_notes", true}, {"risker", true},
+		{"kod", false}, {"lasId", false}, {"insats", false}, {"beslutsdatum", false}, {"utforare", false},
 		{"hostname", false}, {"username", false}, {"pipeline", false}, {"msg_id", false}, {"err", false}, {"ipaddress", false},
 		{"", false},
 	}

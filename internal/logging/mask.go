@@ -18,6 +18,8 @@ const masked = "***"
 var sensitiveWords = [...]string{
 	"name", "firstname", "lastname", "fullname", "givenname", "familyname", "surname",
 	"address", "street", "phone", "mobile", "email", "door_code",
+	// How to get into a client's home (contract 1.1), and a previous identity.
+	"key_box", "lock_ref", "previous_person_id", "risk_notes",
 }
 
 // swedishSensitiveWords are the Swedish key names of personal data, matched as the end of the
@@ -27,6 +29,7 @@ var sensitiveWords = [...]string{
 var swedishSensitiveWords = [...]string{
 	"namn", "adress", "telefon", "telefonnummer", "mobilnummer", "mobil", "epost", "e-post",
 	"personnummer", "samordningsnummer", "portkod", "nyckelkod",
+	"reservnummer", "nyckelgomma", "tidigareid", "risker",
 }
 
 // SensitiveKey reports whether a log field with this key has its value replaced by "***"

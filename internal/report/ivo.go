@@ -26,7 +26,7 @@ type IVOLine struct {
 	Deadline     homecare.Date // PeriodStart + 3 months
 	Days         int           // days not executed, to the outcome or the report's day
 	OrderID      string        // the order interrupted
-	Reason       string        // the pause's reason, or the end reason before a gap
+	Reason       string        // the pause's reason, the end reason before a gap, or avvisad:<provider>
 	// Outcome is what became of the period: not_executed (still open), executed (care
 	// (re)started on OutcomeDate), or ended (the decision ended on OutcomeDate without
 	// care, for EndReason).
@@ -78,6 +78,13 @@ func IVO(tls []homecare.Timeline, q Quarter, asOf homecare.Date) []IVOLine {
 				// Overdue when the quarter before was reported on its first day.
 				ReportedBefore: p.Deadline.Before(q.First()),
 				Inferred:       !p.End.IsZero() && p.Kind == homecare.EVBNotExecuted && evb.ExecutedBy == homecare.ByVisits,
+			}
+			if l.Reason == "" && p.Kind == homecare.EVBNotExecuted {
+				for _, o := range d.orders {
+					if o.Status == homecare.OrderStatusRejected {
+						l.Reason = "avvisad:" + o.ProviderID // the provider declined; no other has taken it
+					}
+				}
 			}
 			switch {
 			case !p.End.IsZero():

@@ -93,6 +93,8 @@ func municipality(t *testing.T) []homecare.Timeline {
 			func(e *homecare.OrderEvent) { e.Reason = "full" }),
 		newOrder(t, "O8", "B7-rejected-then-new", "2026-09-01", 6, false).executed("2026-09-20"),
 		newOrder(t, "O9", "B9-in-time", "2026-11-01", 7, false).executed("2026-11-03"),
+		newOrder(t, "O10", "B10-declined", "2026-08-15", 8, false).add(homecare.OrderRejected, "2026-08-16",
+			func(e *homecare.OrderEvent) { e.Reason = "full" }),
 	}
 	var tls []homecare.Timeline
 	for _, o := range orders {
@@ -133,7 +135,8 @@ func TestIVOReport(t *testing.T) {
 		got[l.DecisionID] = l.Outcome
 	}
 	want := map[string]string{"B1-not-executed": "not_executed", "B2-executed-late": "executed",
-		"B3-interrupted": "not_executed", "B4-ended-unexecuted": "ended", "B6-protected": "not_executed"}
+		"B3-interrupted": "not_executed", "B4-ended-unexecuted": "ended", "B6-protected": "not_executed",
+		"B10-declined": "not_executed"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("decisions reported (-want +got):\n%s", diff)
 	}

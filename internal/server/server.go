@@ -235,6 +235,10 @@ func planNamed(plans []*pipeline.Plan, name string) *pipeline.Plan {
 // Ready is closed when the pipelines' handlers run.
 func (s *Server) Ready() <-chan struct{} { return s.router.Running() }
 
+// RunJobs runs the nightly jobs that have not run for today (by the hub's clock) now, as
+// the scheduler does at 00:05 and on start.
+func (s *Server) RunJobs(ctx context.Context) error { return s.sched.RunDue(ctx) }
+
 // Addr is the HTTP listen address, "" without HTTP.
 func (s *Server) Addr() string {
 	if s.ln == nil {

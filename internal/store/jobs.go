@@ -150,10 +150,11 @@ func (s *Store) InferExecutions(ctx context.Context, sources []string) ([]Inferr
 		for _, src := range sources {
 			var rows []struct {
 				External   string    `db:"external_id"`
+				Provider   string    `db:"provider_ref"`
 				FirstVisit dateValue `db:"first_visit"`
 				Early      int       `db:"early"`
 			}
-			if err := tx.sel(ctx, &rows, `SELECT o.external_id,
+			if err := tx.sel(ctx, &rows, `SELECT o.external_id, o.provider_ref,
 				(SELECT MIN(v.local_date) FROM visits v WHERE v.client_id = o.client_id
 				  AND v.provider_ref = o.provider_ref AND v.local_date >= o.valid_from) AS first_visit,
 				(SELECT COUNT(*) FROM visits v WHERE v.client_id = o.client_id AND v.provider_ref = o.provider_ref
@@ -172,7 +173,7 @@ func (s *Store) InferExecutions(ctx context.Context, sources []string) ([]Inferr
 				}
 				ev := homecare.OrderEvent{SourceSystem: src, EventID: "inferred-execution/" + r.External,
 					Type: homecare.OrderExecuted, OccurredAt: s.clock().UTC(), By: homecare.ByVisits,
-					Order: homecare.OrderSnapshot{ExternalID: r.External}, ExecutedDate: d}
+					Order: homecare.OrderSnapshot{ExternalID: r.External, ProviderID: r.Provider}, ExecutedDate: d}
 				res, err := tx.ApplyOrderEvent(ctx, ev, "")
 				if err != nil {
 					return err

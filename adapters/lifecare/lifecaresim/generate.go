@@ -108,9 +108,14 @@ func Orders(seed uint64, clients []homecare.PersonID, providers []string, decide
 		case 3: // an end
 			reasons := []string{"flyttat", "avliden", "byte_av_utforare", "nytt_beslut", "avbojt", "beslut_upphort", "ovrigt"}
 			out = append(out, &Avslut{Head: head(at.Add(60 * 24 * time.Hour)), Order: o.ID, Provider: o.Provider, Date: addDays(day, 60), Reason: reasons[r.IntN(len(reasons))]})
-		case 4: // a planned trip with a known end
+		case 4: // a planned trip with a known end, resumed the day after; the first client
+			// on such a trip is not: its planned end passes without a word from the case
+			// officer, an interruption the IVO report must show.
 			from, to := addDays(day, 40), addDays(day, 47)
 			out = append(out, &Paus{Head: head(at.Add(35 * 24 * time.Hour)), Order: o.ID, Provider: o.Provider, From: from, To: &to, Reason: "resa", Planned: true})
+			if i != 4 {
+				out = append(out, &Ateruptagande{Head: head(at.Add(48 * 24 * time.Hour)), Order: o.ID, Provider: o.Provider, Date: addDays(day, 48)})
+			}
 		}
 	}
 	slices.SortStableFunc(out, func(a, b OrderMessage) int { return a.EventTime().Compare(b.EventTime()) })
