@@ -33,7 +33,7 @@ func TestOrdersShowAndReports(t *testing.T) {
 		wantErr string
 	}{
 		{name: "before its end", args: []string{"orders", "show", "BEST-1", "--as-of", "2026-12-01"},
-			want: []string{"status    executed", "2026-11-10 – 2027-05-09", "2027-02-01  ended", "(not yet in force)", pids[0].Masked()},
+			want:    []string{"status    executed", "2026-11-10 – 2027-05-09", "2027-02-01  ended", "(not yet in force)", pids[0].Masked()},
 			notWant: []string{pids[0].Reveal()}},
 		{name: "after its end", args: []string{"orders", "show", "BEST-1", "--as-of", "2027-02-01"},
 			want: []string{"status    ended", "ended     2027-01-31 (beslut_upphort)"}, notWant: []string{"not yet in force"}},
