@@ -39,8 +39,9 @@ type ingester interface {
 // inferred execution.
 func Jobs(st *store.Store, cfg config.Orders, in ingester) []schedule.Job {
 	return []schedule.Job{
-		{Name: "orders", Run: func(ctx context.Context, day, _ homecare.Date) (string, error) {
-			due, err := st.ApplyDue(ctx)
+		{Name: "orders", Run: func(ctx context.Context, day, last homecare.Date) (string, error) {
+			// Its first run folds every order (a store from before the timeline).
+			due, err := st.ApplyDue(ctx, last.IsZero())
 			if err != nil {
 				return "", err
 			}

@@ -123,8 +123,8 @@ func (s *Store) SaveReport(ctx context.Context, r Report) error {
 }
 
 // ApplyDue is Tx.ApplyDue in a transaction of its own.
-func (s *Store) ApplyDue(ctx context.Context) (due []DueEvent, err error) {
-	err = s.write(ctx, func(tx *Tx) error { due, err = tx.ApplyDue(ctx); return err })
+func (s *Store) ApplyDue(ctx context.Context, every bool) (due []DueEvent, err error) {
+	err = s.write(ctx, func(tx *Tx) error { due, err = tx.ApplyDue(ctx, every); return err })
 	return due, err
 }
 

@@ -430,15 +430,24 @@ type DueEvent struct {
 // store's clock) since they were stored: an Avslut on the day after the order's last day, a
 // Paus on its first day, an execution on its date. It returns those events, each with its
 // order as it stands now, in the order they took effect; an order is written once.
-func (t *Tx) ApplyDue(ctx context.Context) ([]DueEvent, error) {
+//
+// With every set, it folds every order again (the first run after an upgrade to the
+// timeline, whose orders have no next_effective_on yet) and reports only today's events.
+func (t *Tx) ApplyDue(ctx context.Context, every bool) ([]DueEvent, error) {
 	ctx = t.ctx(ctx)
 	today := t.s.Today()
 	var rows []struct {
 		ID   string    `db:"id"`
 		Next dateValue `db:"next_effective_on"`
 	}
-	if err := t.sel(ctx, &rows, `SELECT id, next_effective_on FROM orders
-		WHERE next_effective_on IS NOT NULL AND next_effective_on <= ? ORDER BY id`, today.String()); err != nil {
+	var err error
+	if every {
+		err = t.sel(ctx, &rows, `SELECT id, NULL AS next_effective_on FROM orders ORDER BY id`)
+	} else {
+		err = t.sel(ctx, &rows, `SELECT id, next_effective_on FROM orders
+			WHERE next_effective_on IS NOT NULL AND next_effective_on <= ? ORDER BY id`, today.String())
+	}
+	if err != nil {
 		return nil, fmt.Errorf("apply due: %w", err)
 	}
 	var due []DueEvent
@@ -449,6 +458,9 @@ func (t *Tx) ApplyDue(ctx context.Context) ([]DueEvent, error) {
 		from, err := optDate(r.Next)
 		if err != nil {
 			return nil, fmt.Errorf("apply due: %w", err)
+		}
+		if from.IsZero() {
+			from = today // every order folded again: report today's events only
 		}
 		lock := ""
 		if t.s.dialect == DialectPostgres {

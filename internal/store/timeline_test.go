@@ -54,11 +54,11 @@ func TestOrderEffectiveDates(t *testing.T) {
 		apply(t, s, pause)
 
 		// Nothing is due yet.
-		if due, err := s.ApplyDue(ctx); err != nil || len(due) != 0 {
+		if due, err := s.ApplyDue(ctx, false); err != nil || len(due) != 0 {
 			t.Fatalf("ApplyDue on 2026-11-20 = %d events, %v; want none", len(due), err)
 		}
 		clock.set(t, "2026-12-06")
-		due, err := s.ApplyDue(ctx)
+		due, err := s.ApplyDue(ctx, false)
 		if err != nil || len(due) != 1 || due[0].Event.Type != homecare.OrderPaused || due[0].Order.Status != homecare.OrderStatusPaused {
 			t.Fatalf("ApplyDue on 2026-12-06 = %+v, %v; want the pause", due, err)
 		}
@@ -67,7 +67,7 @@ func TestOrderEffectiveDates(t *testing.T) {
 		}
 		// A month of downtime: one run catches up.
 		clock.set(t, "2027-03-01")
-		due, err = s.ApplyDue(ctx)
+		due, err = s.ApplyDue(ctx, false)
 		if err != nil || len(due) != 1 || due[0].Event.Type != homecare.OrderEnded {
 			t.Fatalf("ApplyDue on 2027-03-01 = %+v, %v; want the end", due, err)
 		}
@@ -75,8 +75,15 @@ func TestOrderEffectiveDates(t *testing.T) {
 		if err != nil || o.Status != homecare.OrderStatusEnded || o.Interruptions[0].EndedOn != mustDate(t, "2027-01-31") {
 			t.Errorf("stored order on 2027-03-01: %+v, %v; want ended, its interruption ended 2027-01-31", o, err)
 		}
-		if due, _ := s.ApplyDue(ctx); len(due) != 0 {
+		if due, _ := s.ApplyDue(ctx, false); len(due) != 0 {
 			t.Errorf("ApplyDue again = %d events, want none", len(due))
+		}
+		// Folding every order again (the first run after an upgrade) changes nothing here.
+		if due, err := s.ApplyDue(ctx, true); err != nil || len(due) != 0 {
+			t.Errorf("ApplyDue(every) = %d events, %v; want none taking effect today", len(due), err)
+		}
+		if o, _ := s.Order(ctx, "lifecare", "BEST-1"); o.Status != homecare.OrderStatusEnded {
+			t.Errorf("after folding every order: %s, want ended", o.Status)
 		}
 
 		// The timeline shows the order on any date.
