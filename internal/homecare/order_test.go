@@ -157,7 +157,7 @@ func TestOrderEventDecodeRejects(t *testing.T) {
 		{"bad type", `"type": "created"`, `"type": "made"`},
 		{"bad period", `"period": "week"`, `"period": "fortnight"`},
 		{"bad person id", `"194001042383"`, `"194001042384"`},
-		{"bad person id type", `"person_id_type": "personnummer"`, `"person_id_type": "reservnummer"`},
+		{"bad person id type", `"person_id_type": "personnummer"`, `"person_id_type": "pseudo"`},
 		{"bad date", `"valid_from": "2026-11-10"`, `"valid_from": "2026-11-31"`},
 		{"bad occurred_at", `"2026-11-02T09:15:00Z"`, `"2026-11-02 09:15"`},
 	}

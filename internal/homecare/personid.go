@@ -2,6 +2,7 @@ package homecare
 
 import (
 	"log/slog"
+	"strings"
 	"time"
 )
 
@@ -10,14 +11,20 @@ import (
 // later be replaced by a personnummer) and use different OIDs in HSA/RIV messages.
 type PersonIDType string
 
-// The person identity number kinds that ParsePersonID recognises. Reserve and pseudo numbers
-// (DOMAIN.md §5.1, letters in the birth number) are not supported yet.
+// The person identity number kinds that ParsePersonID recognises. IVO's pseudo ids are made
+// by the report that needs them (internal/report), never parsed.
 const (
 	// Personnummer is the number Skatteverket assigns at birth or immigration (OID 1.2.752.129.2.1.3.1).
 	Personnummer PersonIDType = "personnummer"
 	// Samordningsnummer is the coordination number for people not (yet) registered in
 	// Sweden; its birth day is increased by 60 (OID 1.2.752.129.2.1.3.3).
 	Samordningsnummer PersonIDType = "samordningsnummer"
+	// Reservnummer is a healthcare reserve (interim) number for a person whose
+	// personnummer is not known yet: the birth date, a capital letter and three digits,
+	// e.g. 20000101-T220 (DOMAIN.md §1.4, §5.1). It is a distinct identity: when the
+	// personnummer becomes known the store links the two (Order's previous_person_id), so
+	// the client keeps one history. It has no check digit.
+	Reservnummer PersonIDType = "reservnummer"
 )
 
 // String returns the type's canonical name, as used in canonical JSON.
@@ -44,7 +51,7 @@ func (t *PersonIDType) UnmarshalText(b []byte) error {
 
 func (t PersonIDType) valid() error {
 	switch t {
-	case Personnummer, Samordningsnummer:
+	case Personnummer, Samordningsnummer, Reservnummer:
 		return nil
 	}
 	return &PersonIDError{Reason: "unknown person id type"}
@@ -83,18 +90,25 @@ type PersonIDError struct {
 // Error returns "personnummer: " followed by the reason.
 func (e *PersonIDError) Error() string { return "personnummer: " + e.Reason }
 
-// PersonID is a validated Swedish personnummer or samordningsnummer, normalised to 12 digits
-// (YYYYMMDDNNNC). The zero value means "no person id". PersonID is comparable, so it can be a
-// map key. Its String method returns the full number: pass Masked to anything that is logged.
+// PersonID is a validated Swedish personnummer, samordningsnummer or reserve number,
+// normalised to 12 characters (YYYYMMDDNNNC; a reserve number YYYYMMDDLNNN with its letter).
+// The zero value means "no person id". PersonID is comparable, so it can be a map key. Its
+// String method returns the masked form: ask Reveal for the number.
 type PersonID struct {
-	digits string // exactly 12 ASCII digits, or "" for the zero value
+	digits string // exactly 12 ASCII characters, or "" for the zero value
 	typ    PersonIDType
 }
 
-// ParsePersonID parses s, resolving the century of 10-digit forms against the current time.
-// See ParsePersonIDAt for the accepted forms and rules.
+// ParsePersonID parses s as ParsePersonIDAt does at the current time (its Europe/Stockholm
+// date). Code with a clock of its own (a mapping's, the store's) calls ParsePersonIDAt.
 func ParsePersonID(s string) (PersonID, error) {
 	return ParsePersonIDAt(s, time.Now())
+}
+
+// ParsePlausiblePersonID parses s as ParsePersonIDAt does but lets a birth date in the
+// future pass: for the log masker, which must hide anything that may be a person's number.
+func ParsePlausiblePersonID(s string) (PersonID, error) {
+	return parsePersonID(s, time.Now(), false)
 }
 
 // ParsePersonIDAt parses a personnummer or samordningsnummer in one of the forms
@@ -107,6 +121,11 @@ func ParsePersonID(s string) (PersonID, error) {
 // as Skatteverket's own test numbers show, may have month 00, day 00 (60) or a day past the
 // month's end when the real date is unknown, so only month 00-12 and day 00-31 are checked.
 //
+// now is taken as its date in Europe/Stockholm, whatever its location: the hub's server may
+// run in UTC, and at 00:30 on New Year's Day in Stockholm it is still the old year in UTC.
+// A birth date after that date is refused, in every form. A reserve number (YYYYMMDD, a
+// capital letter, three digits; YYYYMMDD-T220 or YYYYMMDDT220) is accepted as Reservnummer.
+//
 // Century of the 10-digit forms: with '-' or no separator, the most recent year ending in YY
 // whose date is not after now's date. With '+' (the person turns 100 this year or is older),
 // the most recent year ending in YY that is at least 100 years before now's year. The '+'
@@ -115,6 +134,14 @@ func ParsePersonID(s string) (PersonID, error) {
 // a century too early during that year. The separator of a 12-digit form is not checked
 // against the age, as the 12 digits are authoritative.
 func ParsePersonIDAt(s string, now time.Time) (PersonID, error) {
+	return parsePersonID(s, now, true)
+}
+
+func parsePersonID(s string, now time.Time, refuseFuture bool) (PersonID, error) {
+	if p, ok, err := parseReserve(s, now, refuseFuture); ok {
+		return p, err
+	}
+	now = now.In(Stockholm())
 	var (
 		digits [12]byte // right-aligned; the century is filled in later for 10-digit input
 		long   bool     // the input had a century
@@ -199,7 +226,56 @@ func ParsePersonIDAt(s string, now time.Time) (PersonID, error) {
 	if typ == Personnummer && !dateExists(year, month, day) {
 		return PersonID{}, &PersonIDError{Reason: "no such date"}
 	}
+	if refuseFuture && bornAfter(year, month, day, now) {
+		return PersonID{}, &PersonIDError{Reason: "birth date in the future"}
+	}
 	return PersonID{digits: string(digits[:]), typ: typ}, nil
+}
+
+// bornAfter reports whether a birth date is after now's date; month or day 0 (a
+// samordningsnummer's unknown part) compares what is known.
+func bornAfter(year, month, day int, now time.Time) bool {
+	ny, nm, nd := now.Date()
+	switch {
+	case year != ny:
+		return year > ny
+	case month == 0 || month != int(nm):
+		return month > int(nm)
+	}
+	return day > nd
+}
+
+// reserveLetters are the letters a reserve (interim) number carries in place of the birth
+// number's first digit, as Skatteverket's and the personnummer project's test data have them
+// (20000101-T220 … N220; E is not one).
+const reserveLetters = "TRSUWXJKLMN"
+
+// parseReserve parses a reserve number in the personnummer forms with a letter in the birth
+// number's first place (YYYYMMDD-T220, YYYYMMDDT220, YYMMDD-T220, YYMMDDT220). The check
+// digit is computed with the letter counted as 1, the rule of that test data. ok is false
+// when s has no letter there, so the caller parses it as a number.
+func parseReserve(s string, now time.Time, refuseFuture bool) (p PersonID, ok bool, err error) {
+	i := len(s) - 4 // the letter's place: the first of the last four
+	if i < 6 || len(s) < 10 || len(s) > 13 {
+		return PersonID{}, false, nil
+	}
+	c := s[i]
+	if c < 'A' || c > 'Z' {
+		return PersonID{}, false, nil // digits, or not a reserve number at all: the number's errors
+	}
+	if !strings.ContainsRune(reserveLetters, rune(c)) {
+		return PersonID{}, true, &PersonIDError{Reason: "reserve number: the letter must be one of " + reserveLetters}
+	}
+	d, err := parsePersonID(s[:i]+"1"+s[i+1:], now, refuseFuture)
+	if err != nil {
+		return PersonID{}, true, err
+	}
+	if d.typ != Personnummer {
+		return PersonID{}, true, &PersonIDError{Reason: "reserve number: no such date"}
+	}
+	b := []byte(d.digits)
+	b[8] = c
+	return PersonID{digits: string(b), typ: Reservnummer}, true, nil
 }
 
 func errFormat() error { return &PersonIDError{Reason: "want 10 or 12 digits"} }
@@ -273,7 +349,9 @@ func (p PersonID) BirthYear() int {
 	return num2(b[0:2])*100 + num2(b[2:4])
 }
 
-// Sex returns the administrative sex from the birth number's last digit (odd man, even woman).
+// Sex returns the administrative sex from the birth number's last digit (odd man, even woman);
+// for a reserve number from the same position, the second of its digits (T220: woman), the
+// rule IVO's pseudo ids follow.
 func (p PersonID) Sex() Sex {
 	if p.IsZero() {
 		return SexUnknown

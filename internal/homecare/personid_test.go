@@ -183,14 +183,29 @@ func TestParsePersonIDStructured(t *testing.T) {
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
-func TestParsePersonIDInterimRejected(t *testing.T) {
+// TestParsePersonIDInterim: the reserve (interim) numbers of the shared test data parse as
+// Reservnummer in all four forms, to the same 12 characters, with the sex the data gives;
+// the ones marked invalid do not.
+func TestParsePersonIDInterim(t *testing.T) {
 	t.Parallel()
-	var list []listEntry
+	var list []struct {
+		listEntry
+		IsFemale bool `json:"isFemale"`
+	}
 	readShared(t, "interim.json", &list)
 	for _, e := range list {
 		for _, s := range []string{e.LongFormat, e.ShortFormat, e.SeparatedFormat, e.SeparatedLong} {
-			if p, err := homecare.ParsePersonIDAt(s, fixedNow); err == nil {
-				t.Errorf("interim number %q parsed as %q; reserve numbers are not supported", s, p)
+			p, err := homecare.ParsePersonIDAt(s, fixedNow)
+			switch {
+			case !e.Valid && err == nil:
+				t.Errorf("invalid interim number %q parsed as %q", s, p)
+			case !e.Valid:
+			case err != nil:
+				t.Errorf("interim number %q: %v", s, err)
+			case p.Type() != homecare.Reservnummer || p.Reveal() != e.LongFormat:
+				t.Errorf("interim number %q = %s %q, want reservnummer %q", s, p.Type(), p.Reveal(), e.LongFormat)
+			case (p.Sex() == homecare.SexFemale) != e.IsFemale:
+				t.Errorf("interim number %q: sex %s, female %v", s, p.Sex(), e.IsFemale)
 			}
 		}
 	}
@@ -230,7 +245,15 @@ func TestParsePersonIDAt(t *testing.T) {
 		{name: "space separator", in: "19090527 1474", now: jan1, wantErr: "personnummer: want 10 or 12 digits"},
 		{name: "letter", in: "4001042A83", now: jan1, wantErr: "personnummer: want 10 or 12 digits"},
 		{name: "separator misplaced", in: "40010-42383", now: jan1, wantErr: "personnummer: want 10 or 12 digits"},
-		{name: "interim", in: "20000101-T220", now: jan1, wantErr: "personnummer: want 10 or 12 digits"},
+		{name: "reserve number", in: "20000101-T220", now: jan1, want: "20000101T220", typ: homecare.Reservnummer, sex: homecare.SexFemale, birth: "2000-01-01"},
+		{name: "reserve number, short", in: "000101T220", now: jan1, want: "20000101T220", typ: homecare.Reservnummer, sex: homecare.SexFemale, birth: "2000-01-01"},
+		{name: "reserve number, letter E", in: "20000101-E221", now: jan1, wantErr: "personnummer: reserve number: the letter must be one of TRSUWXJKLMN"},
+		{name: "reserve number, check digit", in: "20000101-T221", now: jan1, wantErr: "personnummer: check digit does not match"},
+		// Issue 9: the century of a 10-digit number comes from the Stockholm date. At
+		// 2025-12-31 23:30 UTC it is already 2026-01-01 in Stockholm: 261231+... is 1926.
+		{name: "century by the Stockholm date", in: "261231+2385", now: time.Date(2025, 12, 31, 23, 30, 0, 0, time.UTC), want: "192612312385", typ: homecare.Personnummer, sex: homecare.SexFemale, birth: "1926-12-31"},
+		{name: "birth date in the future", in: "202612312385", now: jan1, wantErr: "personnummer: birth date in the future"},
+		{name: "reserve number born in the future", in: "20991231-T223", now: jan1, wantErr: "personnummer: birth date in the future"},
 		{name: "bad check digit", in: "194001042384", now: jan1, wantErr: "personnummer: check digit does not match"},
 		{name: "birth number 000 (list.json)", in: "201509160006", now: jan1, wantErr: "personnummer: birth number must be 001-999"},
 		{name: "month 13", in: "194013042389", now: jan1, wantErr: "personnummer: no such date"},
@@ -354,7 +377,7 @@ func TestPersonIDJSON(t *testing.T) {
 	if got, want := string(b), `{"id":"194001042383","type":"personnummer"}`; got != want {
 		t.Errorf("Marshal = %s, want %s", got, want)
 	}
-	for _, in := range []string{`{"id":"194001042384"}`, `{"id":""}`, `{"type":"reservnummer"}`} {
+	for _, in := range []string{`{"id":"194001042384"}`, `{"id":""}`, `{"type":"pseudo"}`} {
 		if err := json.Unmarshal([]byte(in), &d); err == nil {
 			t.Errorf("Unmarshal(%s) succeeded", in)
 		} else if strings.Contains(err.Error(), "19400104") {

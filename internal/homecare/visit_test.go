@@ -132,7 +132,7 @@ func TestVisitDecodeRejects(t *testing.T) {
 		{"bad method", `"start_method": "tag"`, `"start_method": "nfc"`},
 		{"bad role", `"role": "primary"`, `"role": "boss"`},
 		{"bad person id", `"194001042383"`, `"194001042384"`},
-		{"bad person id type", `"person_id_type": "personnummer"`, `"person_id_type": "reservnummer"`},
+		{"bad person id type", `"person_id_type": "personnummer"`, `"person_id_type": "pseudo"`},
 		{"bad date", `"local_date": "2026-11-23"`, `"local_date": "2026-11-31"`},
 	}
 	for _, tt := range tests {

@@ -195,6 +195,10 @@ func TestMaskString(t *testing.T) {
 		{"19400104-2383", "19400104-****"},
 		{"id:4001042383;", "id:400104-****;"},
 		{"400104+2383", "400104+****"},
+		// Reserve numbers, and a number born in the future, are masked too (issue 9).
+		{"reserv 20000101-T220 och 20000101T220", "reserv 20000101-**** och 20000101-****"},
+		{"framtid 202612312385", "framtid 20261231-****"},
+		{"ordernr 20000101-X99", "ordernr 20000101-X99"},
 		{"ORD-20261123-0001", "ORD-20261123-0001"}, // birth number 000
 		{"1234567890", "1234567890"},               // not Luhn
 		{"11940010423830", "11940010423830"},       // 14 digits: some other number

@@ -89,7 +89,9 @@ func MaskString(s string) string {
 		}
 		end := i
 		run := end - start
-		if (run == 6 || run == 8) && i+5 <= len(s) && (s[i] == '-' || s[i] == '+' || s[i] == ' ') &&
+		if j := reserveEnd(s, i); (run == 6 || run == 8) && j > 0 {
+			end = j // a reserve number: 20000101-T220, 20000101T220
+		} else if (run == 6 || run == 8) && i+5 <= len(s) && (s[i] == '-' || s[i] == '+' || s[i] == ' ') &&
 			isDigit(s[i+1]) && isDigit(s[i+2]) && isDigit(s[i+3]) && isDigit(s[i+4]) &&
 			(i+5 == len(s) || !isDigit(s[i+5])) {
 			end = i + 5
@@ -141,8 +143,23 @@ func isPersonID(id string) bool {
 	if n := len(id) - 5; n > 0 && id[n] == ' ' {
 		id = id[:n] + "-" + id[n+1:]
 	}
-	_, err := homecare.ParsePersonID(id)
+	// A birth date in the future is no number the hub takes, but it may be a person's:
+	// masked all the same.
+	_, err := homecare.ParsePlausiblePersonID(id)
 	return err == nil
+}
+
+// reserveEnd returns where a reserve number's letter and three digits end when they follow
+// a date ending at i (after an optional separator), else 0.
+func reserveEnd(s string, i int) int {
+	if i < len(s) && (s[i] == '-' || s[i] == '+' || s[i] == ' ') {
+		i++
+	}
+	if i+4 > len(s) || s[i] < 'A' || s[i] > 'Z' || !isDigit(s[i+1]) || !isDigit(s[i+2]) || !isDigit(s[i+3]) ||
+		(i+4 < len(s) && isDigit(s[i+4])) {
+		return 0
+	}
+	return i + 4
 }
 
 // maskInt returns the masked form of n when its decimal digits are a person id.
@@ -161,7 +178,7 @@ func maskInt(n uint64) (string, bool) {
 		return "", false
 	}
 	id := string(buf[i:])
-	if _, err := homecare.ParsePersonID(id); err != nil {
+	if _, err := homecare.ParsePlausiblePersonID(id); err != nil {
 		return "", false
 	}
 	var b strings.Builder

@@ -518,6 +518,11 @@ func (t *Tx) writeOrder(ctx context.Context, cur homecare.Order, next *homecare.
 		}
 	}
 
+	if prev := next.Client.PreviousPersonID; !prev.IsZero() && (cur.IsZero() || cur.Client.PreviousPersonID != prev) {
+		if err := t.LinkClient(ctx, next.Client.PersonID, prev); err != nil {
+			return false, err
+		}
+	}
 	id := next.ID
 	if cur.IsZero() {
 		id = uuid.Must(uuid.NewV7())

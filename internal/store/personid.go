@@ -88,7 +88,8 @@ func (c *personIDCodec) decrypt(enc, hash []byte) (string, error) {
 	return string(pt), nil
 }
 
-// validPersonDigits reports whether s is 12 ASCII digits, the normalised
+// validPersonDigits reports whether s is 12 ASCII digits (a reserve number: a capital
+// letter in the ninth place), the normalised
 // form the store accepts. Full validation (Luhn, date) is homecare's job at
 // the edge.
 func validPersonDigits(s string) bool {
@@ -96,7 +97,7 @@ func validPersonDigits(s string) bool {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
+		if (s[i] < '0' || s[i] > '9') && (i != 8 || s[i] < 'A' || s[i] > 'Z') { // a reserve number's letter
 			return false
 		}
 	}

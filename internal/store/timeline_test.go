@@ -189,3 +189,51 @@ func TestJobRunsAndReports(t *testing.T) {
 		}
 	})
 }
+
+// TestClientLinks: an order that names the client's previous identity (a reserve number,
+// then a samordningsnummer replaced by a personnummer) links them: each finds the others.
+func TestClientLinks(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *store.Store, db testDB) {
+		ctx := context.Background()
+		reserve, err := homecare.ParsePersonID("20000101-T220")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var coord homecare.PersonID
+		for _, p := range homecare.OfficialTestPersonIDs() {
+			if p.Type() == homecare.Samordningsnummer {
+				coord = p
+				break
+			}
+		}
+		pnr := homecare.OfficialTestPersonIDs()[0]
+		first := orderEvent(t, "BEST-1", homecare.OrderCreated, 2) // the client's personnummer is pnr
+		first.Order.Client.PersonID, first.Order.Client.PersonIDType = coord, coord.Type()
+		first.Order.Client.PreviousPersonID = reserve
+		apply(t, s, first)
+		change := orderEvent(t, "BEST-1", homecare.OrderCreated, 3)
+		change.Type, change.EventID = homecare.OrderChanged, "BEST-1-changed"
+		change.Order.Client.PersonID, change.Order.Client.PersonIDType = pnr, pnr.Type()
+		change.Order.Client.PreviousPersonID = coord
+		if o := apply(t, s, change); o.Client.PersonID != pnr {
+			t.Fatalf("client after the change = %s, want the personnummer", o.Client.PersonID)
+		}
+		for _, p := range []homecare.PersonID{pnr, coord, reserve} {
+			ids, err := s.ClientIdentities(ctx, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[homecare.PersonID]bool{}
+			for _, id := range ids {
+				got[id] = true
+			}
+			if len(ids) != 3 || ids[0] != p || !got[pnr] || !got[coord] || !got[reserve] {
+				t.Errorf("ClientIdentities(%s) = %v, want all three, it first", p, ids)
+			}
+		}
+		var links int
+		if err := db.raw.QueryRow(`SELECT COUNT(*) FROM client_links`).Scan(&links); err != nil || links != 2 {
+			t.Errorf("client_links rows = %d, %v; want 2", links, err)
+		}
+	})
+}
