@@ -646,6 +646,12 @@ func (o Order) Apply(ev OrderEvent) (Order, error) {
 	if err := ev.Validate(ValidateOptions{}); err != nil {
 		return o, err
 	}
+	return o.apply(ev)
+}
+
+// apply is Apply for an event validated before: a Timeline's, whose events were checked
+// when they were added, folds without validating each again on every date it is asked.
+func (o Order) apply(ev OrderEvent) (Order, error) {
 	if o.IsZero() {
 		if ev.Type != OrderCreated {
 			return o, fmt.Errorf("order %s: %s: %w", ev.Order.ExternalID, ev.Type, ErrUnknownOrder)
@@ -717,6 +723,9 @@ func (o Order) Apply(ev OrderEvent) (Order, error) {
 			return refuse("valid_to %s before valid_from %s", n.ValidTo, n.ValidFrom)
 		}
 	case OrderPaused:
+		if ev.Pause.From.Before(o.DecidedAt) {
+			return refuse("pause from %s before the decision date %s", ev.Pause.From, o.DecidedAt)
+		}
 		p := *ev.Pause
 		if cur := o.Pause; cur != nil {
 			// The interruption goes on: its first day stays, what is

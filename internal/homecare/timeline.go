@@ -70,7 +70,7 @@ func (t Timeline) Add(ev OrderEvent) (Timeline, AddResult, error) {
 	var o Order
 	res := AddResult{Effective: ev.EffectiveDate()}
 	for j, e := range n.events {
-		next, err := o.Apply(e)
+		next, err := o.apply(e) // ev was validated above, the others when they were added
 		if err != nil {
 			if j == i {
 				return t, AddResult{}, err
@@ -104,7 +104,7 @@ func (t Timeline) At(d Date) Order {
 		if d.Before(e.EffectiveDate()) {
 			continue
 		}
-		if next, err := o.Apply(e); err == nil {
+		if next, err := o.apply(e); err == nil {
 			o = next
 		}
 	}
@@ -115,7 +115,7 @@ func (t Timeline) At(d Date) Order {
 func (t Timeline) Final() Order {
 	var o Order
 	for _, e := range t.events {
-		if next, err := o.Apply(e); err == nil {
+		if next, err := o.apply(e); err == nil {
 			o = next
 		}
 	}

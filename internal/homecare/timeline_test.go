@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"testing"
 	"time"
 
@@ -232,6 +233,11 @@ func TestTimelineDefects(t *testing.T) {
 				}
 				wantStatus(t, tl, "2026-11-07", homecare.OrderStatusPaused)
 			}},
+		{"a pause before the decision date is refused",
+			[]tlEvent{created("2026-11-02"), paused("2026-11-05", "2026-10-01", "")},
+			func(t *testing.T, _ homecare.Timeline, _ homecare.AddResult, err error) {
+				wantRefused(t, err, "before the decision date")
+			}},
 		{"an executed_date before the decision date is refused",
 			[]tlEvent{created("2026-11-02"), executed("2026-11-05", "2026-11-01")},
 			func(t *testing.T, _ homecare.Timeline, _ homecare.AddResult, err error) {
@@ -376,7 +382,7 @@ func TestTimelineIndependentOfArrival(t *testing.T) {
 	t.Parallel()
 	r := rand.New(rand.NewPCG(9, 2026))
 	cmpOpts := cmp.Options{cmpPersonID, cmpopts.EquateEmpty(), cmpopts.EquateApproxTime(0)}
-	for n := range 120 {
+	for n := range 300 {
 		evs := randomHistory(t, r)
 		want := arrive(t, evs)
 		for range 4 {
@@ -384,7 +390,11 @@ func TestTimelineIndependentOfArrival(t *testing.T) {
 			r.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
 			got := arrive(t, shuffled)
 			for d := date(t, "2026-11-01"); d.Before(date(t, "2028-01-01")); d = d.AddDays(5) {
-				if diff := cmp.Diff(want.At(d), got.At(d), cmpOpts); diff != "" {
+				w, g := want.At(d), got.At(d)
+				if reflect.DeepEqual(w, g) {
+					continue // cmp.Diff below only explains a difference: it is slow
+				}
+				if diff := cmp.Diff(w, g, cmpOpts); diff != "" {
 					t.Fatalf("history %d on %s: arrival order changed the order (-first +shuffled):\n%s", n, d, diff)
 				}
 			}
@@ -399,7 +409,7 @@ func TestTimelineIndependentOfArrival(t *testing.T) {
 func TestEVBNeverUnderReports(t *testing.T) {
 	t.Parallel()
 	r := rand.New(rand.NewPCG(16, 6))
-	for n := range 150 {
+	for n := range 400 {
 		// One or two orders under the decision: the second after the first was rejected
 		// or ended for a change of provider.
 		first := arrive(t, randomHistory(t, r))

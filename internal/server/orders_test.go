@@ -36,7 +36,10 @@ func TestOrdersLoop(t *testing.T) {
 			defer cancel()
 
 			clients := homecare.OfficialTestPersonIDs()[:10]
-			sent, err := world.Run(ctx, "http://"+srv.Addr(), srv.Store(), clients, time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC), 7)
+			// Decided months ago, as in the demo: the case system's messages are dated in
+			// the past (the hub refuses events dated more than a day ahead of its clock).
+			decided := time.Now().AddDate(0, 0, -demo.DecidedDaysAgo)
+			sent, err := world.Run(ctx, "http://"+srv.Addr(), srv.Store(), clients, decided, 7)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -314,6 +314,9 @@ const qInsertOrderEvent = `INSERT INTO order_events (id, order_id, source_system
 const qProtectClient = `UPDATE clients SET protected_identity = ?, updated_at = ?, version = version + 1
 	WHERE id = ? AND protected_identity <> ?`
 
+// MaxClockSkew is how far ahead of the hub's clock an order event may say it occurred.
+const MaxClockSkew = 24 * time.Hour
+
 // ApplyOrderEvent adds ev to the timeline of the order it names, (ev.SourceSystem,
 // ev.Order.ExternalID), and stores the event and the order as it stands today (by the
 // store's clock, in Europe/Stockholm), atomically with whatever else tx writes.
@@ -340,6 +343,12 @@ func (t *Tx) ApplyOrderEvent(ctx context.Context, ev homecare.OrderEvent, messag
 	}
 	if ev.SourceSystem == "" || ev.EventID == "" || ev.Order.ExternalID == "" {
 		return wrap(errors.New("source system, event id and order external id are required"))
+	}
+	if limit := t.s.clock().Add(MaxClockSkew); ev.OccurredAt.After(limit) {
+		// A case system's clock far ahead would make its change the one in force for
+		// good: every later, real change would be older, and stale.
+		return wrap(&homecare.TransitionError{OrderID: ev.Order.ExternalID, Event: ev.Type,
+			Reason: fmt.Sprintf("occurred_at %s is more than %s ahead of the hub's clock", ev.OccurredAt.UTC().Format(time.RFC3339), MaxClockSkew)})
 	}
 	ctx = t.ctx(ctx)
 	// More than one attempt: on PostgreSQL, a concurrent transaction may create the same

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -93,6 +94,18 @@ func TestOrderEffectiveDates(t *testing.T) {
 		}
 		if got := tl.At(mustDate(t, "2026-11-30")).Status; got != homecare.OrderStatusExecuted {
 			t.Errorf("timeline on 2026-11-30: %s, want executed", got)
+		}
+	})
+}
+
+func TestEventFromTheFutureRefused(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, _ *store.Store, db testDB) {
+		s, _ := openAt(t, db, "2026-11-01")
+		ev := orderEvent(t, "BEST-1", homecare.OrderCreated, 3) // occurred 2026-11-03, two days ahead
+		_, err := s.ApplyOrderEvent(context.Background(), ev, "")
+		var te *homecare.TransitionError
+		if !errors.As(err, &te) || !strings.Contains(err.Error(), "ahead of the hub's clock") {
+			t.Errorf("an event two days ahead = %v, want a TransitionError", err)
 		}
 	})
 }
