@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/knutpunkt/knutpunkt/internal/homecare"
 )
 
 // The audit trail (DOMAIN.md §7.2): who read or was refused what, when,
@@ -165,7 +167,8 @@ func (s *Store) Audit(ctx context.Context, e AuditEntry) (AuditRecord, error) {
 
 // AuditFilter selects audit records; zero fields select all.
 type AuditFilter struct {
-	// ClientPersonID selects the records about one client (12 digits).
+	// ClientPersonID selects the records about one client (12 characters), under each
+	// identity linked to it (store.ClientIdentities).
 	ClientPersonID string
 	// Actor selects one actor, e.g. "hsa:SE2321000016-A1B2".
 	Actor string
@@ -209,11 +212,25 @@ func (s *Store) ListAudit(ctx context.Context, f AuditFilter) ([]AuditRecord, er
 		args  []any
 	)
 	if f.ClientPersonID != "" {
-		hash, _, _, err := s.personKey(f.ClientPersonID)
+		// The client's one history: the records under each identity linked to it (a
+		// reserve number or samordningsnummer the case system used before).
+		pid, err := homecare.ParsePlausiblePersonID(f.ClientPersonID)
 		if err != nil {
 			return nil, fmt.Errorf("audit list: client: %w", err)
 		}
-		where, args = append(where, "client_hash = ?"), append(args, hash)
+		ids, err := s.ClientIdentities(ctx, pid)
+		if err != nil {
+			return nil, fmt.Errorf("audit list: %w", err)
+		}
+		var or []string
+		for _, id := range ids {
+			hash, _, _, err := s.personKey(id.Reveal())
+			if err != nil {
+				return nil, fmt.Errorf("audit list: client: %w", err)
+			}
+			or, args = append(or, "client_hash = ?"), append(args, hash)
+		}
+		where = append(where, "("+strings.Join(or, " OR ")+")")
 	}
 	if f.Actor != "" {
 		where, args = append(where, "actor = ?"), append(args, f.Actor)

@@ -244,6 +244,16 @@ func TestClientLinks(t *testing.T) {
 				t.Errorf("ClientIdentities(%s) = %v, want all three, it first", p, ids)
 			}
 		}
+		// The log list of the client by its personnummer has what was read under the
+		// reserve number too: one history.
+		if _, err := s.Audit(ctx, store.AuditEntry{Actor: "os:test", Action: "order.show", Outcome: store.AuditOK,
+			ClientPersonID: reserve.Reveal()}); err != nil {
+			t.Fatal(err)
+		}
+		recs, err := s.ListAudit(ctx, store.AuditFilter{ClientPersonID: pnr.Reveal()})
+		if err != nil || len(recs) != 1 || recs[0].Action != "order.show" {
+			t.Errorf("ListAudit(personnummer) = %+v, %v; want the record under the reserve number", recs, err)
+		}
 		var links int
 		if err := db.raw.QueryRow(`SELECT COUNT(*) FROM client_links`).Scan(&links); err != nil || links != 2 {
 			t.Errorf("client_links rows = %d, %v; want 2", links, err)
