@@ -90,6 +90,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 		return nil, err
 	}
 	s.plans = plans
+	if name := cfg.Orders.ReceiptsPipeline; name != "" && planNamed(plans, name) == nil {
+		return nil, fmt.Errorf("orders.receipts_pipeline: no pipeline %q in %s", name, cfg.Path(cfg.Pipelines))
+	}
 	if s.store, err = OpenStore(ctx, cfg, opts.Secrets, opts.Clock); err != nil {
 		return nil, err
 	}
