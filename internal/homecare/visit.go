@@ -175,7 +175,31 @@ type Visit struct {
 	IsExtra         bool               `json:"is_extra"` // performed outside the order
 	Staff           []VisitStaff       `json:"staff"`
 	Insatser        []VisitInsats      `json:"insatser,omitempty"`
+	// Version is the source's version of the record (a supervisor's correction is a new
+	// version); 0 when the source does not number them. The store is idempotent on
+	// (source_system, external_id, version) and keeps every change as a correction.
+	Version int `json:"version,omitempty"`
+	// Flags say why the visit is doubtful. The hub sets them (Visit.Check, the store),
+	// never the sender: a flagged visit is stored, counted apart and reviewed, not dropped.
+	Flags []VisitFlag `json:"flags,omitempty"`
 }
+
+// VisitFlag names one reason a visit is doubtful.
+type VisitFlag string
+
+// The visit flags.
+const (
+	FlagTooLong          VisitFlag = "too_long"       // longer than MaxVisitHours
+	FlagInsatsOverrun    VisitFlag = "insats_overrun" // its insatser's minutes add up to more than the visit
+	FlagAmbiguousTime    VisitFlag = "ambiguous_time" // a local time in the repeated hour of the autumn DST night, without offset
+	FlagDeviceClock      VisitFlag = "device_clock"   // the phone's clock far from the received time
+	FlagLate             VisitFlag = "late"           // received days after the visit
+	FlagForeignTag       VisitFlag = "foreign_tag"    // the tag belongs to another client
+	FlagUnknownTag       VisitFlag = "unknown_tag"    // a tag the hub has not registered
+	FlagStaffOverlap     VisitFlag = "staff_overlap"  // the same staff on another visit at the same time
+	FlagNoOrder          VisitFlag = "no_order"       // no order in force for the client and provider that day
+	FlagFutureTimestamps VisitFlag = "future"         // times after it was received
+)
 
 // ValidateOptions selects environment-dependent visit rules.
 type ValidateOptions struct {
