@@ -310,13 +310,14 @@ func (s *Summary) Print(w io.Writer) {
 	}
 	var visits int64
 	for _, t := range s.Totals {
-		visits += t.Visits
+		visits += t.Visits + t.NoOrder + t.Declined + t.Cancelled + t.InProgress
 	}
-	fmt.Fprintf(w, "\nVisits stored (%d), executed time per day and provider:\n", visits)
+	fmt.Fprintf(w, "\nVisits stored (%d), executed time per day and provider (what counts: completed, under an order in force):\n", visits)
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  DAY\tPROVIDER\tVISITS\tMINUTES")
+	fmt.Fprintln(tw, "  DAY\tPROVIDER\tVISITS\tMINUTES\tNO ORDER\tDECLINED\tCANCELLED\tIN PROGRESS")
 	for _, t := range s.Totals {
-		fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\n", t.LocalDate, t.ProviderID, t.Visits, t.Minutes)
+		fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\n", t.LocalDate, t.ProviderID, t.Visits, t.Minutes,
+			t.NoOrder, t.Declined, t.Cancelled, t.InProgress)
 	}
 	tw.Flush()
 	if s.Orders != nil {

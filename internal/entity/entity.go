@@ -65,6 +65,9 @@ var Kinds = []Kind{
 				return false, fmt.Errorf("visit: got %T, not prepared (entity.Prepare)", e)
 			}
 			_, err := tx.UpsertVisit(ctx, v)
+			if _, ok := errors.AsType[*store.VisitVersionError](err); ok {
+				return false, adapters.Permanent(err) // the same again will not apply
+			}
 			return false, err
 		},
 	},

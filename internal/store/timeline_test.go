@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -257,6 +259,40 @@ func TestClientLinks(t *testing.T) {
 		var links int
 		if err := db.raw.QueryRow(`SELECT COUNT(*) FROM client_links`).Scan(&links); err != nil || links != 2 {
 			t.Errorf("client_links rows = %d, %v; want 2", links, err)
+		}
+	})
+}
+
+// TestVisitTotalsCountWhatCounts: executed time counts completed visits under an order in
+// force; declined, cancelled, in-progress and no-order visits are shown apart.
+func TestVisitTotalsCountWhatCounts(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, _ *store.Store, db testDB) {
+		ctx := context.Background()
+		s, _ := openAt(t, db, "2026-11-23")
+		apply(t, s, orderEvent(t, "BEST-1", homecare.OrderCreated, 2)) // the sample visit's client, omsorg-norr, from 2026-11-10
+		other := homecare.OfficialTestPersonIDs()[5]
+		for i, tc := range []struct {
+			status homecare.VisitStatus
+			client homecare.PersonID
+		}{
+			{homecare.VisitCompleted, homecare.PersonID{}}, {homecare.VisitPartiallyDeclined, homecare.PersonID{}},
+			{homecare.VisitDeclined, homecare.PersonID{}}, {homecare.VisitCancelled, homecare.PersonID{}},
+			{homecare.VisitInProgress, homecare.PersonID{}}, {homecare.VisitCompleted, other},
+		} {
+			v := sampleVisit(t) // 32 minutes on 2026-11-23
+			v.ExternalID, v.Status = fmt.Sprintf("TES-%d", i), tc.status
+			if !tc.client.IsZero() {
+				v.Client = homecare.VisitClient{PersonID: tc.client, PersonIDType: tc.client.Type()}
+			}
+			if _, err := s.UpsertVisit(ctx, v); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := s.VisitTotals(ctx, store.VisitFilter{})
+		want := []store.VisitTotal{{LocalDate: "2026-11-23", ProviderID: "omsorg-norr", Visits: 2, Minutes: 64,
+			NoOrder: 1, NoOrderMinutes: 32, Declined: 1, Cancelled: 1, InProgress: 1}}
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("VisitTotals = %+v, %v; want %+v", got, err, want)
 		}
 	})
 }

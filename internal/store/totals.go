@@ -5,34 +5,58 @@ import (
 	"fmt"
 )
 
-// VisitTotal is the executed time of one provider on one day: the figure
-// nightly reconciliation compares with granted time.
+// VisitTotal is the executed time of one provider on one day: the figure nightly
+// reconciliation compares with granted time. Only completed (or partly declined) visits
+// under an order in force count; the rest are shown apart, never added in.
 type VisitTotal struct {
 	// LocalDate is the day in Europe/Stockholm, YYYY-MM-DD.
 	LocalDate string
 	// ProviderID is the provider id the visits carry.
 	ProviderID string
-	// Visits is how many visits were stored.
-	Visits int64
-	// Minutes is their summed duration.
+	// Visits and Minutes are what counts: completed or partly declined visits of a client
+	// whose order with this provider was in force that day.
+	Visits  int64
 	Minutes int64
+	// NoOrder and NoOrderMinutes are completed visits with no order in force for the client
+	// and provider that day: care given outside any order, for review.
+	NoOrder, NoOrderMinutes int64
+	// Declined, Cancelled and InProgress count the visits of those statuses.
+	Declined, Cancelled, InProgress int64
 }
+
+// qVisitTotals sums visits per day and provider with whether an order was in force: an
+// order of the client with the provider, in force from valid_from, not past valid_to or
+// its end, and not rejected (the stored projection as of today).
+const qVisitTotals = `SELECT local_date, provider_ref,
+	SUM(CASE WHEN done AND has_order THEN 1 ELSE 0 END),
+	SUM(CASE WHEN done AND has_order THEN duration_minutes ELSE 0 END),
+	SUM(CASE WHEN done AND NOT has_order THEN 1 ELSE 0 END),
+	SUM(CASE WHEN done AND NOT has_order THEN duration_minutes ELSE 0 END),
+	SUM(CASE WHEN status = 'declined' THEN 1 ELSE 0 END),
+	SUM(CASE WHEN status = 'cancelled' THEN 1 ELSE 0 END),
+	SUM(CASE WHEN status = 'in_progress' THEN 1 ELSE 0 END)
+	FROM (SELECT v.local_date, v.provider_ref, v.status, v.duration_minutes,
+		(v.status = 'completed' OR v.status = 'partially_declined') AS done,
+		EXISTS (SELECT 1 FROM orders o WHERE o.client_id = v.client_id AND o.provider_ref = v.provider_ref
+			AND o.valid_from <= v.local_date AND (o.valid_to IS NULL OR o.valid_to >= v.local_date)
+			AND (o.ended_on IS NULL OR o.ended_on >= v.local_date) AND o.status <> 'rejected') AS has_order
+		FROM visits v WHERE 1 = 1`
 
 // VisitTotals sums visits per day and provider, ordered by day and
 // provider; f's date and provider bounds apply, its Limit does not.
 func (s *Store) VisitTotals(ctx context.Context, f VisitFilter) ([]VisitTotal, error) {
-	q := `SELECT local_date, provider_ref, COUNT(*), COALESCE(SUM(duration_minutes), 0) FROM visits WHERE 1 = 1`
+	q := qVisitTotals
 	var args []any
 	if !f.LocalDateFrom.IsZero() {
-		q, args = q+` AND local_date >= ?`, append(args, f.LocalDateFrom.String())
+		q, args = q+` AND v.local_date >= ?`, append(args, f.LocalDateFrom.String())
 	}
 	if !f.LocalDateTo.IsZero() {
-		q, args = q+` AND local_date <= ?`, append(args, f.LocalDateTo.String())
+		q, args = q+` AND v.local_date <= ?`, append(args, f.LocalDateTo.String())
 	}
 	if f.Provider != "" {
-		q, args = q+` AND provider_ref = ?`, append(args, f.Provider)
+		q, args = q+` AND v.provider_ref = ?`, append(args, f.Provider)
 	}
-	q += ` GROUP BY local_date, provider_ref ORDER BY local_date, provider_ref`
+	q += `) x GROUP BY local_date, provider_ref ORDER BY local_date, provider_ref`
 	rows, err := s.rdb.QueryContext(ctx, s.q(q), args...)
 	if err != nil {
 		return nil, fmt.Errorf("visit totals: %w", err)
@@ -42,7 +66,8 @@ func (s *Store) VisitTotals(ctx context.Context, f VisitFilter) ([]VisitTotal, e
 	for rows.Next() {
 		var t VisitTotal
 		var day dateValue
-		if err := rows.Scan(&day, &t.ProviderID, &t.Visits, &t.Minutes); err != nil {
+		if err := rows.Scan(&day, &t.ProviderID, &t.Visits, &t.Minutes, &t.NoOrder, &t.NoOrderMinutes,
+			&t.Declined, &t.Cancelled, &t.InProgress); err != nil {
 			return nil, fmt.Errorf("visit totals: %w", err)
 		}
 		t.LocalDate = string(day)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -47,7 +48,8 @@ const (
 
 const visitCols = `source_system, external_id, client_id, provider_ref, unit_ref,
 	planned_visit_ref, start_at, end_at, device_start_at, device_end_at, local_date, duration_minutes,
-	recorded_offline, start_method, end_method, start_tag_uid, end_tag_uid, status, outside_home, is_extra`
+	recorded_offline, start_method, end_method, start_tag_uid, end_tag_uid, status, outside_home, is_extra,
+	source_version, flags`
 
 // qInsertVisit is the import path's statement: a new visit is one plain
 // insert. (An upsert with RETURNING costs SQLite an ephemeral table per call,
@@ -55,7 +57,7 @@ const visitCols = `source_system, external_id, client_id, provider_ref, unit_ref
 const (
 	qInsertVisitsPrefix = `INSERT INTO visits (id, ` + visitCols + `, created_at, updated_at) VALUES `
 	qInsertVisitsSuffix = ` ON CONFLICT (source_system, external_id) DO NOTHING`
-	qInsertVisit        = qInsertVisitsPrefix + `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)` + qInsertVisitsSuffix
+	qInsertVisit        = qInsertVisitsPrefix + `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)` + qInsertVisitsSuffix
 )
 
 // qUpdateVisit overwrites a known visit; its parameters are qInsertVisit's
@@ -64,7 +66,7 @@ const qUpdateVisit = `UPDATE visits SET source_system = ?, external_id = ?, clie
 	unit_ref = ?, planned_visit_ref = ?, start_at = ?, end_at = ?, device_start_at = ?, device_end_at = ?,
 	local_date = ?, duration_minutes = ?, recorded_offline = ?, start_method = ?, end_method = ?,
 	start_tag_uid = ?, end_tag_uid = ?, status = ?, outside_home = ?, is_extra = ?,
-	updated_at = ?, version = version + 1
+	source_version = ?, flags = ?, updated_at = ?, version = version + 1
 	WHERE source_system = ? AND external_id = ?`
 
 const (
@@ -73,6 +75,32 @@ const (
 	qDeleteVisitStaff    = `DELETE FROM visit_staff WHERE visit_id = ?`
 	qDeleteVisitInsatser = `DELETE FROM visit_insatser WHERE visit_id = ?`
 )
+
+// LateAfter is how long after a visit's end its record may arrive before it is flagged
+// late (homecare.FlagLate) and its client-day queued for reconciliation again: a phone
+// offline over a weekend syncs within it.
+const LateAfter = 48 * time.Hour
+
+// joinFlags is the visits.flags column: the flags, comma-separated.
+func joinFlags(fs []homecare.VisitFlag) string {
+	parts := make([]string, len(fs))
+	for i, f := range fs {
+		parts[i] = string(f)
+	}
+	return strings.Join(parts, ",")
+}
+
+// splitFlags reads the visits.flags column.
+func splitFlags(s string) []homecare.VisitFlag {
+	if s == "" {
+		return nil
+	}
+	var out []homecare.VisitFlag
+	for _, f := range strings.Split(s, ",") {
+		out = append(out, homecare.VisitFlag(f))
+	}
+	return out
+}
 
 // PreparedVisit is a visit with its rows computed (person id hash and
 // ciphertext, client id, times), made by Store.PrepareVisit off the writer's
@@ -111,12 +139,18 @@ func (s *Store) PrepareVisit(v homecare.Visit) PreparedVisit {
 		pidType = v.Client.PersonID.Type()
 	}
 	p.pidType = string(pidType)
-	p.at = s.tv(now())
+	received := s.clock()
+	p.at = s.tv(received)
+	if received.Sub(v.EndAt) > LateAfter && !slices.Contains(v.Flags, homecare.FlagLate) {
+		// Received days after it ended: the day's reconciliation must run again.
+		p.v.Flags = append(slices.Clone(v.Flags), homecare.FlagLate)
+		v = p.v
+	}
 	p.row = []any{
 		newID(), v.SourceSystem, v.ExternalID, p.clientID, v.ProviderID, v.UnitID, v.PlannedVisitRef,
 		s.tv(v.StartAt), s.tv(v.EndAt), s.ntv(v.DeviceStartAt), s.ntv(v.DeviceEndAt), v.LocalDate.String(),
 		v.DurationMinutes, v.RecordedOffline, string(v.StartMethod), string(v.EndMethod), v.StartTagUID, v.EndTagUID,
-		string(v.Status), v.OutsideHome, v.IsExtra, p.at, p.at,
+		string(v.Status), v.OutsideHome, v.IsExtra, v.Version, joinFlags(v.Flags), p.at, p.at,
 	}
 	if len(v.Staff) > 0 {
 		p.staff = make([]any, 0, 4*len(v.Staff))
@@ -166,6 +200,11 @@ func (t *Tx) UpsertVisit(ctx context.Context, p PreparedVisit) (string, error) {
 		t.wb.visits.add(args...)
 		t.wb.addChildren(&t.wb.staff, id, p.staff, 4)
 		t.wb.addChildren(&t.wb.insatser, id, p.insatser, 6)
+		if slices.Contains(v.Flags, homecare.FlagLate) {
+			if err := t.queueReconcile(ctx, p.clientID, v.LocalDate, v.ProviderID, "late"); err != nil {
+				return "", fmt.Errorf("upsert visit %s/%s: %w", v.SourceSystem, v.ExternalID, err)
+			}
+		}
 		return id, nil
 	}
 	res, err := t.exec(ctx, qInsertVisit, args...)
@@ -177,8 +216,22 @@ func (t *Tx) UpsertVisit(ctx context.Context, p PreparedVisit) (string, error) {
 		return "", fmt.Errorf("upsert visit %s/%s: %w", v.SourceSystem, v.ExternalID, err)
 	}
 	if n == 0 {
-		// A known visit: overwrite it and replace its children. (A new
-		// visit has no children, which saves two deletes on the import path.)
+		// A known visit: a new version corrects it (kept in visit_corrections), the
+		// same one again is nothing, an older one is history already.
+		cur, err := t.s.loadVisits(ctx, t, visitSelect+` WHERE v.source_system = ? AND v.external_id = ?`, v.SourceSystem, v.ExternalID)
+		if err != nil || len(cur) == 0 {
+			return "", fmt.Errorf("upsert visit %s/%s: read the stored visit: %v", v.SourceSystem, v.ExternalID, err)
+		}
+		old := cur[0]
+		changes := visitChanges(old, *v)
+		switch {
+		case v.Version != 0 && v.Version < old.Version:
+			return t.visitID(ctx, v)
+		case len(changes) == 0:
+			return t.visitID(ctx, v) // the same record again
+		case v.Version != 0 && v.Version == old.Version:
+			return "", &VisitVersionError{SourceSystem: v.SourceSystem, ExternalID: v.ExternalID, Version: v.Version, Fields: fieldsOf(changes)}
+		}
 		upd := append(args[1:len(args)-2:len(args)-2], at, v.SourceSystem, v.ExternalID)
 		if _, err := t.exec(ctx, qUpdateVisit, upd...); err != nil {
 			return "", fmt.Errorf("upsert visit %s/%s: %w", v.SourceSystem, v.ExternalID, err)
@@ -192,6 +245,18 @@ func (t *Tx) UpsertVisit(ctx context.Context, p PreparedVisit) (string, error) {
 		}
 		if _, err := t.exec(ctx, qDeleteVisitInsatser, id); err != nil {
 			return "", fmt.Errorf("upsert visit %s/%s: insatser: %w", v.SourceSystem, v.ExternalID, err)
+		}
+		if err := t.recordCorrection(ctx, id, old, *v, changes); err != nil {
+			return "", fmt.Errorf("upsert visit %s/%s: %w", v.SourceSystem, v.ExternalID, err)
+		}
+		for _, d := range []homecare.Visit{old, *v} {
+			if err := t.queueReconcile(ctx, p.clientID, d.LocalDate, d.ProviderID, "correction"); err != nil {
+				return "", fmt.Errorf("upsert visit %s/%s: %w", v.SourceSystem, v.ExternalID, err)
+			}
+		}
+	} else if slices.Contains(v.Flags, homecare.FlagLate) {
+		if err := t.queueReconcile(ctx, p.clientID, v.LocalDate, v.ProviderID, "late"); err != nil {
+			return "", fmt.Errorf("upsert visit %s/%s: %w", v.SourceSystem, v.ExternalID, err)
 		}
 	}
 	// Children go in one multi-row insert per table: on the import path a
@@ -263,12 +328,14 @@ type visitRow struct {
 	Status          string    `db:"status"`
 	OutsideHome     bool      `db:"outside_home"`
 	IsExtra         bool      `db:"is_extra"`
+	SourceVersion   int       `db:"source_version"`
+	Flags           string    `db:"flags"`
 }
 
 const visitSelect = `SELECT v.id, v.source_system, v.external_id, c.person_id_hash, c.person_id_enc, c.person_id_type,
 	v.provider_ref, v.unit_ref, v.planned_visit_ref, v.start_at, v.end_at, v.device_start_at, v.device_end_at,
 	v.local_date, v.duration_minutes, v.recorded_offline, v.start_method, v.end_method, v.start_tag_uid,
-	v.end_tag_uid, v.status, v.outside_home, v.is_extra
+	v.end_tag_uid, v.status, v.outside_home, v.is_extra, v.source_version, v.flags
 	FROM visits v JOIN clients c ON c.id = v.client_id`
 
 type visitStaffRow struct {
@@ -329,11 +396,17 @@ func (s *Store) ListVisits(ctx context.Context, f VisitFilter) ([]homecare.Visit
 
 // visits runs a visitSelect query and loads the children of what it found.
 func (s *Store) visits(ctx context.Context, query string, args ...any) ([]homecare.Visit, error) {
+	return s.loadVisits(ctx, s, query, args...)
+}
+
+// loadVisits runs a visitSelect query on q (the store, or a transaction that must see
+// its own writes) and loads the children of what it found.
+func (s *Store) loadVisits(ctx context.Context, q reader, query string, args ...any) ([]homecare.Visit, error) {
 	if s.pid == nil {
 		return nil, ErrNoPersonIDKeys
 	}
 	var rows []visitRow
-	if err := s.sel(ctx, &rows, query, args...); err != nil {
+	if err := q.sel(ctx, &rows, query, args...); err != nil {
 		return nil, err
 	}
 	if len(rows) == 0 {
@@ -365,18 +438,25 @@ func (s *Store) visits(ctx context.Context, query string, args ...any) ([]homeca
 			StartMethod: homecare.RegistrationMethod(r.StartMethod), EndMethod: homecare.RegistrationMethod(r.EndMethod),
 			StartTagUID: r.StartTagUID, EndTagUID: r.EndTagUID,
 			Status: homecare.VisitStatus(r.Status), OutsideHome: r.OutsideHome, IsExtra: r.IsExtra,
+			Version: r.SourceVersion, Flags: splitFlags(r.Flags),
 		}
 		idx[r.ID] = i
 		ids[i] = r.ID
 	}
 
-	q, qargs, err := sqlx.In(`SELECT visit_id, hsa_id, staff_ref, role FROM visit_staff
-		WHERE visit_id IN (?) ORDER BY visit_id, position`, ids)
-	if err != nil {
-		return nil, err
+	in := func(dest any, query string) error {
+		iq, iargs, err := sqlx.In(query, ids)
+		if err != nil {
+			return err
+		}
+		if s.dialect == DialectPostgres {
+			iq = sqlx.Rebind(sqlx.DOLLAR, iq)
+		}
+		return sqlx.SelectContext(ctx, q.queryer(), dest, iq, iargs...)
 	}
 	var staff []visitStaffRow
-	if err := s.rdb.SelectContext(ctx, &staff, s.rdb.Rebind(q), qargs...); err != nil {
+	if err := in(&staff, `SELECT visit_id, hsa_id, staff_ref, role FROM visit_staff
+		WHERE visit_id IN (?) ORDER BY visit_id, position`); err != nil {
 		return nil, fmt.Errorf("staff: %w", err)
 	}
 	for _, r := range staff {
@@ -384,13 +464,9 @@ func (s *Store) visits(ctx context.Context, query string, args ...any) ([]homeca
 		v.Staff = append(v.Staff, homecare.VisitStaff{HSAID: homecare.HSAID(r.HSAID), StaffRef: r.StaffRef, Role: homecare.StaffRole(r.Role)})
 	}
 
-	q, qargs, err = sqlx.In(`SELECT visit_id, code, minutes, declined, declined_reason, double_staffed
-		FROM visit_insatser WHERE visit_id IN (?) ORDER BY visit_id, position`, ids)
-	if err != nil {
-		return nil, err
-	}
 	var ins []visitInsatsRow
-	if err := s.rdb.SelectContext(ctx, &ins, s.rdb.Rebind(q), qargs...); err != nil {
+	if err := in(&ins, `SELECT visit_id, code, minutes, declined, declined_reason, double_staffed
+		FROM visit_insatser WHERE visit_id IN (?) ORDER BY visit_id, position`); err != nil {
 		return nil, fmt.Errorf("insatser: %w", err)
 	}
 	for _, r := range ins {

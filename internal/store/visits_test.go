@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -60,8 +61,9 @@ func sampleVisit(t testing.TB) homecare.Visit {
 var cmpVisit = cmp.Comparer(func(a, b homecare.PersonID) bool { return a == b })
 
 func TestUpsertVisitIdempotent(t *testing.T) {
-	forEachDialect(t, func(t *testing.T, s *store.Store, db testDB) {
+	forEachDialect(t, func(t *testing.T, _ *store.Store, db testDB) {
 		ctx := context.Background()
+		s, _ := openAt(t, db, "2026-11-23") // received the day it was made: not late
 		v := sampleVisit(t)
 		id1, err := s.UpsertVisit(ctx, v)
 		if err != nil {
@@ -97,6 +99,14 @@ func TestUpsertVisitIdempotent(t *testing.T) {
 		if diff := cmp.Diff(v2, got, cmpVisit); diff != "" {
 			t.Errorf("Visit after corrected upsert mismatch (-want +got):\n%s", diff)
 		}
+		// The correction is kept: what changed, from and to what.
+		_, hist, err := s.VisitHistory(ctx, "tes", "TES-2026-000001")
+		if err != nil || len(hist) != 1 {
+			t.Fatalf("VisitHistory = %d corrections, %v; want 1", len(hist), err)
+		}
+		if got := strings.Join(fieldsChanged(hist[0]), ","); got != "device_end_at,device_start_at,insatser,staff,status" {
+			t.Errorf("correction changed %s", got)
+		}
 		for table, want := range map[string]int{"visits": 1, "visit_staff": 2, "visit_insatser": 1, "clients": 1} {
 			var n int
 			if err := db.raw.QueryRow(`SELECT COUNT(*) FROM ` + table).Scan(&n); err != nil {
@@ -108,6 +118,68 @@ func TestUpsertVisitIdempotent(t *testing.T) {
 		}
 		if _, err := s.Visit(ctx, "tes", "nope"); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("Visit(unknown) err = %v, want ErrNotFound", err)
+		}
+	})
+}
+
+func fieldsChanged(c store.VisitCorrection) []string {
+	var out []string
+	for _, f := range c.Changes {
+		out = append(out, f.Field)
+	}
+	return out
+}
+
+// TestVisitVersions: a source that numbers its records gets idempotency by version — the
+// same version again is nothing, a changed one under the same version is refused (a
+// correction needs a new version), an older one changes nothing, a newer one is a
+// correction; and a record received days late is flagged and its day queued.
+func TestVisitVersions(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, _ *store.Store, db testDB) {
+		ctx := context.Background()
+		s, clock := openAt(t, db, "2026-11-23")
+		v := sampleVisit(t)
+		v.Version = 2
+		if _, err := s.UpsertVisit(ctx, v); err != nil {
+			t.Fatal(err)
+		}
+		same := v
+		same.Status = homecare.VisitCancelled
+		_, err := s.UpsertVisit(ctx, same)
+		var ve *store.VisitVersionError
+		if !errors.As(err, &ve) || !strings.Contains(err.Error(), "status") || strings.Contains(err.Error(), "194001042383") {
+			t.Errorf("a change under the same version = %v, want a VisitVersionError naming status", err)
+		}
+		older := same
+		older.Version = 1
+		if _, err := s.UpsertVisit(ctx, older); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.Visit(ctx, "tes", v.ExternalID); got.Status != homecare.VisitCompleted || got.Version != 2 {
+			t.Errorf("after an older version: %s v%d, want completed v2", got.Status, got.Version)
+		}
+		newer := same
+		newer.Version = 3
+		clock.set(t, "2026-11-27") // the supervisor's correction, days later
+		if _, err := s.UpsertVisit(ctx, newer); err != nil {
+			t.Fatal(err)
+		}
+		got, hist, err := s.VisitHistory(ctx, "tes", v.ExternalID)
+		if err != nil || got.Status != homecare.VisitCancelled || len(hist) != 1 || hist[0].FromVersion != 2 || hist[0].ToVersion != 3 {
+			t.Fatalf("after version 3: %s, %+v, %v", got.Status, hist, err)
+		}
+
+		late := sampleVisit(t)
+		late.ExternalID = "TES-LATE"
+		if _, err := s.UpsertVisit(ctx, late); err != nil { // ended 2026-11-23, received 2026-11-27
+			t.Fatal(err)
+		}
+		if got, _ := s.Visit(ctx, "tes", "TES-LATE"); !slices.Contains(got.Flags, homecare.FlagLate) {
+			t.Errorf("a record four days late has flags %v, want late", got.Flags)
+		}
+		days, err := s.ReconcileDays(ctx)
+		if err != nil || len(days) != 1 || days[0].LocalDate != mustDate(t, "2026-11-23") {
+			t.Errorf("reconcile days = %+v, %v; want 2026-11-23 once (correction and late record)", days, err)
 		}
 	})
 }
