@@ -23,6 +23,10 @@ type Tx struct {
 	// batch of visits ensures each client once. Cleared when a savepoint
 	// rolls back, as that may have removed one.
 	clients map[string]bool
+	// queued are the client-days queued for reconciliation in this transaction
+	// (queueReconcile): a batch of late visits of one client queues the day once.
+	// Cleared with clients.
+	queued map[string]bool
 	// detached makes statements ignore the caller's cancellation. A Writer
 	// sets it: its transaction is shared, and with pgx a query cancelled
 	// mid-flight breaks the connection and so the whole batch.
@@ -296,6 +300,7 @@ func (t *Tx) savepoint(ctx context.Context, fn func(*Tx) error) (err error) {
 		}
 		if err != nil {
 			clear(t.clients)
+			clear(t.queued)
 			if _, rerr := t.exec(ctx, "ROLLBACK TO SAVEPOINT op"); rerr != nil {
 				err = fmt.Errorf("%w (and roll back savepoint: %v)", err, rerr)
 				return

@@ -117,6 +117,14 @@ func (t *Tx) recordCorrection(ctx context.Context, visitID string, cur, next hom
 // queueReconcile marks a client's day with a provider for the nightly reconciliation to
 // read again.
 func (t *Tx) queueReconcile(ctx context.Context, clientID string, day homecare.Date, provider, reason string) error {
+	key := clientID + "\x00" + day.String() + "\x00" + provider
+	if t.queued[key] {
+		return nil
+	}
+	if t.queued == nil {
+		t.queued = map[string]bool{}
+	}
+	t.queued[key] = true
 	if _, err := t.exec(ctx, `INSERT INTO reconcile_days (client_id, local_date, provider_ref, reason, queued_at)
 		VALUES (?, ?, ?, ?, ?) ON CONFLICT (client_id, local_date, provider_ref) DO NOTHING`,
 		clientID, day.String(), provider, reason, t.s.tv(t.s.clock())); err != nil {
