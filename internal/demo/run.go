@@ -55,6 +55,12 @@ type Summary struct {
 	DeadLetter []store.DeadLetterRecord
 	Totals     []store.VisitTotal
 	Orders     *OrderSummary
+	// Corrected is the visit a supervisor corrected, with its history; Late the visit a
+	// phone synced days late; Reconcile the client-days queued for reconciliation again.
+	Corrected   homecare.Visit
+	Corrections []store.VisitCorrection
+	Late        homecare.Visit
+	Reconcile   []store.ReconcileDay
 }
 
 // MessageCounts are one pipeline's messages in the log by status: the
@@ -158,11 +164,26 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		return nil, err
 	}
 	m.FollowOrders(care)
-	tes := &TES{URL: base + "/ingest/tes_visits", Client: &http.Client{Timeout: 10 * time.Second}}
+	tes := &TES{URL: base + "/ingest/tes_visits", Client: &http.Client{Timeout: 10 * time.Second},
+		Sync: func(at time.Time) {
+			if at.IsZero() {
+				night.Store(0)
+			} else {
+				night.Store(int64(time.Until(at)))
+			}
+		}}
 	sent, err := tes.Run(ctx, m, opts.Today, opts.Days, opts.Seed)
 	if err != nil {
 		return nil, err
 	}
+	if err := waitSettled(ctx, srv.Store(), 25*time.Second); err != nil {
+		return nil, err
+	}
+	corrected, late, err := tes.Afterwards(ctx, m, opts.Today, opts.Seed)
+	if err != nil {
+		return nil, err
+	}
+	sent += 2
 	if err := waitSettled(ctx, srv.Store(), 25*time.Second); err != nil {
 		return nil, err
 	}
@@ -180,6 +201,17 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	sum, err := summarize(ctx, srv.Store(), sent)
 	if err != nil {
 		return nil, err
+	}
+	if corrected != "" {
+		if sum.Corrected, sum.Corrections, err = srv.Store().VisitHistory(ctx, "tes", corrected); err != nil {
+			return nil, err
+		}
+		if sum.Late, err = srv.Store().Visit(ctx, "tes", late); err != nil {
+			return nil, err
+		}
+		if sum.Reconcile, err = srv.Store().ReconcileDays(ctx); err != nil {
+			return nil, err
+		}
 	}
 	if sum.Orders, err = orders.Summarize(ctx, srv.Store(), sentOrders); err != nil {
 		return nil, err
@@ -320,6 +352,22 @@ func (s *Summary) Print(w io.Writer) {
 			t.NoOrder, t.Declined, t.Cancelled, t.InProgress)
 	}
 	tw.Flush()
+	if len(s.Corrections) > 0 {
+		c := s.Corrections[len(s.Corrections)-1]
+		var fields []string
+		for _, f := range c.Changes {
+			fields = append(fields, fmt.Sprintf("%s %s → %s", f.Field, f.Old, f.New))
+		}
+		fmt.Fprintf(w, "\nThe next morning a supervisor corrected visit %s (version %d → %d: %s); the correction is kept (`knut visits show %s`).\n",
+			s.Corrected.ExternalID, c.FromVersion, c.ToVersion, strings.Join(fields, "; "), s.Corrected.ExternalID)
+	}
+	if s.Late.ExternalID != "" {
+		fmt.Fprintf(w, "A phone that had been offline synced visit %s of %s: stored, flagged %v.\n", s.Late.ExternalID, s.Late.LocalDate, s.Late.Flags)
+		fmt.Fprintf(w, "Client-days queued for the nightly reconciliation to read again: %d\n", len(s.Reconcile))
+		for _, d := range s.Reconcile {
+			fmt.Fprintf(w, "  %s  %s  %s\n", d.LocalDate, d.Provider, d.Reason)
+		}
+	}
 	if s.Orders != nil {
 		s.Orders.Print(w)
 	}
@@ -340,21 +388,74 @@ func sortedKeys[V any](m map[string]V) []string {
 type TES struct {
 	URL    string
 	Client *http.Client
+	// Sync, if set, moves the hub's clock to when a day's visits arrive (the zero time:
+	// back to now), so that each day's sync is on time and only a late one is late.
+	Sync func(time.Time)
+	sent []TESVisit // the good visits sent, for Afterwards
 }
 
 // Run registers days of visits ending the day before today, plus the bad
 // and duplicate messages a real feed has, and returns how many it sent.
 func (t *TES) Run(ctx context.Context, m *Municipality, today time.Time, days int, seed uint64) (int, error) {
 	var visits []TESVisit
-	seq := 0
+	seq, posted := 0, 0
 	first := today.AddDate(0, 0, -days)
 	for d := range days {
-		visits = append(visits, m.Visits(first.AddDate(0, 0, d), seed, &seq)...)
+		day := m.Visits(first.AddDate(0, 0, d), seed, &seq)
+		if d < days-1 && t.Sync != nil {
+			// The phones sync each evening: the day's visits arrive that day.
+			t.Sync(first.AddDate(0, 0, d).Add(21 * time.Hour))
+			if err := t.postAll(ctx, day); err != nil {
+				return 0, err
+			}
+			t.sent, posted = append(t.sent, day...), posted+len(day)
+			continue
+		}
+		visits = append(visits, day...)
+		t.sent = append(t.sent, day...)
 	}
-	visits = append(visits, badVisits(visits[0])...)
+	if t.Sync != nil {
+		t.Sync(time.Time{}) // back to now
+	}
+	visits = append(visits, badVisits(t.sent[0])...)
 	// A phone that synced twice: the same visit arrives again.
-	visits = append(visits, visits[1])
+	visits = append(visits, t.sent[1])
 
+	if err := t.postAll(ctx, visits); err != nil {
+		return 0, err
+	}
+	return posted + len(visits), nil
+}
+
+// Afterwards is what a TES sends later than the day's sync: a supervisor's correction of
+// one visit the next morning (a new version, ended 15 minutes later: the staff member
+// forgot to tag out), and a phone that was offline syncing a visit from five days ago.
+// It returns the two visit ids.
+func (t *TES) Afterwards(ctx context.Context, m *Municipality, today time.Time, seed uint64) (corrected, late string, err error) {
+	seq := 900000
+	if len(t.sent) == 0 {
+		return "", "", nil
+	}
+	c := t.sent[len(t.sent)-1] // one of the last day's
+	end, err := time.ParseInLocation("2006-01-02 15:04:05", c.End, Stockholm())
+	if err != nil {
+		return "", "", err
+	}
+	c.End, c.Version = end.Add(15*time.Minute).Format("2006-01-02 15:04:05"), 2
+	old := m.Visits(today.AddDate(0, 0, -5), seed+1, &seq)
+	if len(old) == 0 {
+		return "", "", nil
+	}
+	l := old[0]
+	l.Offline = true
+	if err := t.postAll(ctx, []TESVisit{c, l}); err != nil {
+		return "", "", err
+	}
+	return c.VisitID, l.VisitID, nil
+}
+
+// postAll posts visits, eight at a time.
+func (t *TES) postAll(ctx context.Context, visits []TESVisit) error {
 	work := make(chan TESVisit)
 	errc := make(chan error, 1)
 	var wg sync.WaitGroup
@@ -379,9 +480,9 @@ func (t *TES) Run(ctx context.Context, m *Municipality, today time.Time, days in
 	wg.Wait()
 	select {
 	case err := <-errc:
-		return 0, err
+		return err
 	default:
-		return len(visits), nil
+		return nil
 	}
 }
 
@@ -413,7 +514,11 @@ func (t *TES) post(ctx context.Context, v TESVisit) error {
 		}
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("X-Source-System", "tes")
-		req.Header.Set("X-External-Id", v.VisitID)
+		key := v.VisitID
+		if v.Version > 1 {
+			key = fmt.Sprintf("%s-v%d", v.VisitID, v.Version) // the record's version is a new message
+		}
+		req.Header.Set("X-External-Id", key)
 		resp, err := t.Client.Do(req)
 		if err != nil {
 			return fmt.Errorf("tes: post visit %s: %w", v.VisitID, err)

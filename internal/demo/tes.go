@@ -26,6 +26,8 @@ type TESVisit struct {
 	Offline    bool        `json:"offline"`
 	Status     string      `json:"status"`
 	Insatser   []TESInsats `json:"insatser"`
+	// Version is the record's version: a supervisor's correction sends it again, higher.
+	Version int `json:"version,omitempty"`
 }
 
 // TESInsats is one performed insats within a TESVisit.

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/knutpunkt/knutpunkt/adapters"
 	"github.com/knutpunkt/knutpunkt/internal/homecare"
@@ -53,6 +54,10 @@ var Kinds = []Kind{
 					return nil, err
 				}
 			}
+			// The hub says what is doubtful, not the sender: flags are recomputed
+			// (ambiguous_time kept where it can be true, from the mapping). The
+			// store adds those that need the time of receipt.
+			v.RecomputeFlags(time.Time{})
 			if err := v.ValidateWith(opts); err != nil {
 				return nil, err
 			}

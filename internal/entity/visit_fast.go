@@ -92,6 +92,16 @@ func decodeVisitFast(body []byte, v *homecare.Visit) bool {
 				v.Staff = append(v.Staff, st)
 				return ok
 			})
+		case "version":
+			return d.int(&v.Version)
+		case "flags":
+			v.Flags = []homecare.VisitFlag{}
+			return d.array(func() bool {
+				var f string
+				ok := d.str(&f)
+				v.Flags = append(v.Flags, homecare.VisitFlag(f))
+				return ok
+			})
 		case "insatser":
 			v.Insatser = []homecare.VisitInsats{}
 			return d.array(func() bool {
@@ -213,7 +223,7 @@ func (d *fastJSON) object(member func(key string) bool) bool {
 	if d.punct('}') {
 		return true
 	}
-	var seen [24]string
+	var seen [32]string
 	n := 0
 	for {
 		k, ok := d.rawStr()

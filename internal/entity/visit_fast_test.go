@@ -43,6 +43,12 @@ func FuzzDecodeVisitFast(f *testing.F) {
 		f.Add(strings.Replace(s, `"duration_minutes": `, `"duration_minutes": 1e1, "x": `, 1))
 		f.Add(s + ` {}`) // two values
 		f.Add(strings.Replace(s, `"external_id"`, `"external_id": "dup", "external_id"`, 1))
+		// The source's version and the flags a sender might send.
+		f.Add(strings.Replace(s, `{`, `{"version": 2, "flags": ["late", "too_long"], `, 1))
+		f.Add(strings.Replace(s, `{`, `{"version": 2.0, "flags": [], `, 1))
+		f.Add(strings.Replace(s, `{`, `{"version": -0, "flags": null, `, 1))
+		f.Add(strings.Replace(s, `{`, `{"flags": ["l\u0061te"], `, 1))
+		f.Add(strings.Replace(s, `{`, `{"flags": [1], `, 1))
 	}
 	f.Fuzz(func(t *testing.T, body string) {
 		var fast homecare.Visit

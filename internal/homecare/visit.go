@@ -3,6 +3,7 @@ package homecare
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -201,6 +202,164 @@ const (
 	FlagFutureTimestamps VisitFlag = "future"         // times after it was received
 )
 
+// visitFlags are the flags in the order a visit lists them.
+var visitFlags = []VisitFlag{FlagTooLong, FlagInsatsOverrun, FlagAmbiguousTime, FlagDeviceClock, FlagLate,
+	FlagForeignTag, FlagUnknownTag, FlagStaffOverlap, FlagNoOrder, FlagFutureTimestamps}
+
+// The limits of Visit.Check and ValidateWith.
+const (
+	// MaxVisitHours is how long a visit may last before it is flagged too_long. Sixteen
+	// hours is longer than any real visit, the night-long ones included (nattillsyn,
+	// sleeping-over avlösning: 10-14 hours), and shorter than the stop staff forgot to
+	// register the next morning: a flag here means "the end is wrong", not "long care".
+	// The payment rule of DOMAIN.md §6.4 (max_visit_minutes, 240 by default: longer
+	// needs approval) is the municipality's and belongs to reconciliation's ruleset, not
+	// to the hub's intake: a four-hour ledsagning is doubtful for payment, not as data.
+	MaxVisitHours = 16
+	// MaxVisitDays bounds a visit's span: a longer one is refused (ValidateWith), not
+	// flagged, since no registration error survives a week unnoticed and the minutes
+	// would swamp the month's reconciliation.
+	MaxVisitDays = 7
+	// MaxVisitMinutes is MaxVisitDays in minutes, duration_minutes' upper bound.
+	MaxVisitMinutes = MaxVisitDays * 24 * 60
+	// InsatsOverrunTolerance is how far the insatser's minutes may add up beyond the
+	// visit's duration before it is flagged insats_overrun: each is rounded to whole
+	// minutes, and so is the duration.
+	InsatsOverrunTolerance = 2 * time.Minute
+	// DeviceClockTolerance is how far the phone's clock (device_start_at, device_end_at)
+	// may be from start_at and end_at, or ahead of the time the hub received the visit,
+	// before it is flagged device_clock (DOMAIN.md §2.4, Järfälla "Tidsförskjutning").
+	DeviceClockTolerance = 15 * time.Minute
+	// FutureTolerance is how far after its receipt a visit may start or end before it is
+	// flagged future: clocks a few minutes apart are normal.
+	FutureTolerance = 5 * time.Minute
+	// LateAfter is how long after a visit's end its record may arrive before it is flagged
+	// late (and its day reconciled again): a phone offline over a weekend syncs within it.
+	LateAfter = 48 * time.Hour
+)
+
+// Check returns the flags the visit's own fields show, in visitFlags' order:
+//   - too_long: end_at − start_at is more than MaxVisitHours;
+//   - insats_overrun: the minutes of the insatser performed (declined ones are not
+//     time spent; a double-staffed insats counts once, as two staff working together
+//     for 20 minutes is 20 minutes of the visit) add up to more than end_at − start_at
+//     plus InsatsOverrunTolerance;
+//   - device_clock: device_start_at or device_end_at more than DeviceClockTolerance from
+//     start_at or end_at, or ahead of received by more than that;
+//   - future: start_at or end_at after received + FutureTolerance;
+//   - late: received more than LateAfter after end_at.
+//
+// received is when the hub received the visit; the zero time skips the last two and the
+// device clock's comparison with it (the canonical decoder runs without a clock; the store,
+// which has one, checks again). Flags that need more than the visit (ambiguous_time,
+// which only the source's local time shows, and the store's: foreign_tag, unknown_tag,
+// staff_overlap, no_order) are not Check's. Check neither reads nor sets v.Flags.
+func (v *Visit) Check(received time.Time) []VisitFlag {
+	var fs []VisitFlag
+	span := v.EndAt.Sub(v.StartAt)
+	if span > MaxVisitHours*time.Hour {
+		fs = append(fs, FlagTooLong)
+	}
+	var minutes time.Duration
+	for _, in := range v.Insatser {
+		if in.Minutes != nil && !in.Declined {
+			minutes += time.Duration(*in.Minutes) * time.Minute
+		}
+	}
+	if minutes > max(span, 0)+InsatsOverrunTolerance {
+		fs = append(fs, FlagInsatsOverrun)
+	}
+	far := func(a, b time.Time) bool {
+		return !a.IsZero() && !b.IsZero() && (a.Sub(b) > DeviceClockTolerance || b.Sub(a) > DeviceClockTolerance)
+	}
+	ahead := func(a time.Time) bool {
+		return !a.IsZero() && !received.IsZero() && a.Sub(received) > DeviceClockTolerance
+	}
+	if far(v.DeviceStartAt, v.StartAt) || far(v.DeviceEndAt, v.EndAt) || ahead(v.DeviceStartAt) || ahead(v.DeviceEndAt) {
+		fs = append(fs, FlagDeviceClock)
+	}
+	if !received.IsZero() {
+		if received.Sub(v.EndAt) > LateAfter {
+			fs = append(fs, FlagLate)
+		}
+		if v.StartAt.Sub(received) > FutureTolerance || v.EndAt.Sub(received) > FutureTolerance {
+			fs = append(fs, FlagFutureTimestamps)
+		}
+	}
+	sortFlags(fs)
+	return fs
+}
+
+// RecomputeFlags replaces the flags a visit came with by the hub's, as the canonical
+// decoder does for every visit it stores: Check(received), and ambiguous_time if the
+// visit came with it and start_at or end_at is an instant whose local time repeats
+// (RepeatedLocalTime). Only the mapping that read the source's zone-less local time can
+// know that, so it writes the flag; anywhere else the claim cannot be true and is dropped,
+// as is every other flag a sender wrote: the hub, not the sender, says what is doubtful.
+func (v *Visit) RecomputeFlags(received time.Time) {
+	ambiguous := slices.Contains(v.Flags, FlagAmbiguousTime) && (RepeatedLocalTime(v.StartAt) || RepeatedLocalTime(v.EndAt))
+	v.Flags = v.Check(received)
+	if ambiguous {
+		v.AddFlags(FlagAmbiguousTime)
+	}
+}
+
+// AddFlags adds the flags v does not have yet, keeping visitFlags' order.
+func (v *Visit) AddFlags(fs ...VisitFlag) {
+	for _, f := range fs {
+		if !slices.Contains(v.Flags, f) {
+			v.Flags = append(v.Flags, f)
+		}
+	}
+	sortFlags(v.Flags)
+}
+
+// sortFlags orders fs as visitFlags lists them, unknown ones last by name.
+func sortFlags(fs []VisitFlag) {
+	rank := func(f VisitFlag) int {
+		if i := slices.Index(visitFlags, f); i >= 0 {
+			return i
+		}
+		return len(visitFlags)
+	}
+	slices.SortStableFunc(fs, func(a, b VisitFlag) int {
+		if c := rank(a) - rank(b); c != 0 {
+			return c
+		}
+		return strings.Compare(string(a), string(b))
+	})
+}
+
+// LocalInstants returns the instants at which Europe/Stockholm's clocks show the wall
+// time of wall (its date and clock fields; its location is ignored), earliest first:
+// none in the hour skipped when summer time begins (02:00-02:59 on the last Sunday of
+// March), two, an hour apart, in the hour repeated when it ends (02:00-02:59 on the last
+// Sunday of October), and one otherwise. time.Date picks one of the two and moves a
+// skipped time forward without a word; this says which case it is.
+func LocalInstants(wall time.Time) []time.Time {
+	loc := Stockholm()
+	y, mo, d := wall.Date()
+	h, mi, s := wall.Clock()
+	want := time.Date(y, mo, d, h, mi, s, wall.Nanosecond(), time.UTC)
+	var out []time.Time
+	// Every offset Stockholm has used since 1900 is between +00:00 and +03:00.
+	for _, off := range []time.Duration{3 * time.Hour, 2 * time.Hour, time.Hour, 0} {
+		t := want.Add(-off)
+		l := t.In(loc)
+		if time.Date(l.Year(), l.Month(), l.Day(), l.Hour(), l.Minute(), l.Second(), l.Nanosecond(), time.UTC).Equal(want) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// RepeatedLocalTime reports whether t's wall time in Europe/Stockholm is shown at two
+// instants (the hour repeated when summer time ends), so that without an offset it could
+// have meant either.
+func RepeatedLocalTime(t time.Time) bool {
+	return !t.IsZero() && len(LocalInstants(t.In(Stockholm()))) > 1
+}
+
 // ValidateOptions selects environment-dependent visit rules.
 type ValidateOptions struct {
 	// AllowTestHSAIDs accepts test-environment HSA-IDs such as "TSTNMT2321000156-1024"
@@ -216,14 +375,18 @@ func (v *Visit) Validate() error { return v.ValidateWith(ValidateOptions{}) }
 
 // ValidateWith checks the rules that visit.schema.json cannot express, and the enums, so that
 // a Visit built in Go is held to the same contract as a decoded one:
-//   - end_at is not before start_at, and device_end_at not before device_start_at;
+//   - end_at is not before start_at, nor more than MaxVisitDays after it (a visit longer
+//     than MaxVisitHours is valid and flagged too_long by Check instead), and
+//     device_end_at not before device_start_at;
 //   - duration_minutes is end_at − start_at rounded to the nearest minute (30 s rounds up);
 //   - local_date is start_at's date in Europe/Stockholm: a visit that runs past midnight
 //     counts for the day it started, as TES exports and payment do;
 //   - client.person_id is set and of client.person_id_type;
-//   - every staff member has hsa_id or staff_ref, a valid hsa_id, no HSA-ID twice, and
-//     exactly one has role primary;
-//   - tag UIDs are canonical, insats codes are set and declined_reason only comes with declined.
+//   - every staff member has hsa_id or staff_ref, a valid hsa_id, no HSA-ID or staff_ref
+//     twice, and exactly one has role primary;
+//   - tag UIDs are canonical, insats codes are set and declined_reason only comes with declined;
+//   - version is not negative (0: the source does not number its versions), and flags are
+//     known, each once.
 //
 // All problems are returned together (errors.Join), each as "visit <external_id>: <field>:
 // <problem>", and never contain the person id.
@@ -255,6 +418,8 @@ func (v *Visit) ValidateWith(o ValidateOptions) error {
 		bad("end_at", "empty")
 	case v.EndAt.Before(v.StartAt):
 		bad("end_at", "before start_at")
+	case v.EndAt.Sub(v.StartAt) > MaxVisitDays*24*time.Hour:
+		bad("end_at", "more than %d days after start_at", MaxVisitDays)
 	default:
 		if want := int(v.EndAt.Sub(v.StartAt).Round(time.Minute) / time.Minute); v.DurationMinutes != want {
 			bad("duration_minutes", "is %d, want %d (end_at − start_at)", v.DurationMinutes, want)
@@ -268,8 +433,18 @@ func (v *Visit) ValidateWith(o ValidateOptions) error {
 	if !v.DeviceStartAt.IsZero() && !v.DeviceEndAt.IsZero() && v.DeviceEndAt.Before(v.DeviceStartAt) {
 		bad("device_end_at", "before device_start_at")
 	}
-	if v.DurationMinutes < 0 || v.DurationMinutes > 1440 {
-		bad("duration_minutes", "want 0-1440")
+	if (v.DurationMinutes < 0 || v.DurationMinutes > MaxVisitMinutes) && v.EndAt.Sub(v.StartAt) <= MaxVisitDays*24*time.Hour {
+		bad("duration_minutes", "want 0-%d", MaxVisitMinutes)
+	}
+	if v.Version < 0 {
+		bad("version", "negative")
+	}
+	for i, f := range v.Flags {
+		if err := checkEnum(f, "visit flag", visitFlags...); err != nil {
+			bad(fmt.Sprintf("flags[%d]", i), "%v", err)
+		} else if slices.Contains(v.Flags[:i], f) {
+			bad(fmt.Sprintf("flags[%d]", i), "listed twice")
+		}
 	}
 
 	if err := checkEnum(v.StartMethod, "registration method", registrationMethods...); err != nil {
@@ -298,6 +473,7 @@ func (v *Visit) ValidateWith(o ValidateOptions) error {
 	}
 	primaries := 0
 	seen := map[HSAID]bool{}
+	seenRef := map[string]bool{}
 	for i, s := range v.Staff {
 		field := fmt.Sprintf("staff[%d]", i)
 		if err := checkEnum(s.Role, "staff role", RolePrimary, RoleSecond); err != nil {
@@ -316,6 +492,12 @@ func (v *Visit) ValidateWith(o ValidateOptions) error {
 				bad(field+".hsa_id", "listed twice")
 			}
 			seen[s.HSAID] = true
+		}
+		if s.StaffRef != "" {
+			if seenRef[s.StaffRef] {
+				bad(field+".staff_ref", "listed twice")
+			}
+			seenRef[s.StaffRef] = true
 		}
 	}
 	if len(v.Staff) > 0 && primaries != 1 {

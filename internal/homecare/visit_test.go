@@ -230,6 +230,44 @@ func TestVisitValidate(t *testing.T) {
 		}},
 		{name: "device clock reversed", opts: testRules, change: func(v *homecare.Visit) { v.DeviceEndAt = v.DeviceStartAt.Add(-time.Second) },
 			want: []string{"visit TES-2026-000001: device_end_at: before device_start_at"}},
+		// Issue 10: what should be flagged is no longer refused; what cannot be a visit still is.
+		{name: "25-hour visit is valid (flagged too_long by Check)", opts: testRules, change: func(v *homecare.Visit) {
+			v.EndAt = v.StartAt.Add(25 * time.Hour)
+			v.DurationMinutes = 1500
+		}},
+		{name: "seven days is the longest", opts: testRules, change: func(v *homecare.Visit) {
+			v.EndAt = v.StartAt.Add(7 * 24 * time.Hour)
+			v.DurationMinutes = 10080
+		}},
+		{name: "longer than seven days", opts: testRules, change: func(v *homecare.Visit) {
+			v.EndAt = v.StartAt.Add(7*24*time.Hour + time.Minute)
+			v.DurationMinutes = 10081
+		}, want: []string{"visit TES-2026-000001: end_at: more than 7 days after start_at"}},
+		{name: "insats minutes beyond the visit are valid (flagged insats_overrun by Check)", opts: testRules, change: func(v *homecare.Visit) {
+			v.Insatser[0].Minutes = minutes(45)
+			v.Insatser[1].Minutes = minutes(60)
+		}},
+		{name: "partly declined with a reason, double staffed", opts: testRules, change: func(v *homecare.Visit) {
+			v.Status = homecare.VisitPartiallyDeclined
+			v.Insatser[0].DoubleStaffed = true
+			v.Insatser[1] = homecare.VisitInsats{Code: "FRUKOST", Declined: true, DeclinedReason: "SOV"}
+			v.Staff = append(v.Staff, homecare.VisitStaff{StaffRef: "LOV-0017", Role: homecare.RoleSecond})
+		}},
+		{name: "staff ref twice", opts: testRules, change: func(v *homecare.Visit) {
+			v.Staff = []homecare.VisitStaff{{StaffRef: "LOV-0017", Role: homecare.RolePrimary}, {StaffRef: "LOV-0017", Role: homecare.RoleSecond}}
+		}, want: []string{"visit TES-2026-000001: staff[1].staff_ref: listed twice"}},
+		{name: "version and flags", opts: testRules, change: func(v *homecare.Visit) {
+			v.Version = 3
+			v.Flags = []homecare.VisitFlag{homecare.FlagTooLong, homecare.FlagLate}
+		}},
+		{name: "bad version and flags from Go", opts: testRules, change: func(v *homecare.Visit) {
+			v.Version = -1
+			v.Flags = []homecare.VisitFlag{"doubtful", homecare.FlagLate, homecare.FlagLate}
+		}, want: []string{
+			"visit TES-2026-000001: version: negative",
+			"visit TES-2026-000001: flags[0]: visit flag: unknown value (want too_long, insats_overrun, ambiguous_time, device_clock, late, foreign_tag, unknown_tag, staff_overlap, no_order, future)",
+			"visit TES-2026-000001: flags[2]: listed twice",
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -356,5 +394,188 @@ func TestEntitiesJSON(t *testing.T) {
 		if _, err := json.Marshal(v); err != nil {
 			t.Errorf("Marshal(%T): %v", v, err)
 		}
+	}
+}
+
+// TestVisitCheck is one row per flag Check computes, each at and just past its limit. The
+// fixture's visit is 08:02-08:34 local on 23 November 2026 (07:02-07:34 UTC), with 20 + 12
+// insats minutes and a phone clock a few seconds off.
+func TestVisitCheck(t *testing.T) {
+	t.Parallel()
+	minutes := func(n int) *int { return &n }
+	end := time.Date(2026, 11, 23, 7, 34, 0, 0, time.UTC)
+	tests := []struct {
+		name     string
+		change   func(v *homecare.Visit)
+		received time.Time
+		want     []homecare.VisitFlag
+	}{
+		{name: "ordinary visit, received at its end", received: end},
+		{name: "ordinary visit, no receipt time", received: time.Time{}},
+		{name: "16 hours is not too long", change: func(v *homecare.Visit) {
+			v.EndAt = v.StartAt.Add(16 * time.Hour)
+			v.DeviceEndAt = v.EndAt
+		}},
+		{name: "25 hours is too long", change: func(v *homecare.Visit) {
+			v.EndAt = v.StartAt.Add(25 * time.Hour)
+			v.DeviceEndAt = v.EndAt
+		}, want: []homecare.VisitFlag{homecare.FlagTooLong}},
+		{name: "105 insats minutes on a 10-minute visit", change: func(v *homecare.Visit) {
+			v.EndAt = v.StartAt.Add(10 * time.Minute)
+			v.DeviceEndAt = v.EndAt
+			v.Insatser[0].Minutes, v.Insatser[1].Minutes = minutes(45), minutes(60)
+		}, want: []homecare.VisitFlag{homecare.FlagInsatsOverrun}},
+		{name: "insats minutes within the tolerance", change: func(v *homecare.Visit) {
+			v.Insatser[0].Minutes = minutes(22) // 22 + 12 = 34 on a 32-minute visit
+		}},
+		{name: "insats minutes past the tolerance", change: func(v *homecare.Visit) { v.Insatser[0].Minutes = minutes(23) },
+			want: []homecare.VisitFlag{homecare.FlagInsatsOverrun}},
+		{name: "double-staffed insatser count once", change: func(v *homecare.Visit) {
+			v.Staff = append(v.Staff, homecare.VisitStaff{StaffRef: "LOV-0017", Role: homecare.RoleSecond})
+			v.Insatser[0].DoubleStaffed, v.Insatser[1].DoubleStaffed = true, true
+		}},
+		{name: "declined insatser are not time spent", change: func(v *homecare.Visit) {
+			v.Insatser = append(v.Insatser, homecare.VisitInsats{Code: "STAD", Minutes: minutes(60), Declined: true})
+		}},
+		{name: "insatser without minutes", change: func(v *homecare.Visit) { v.Insatser[0].Minutes, v.Insatser[1].Minutes = nil, nil }},
+		{name: "phone clock 15 minutes off is tolerated", change: func(v *homecare.Visit) { v.DeviceStartAt = v.StartAt.Add(-15 * time.Minute) }},
+		{name: "phone start 16 minutes early", change: func(v *homecare.Visit) { v.DeviceStartAt = v.StartAt.Add(-16 * time.Minute) },
+			want: []homecare.VisitFlag{homecare.FlagDeviceClock}},
+		{name: "phone end 16 minutes late", change: func(v *homecare.Visit) { v.DeviceEndAt = v.EndAt.Add(16 * time.Minute) },
+			want: []homecare.VisitFlag{homecare.FlagDeviceClock}},
+		{name: "phone clock ahead of the receipt", received: end.Add(10 * time.Minute), change: func(v *homecare.Visit) {
+			// start_at and end_at follow the phone too, so only the receipt shows it.
+			v.StartAt, v.EndAt = v.StartAt.Add(30*time.Minute), v.EndAt.Add(30*time.Minute)
+			v.DeviceStartAt, v.DeviceEndAt = v.StartAt, v.EndAt
+		}, want: []homecare.VisitFlag{homecare.FlagDeviceClock, homecare.FlagFutureTimestamps}},
+		{name: "no phone times", change: func(v *homecare.Visit) { v.DeviceStartAt, v.DeviceEndAt = time.Time{}, time.Time{} }, received: end},
+		{name: "ending 5 minutes after the receipt is tolerated", received: end.Add(-5 * time.Minute)},
+		{name: "ending 6 minutes after the receipt is future", received: end.Add(-6 * time.Minute),
+			want: []homecare.VisitFlag{homecare.FlagFutureTimestamps}},
+		{name: "starting after the receipt is future", received: end.Add(-40 * time.Minute), change: func(v *homecare.Visit) {
+			v.DeviceStartAt, v.DeviceEndAt = time.Time{}, time.Time{}
+		}, want: []homecare.VisitFlag{homecare.FlagFutureTimestamps}},
+		{name: "received 48 hours after the end is not late", received: end.Add(48 * time.Hour)},
+		{name: "received 48 hours and a minute after the end is late", received: end.Add(48*time.Hour + time.Minute),
+			want: []homecare.VisitFlag{homecare.FlagLate}},
+		{name: "several, in order", received: end.Add(72 * time.Hour), change: func(v *homecare.Visit) {
+			v.EndAt = v.StartAt.Add(17 * time.Hour)
+			v.DeviceEndAt = v.EndAt.Add(time.Hour)
+			v.Insatser[0].Minutes = minutes(17 * 60)
+		}, want: []homecare.VisitFlag{homecare.FlagTooLong, homecare.FlagInsatsOverrun, homecare.FlagDeviceClock, homecare.FlagLate}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v, _ := loadVisitFull(t)
+			if tt.change != nil {
+				tt.change(&v)
+			}
+			before := slices.Clone(v.Flags)
+			got := v.Check(tt.received)
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Check mismatch (-want +got):\n%s", diff)
+			}
+			if !slices.Equal(before, v.Flags) {
+				t.Errorf("Check changed v.Flags from %v to %v", before, v.Flags)
+			}
+		})
+	}
+}
+
+// TestVisitRecomputeFlags: what a sender says is doubtful is not taken; ambiguous_time is
+// kept only where a time can be ambiguous.
+func TestVisitRecomputeFlags(t *testing.T) {
+	t.Parallel()
+	autumn := time.Date(2026, 10, 25, 0, 40, 0, 0, time.UTC) // 02:40 CEST, the first of the two
+	tests := []struct {
+		name   string
+		change func(v *homecare.Visit)
+		want   []homecare.VisitFlag
+	}{
+		{name: "a sender's flags are dropped", change: func(v *homecare.Visit) {
+			v.Flags = []homecare.VisitFlag{homecare.FlagLate, homecare.FlagNoOrder, homecare.FlagTooLong, "made_up"}
+		}},
+		{name: "an empty list hides nothing", change: func(v *homecare.Visit) {
+			v.Flags = []homecare.VisitFlag{}
+			v.EndAt = v.StartAt.Add(25 * time.Hour)
+			v.DeviceEndAt = v.EndAt
+		}, want: []homecare.VisitFlag{homecare.FlagTooLong}},
+		{name: "ambiguous_time outside the repeated hour is dropped", change: func(v *homecare.Visit) {
+			v.Flags = []homecare.VisitFlag{homecare.FlagAmbiguousTime}
+		}},
+		{name: "ambiguous_time in the repeated hour is kept", change: func(v *homecare.Visit) {
+			v.StartAt, v.EndAt = autumn, autumn.Add(30*time.Minute)
+			v.DeviceStartAt, v.DeviceEndAt = v.StartAt, v.EndAt
+			v.Flags = []homecare.VisitFlag{homecare.FlagLate, homecare.FlagAmbiguousTime}
+		}, want: []homecare.VisitFlag{homecare.FlagAmbiguousTime}},
+		{name: "ambiguous_time by the end alone, with too_long before it", change: func(v *homecare.Visit) {
+			v.StartAt, v.EndAt = autumn.Add(-20*time.Hour), autumn.Add(30*time.Minute)
+			v.DeviceStartAt, v.DeviceEndAt = v.StartAt, v.EndAt
+			v.Flags = []homecare.VisitFlag{homecare.FlagAmbiguousTime}
+		}, want: []homecare.VisitFlag{homecare.FlagTooLong, homecare.FlagAmbiguousTime}},
+		{name: "not claimed, not added", change: func(v *homecare.Visit) {
+			v.StartAt, v.EndAt = autumn, autumn.Add(30*time.Minute)
+			v.DeviceStartAt, v.DeviceEndAt = v.StartAt, v.EndAt
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v, _ := loadVisitFull(t)
+			tt.change(&v)
+			v.RecomputeFlags(time.Time{})
+			if diff := cmp.Diff(tt.want, v.Flags); diff != "" {
+				t.Errorf("flags mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestVisitAddFlags(t *testing.T) {
+	t.Parallel()
+	var v homecare.Visit
+	v.AddFlags(homecare.FlagLate)
+	v.AddFlags(homecare.FlagFutureTimestamps, homecare.FlagTooLong, homecare.FlagLate)
+	want := []homecare.VisitFlag{homecare.FlagTooLong, homecare.FlagLate, homecare.FlagFutureTimestamps}
+	if diff := cmp.Diff(want, v.Flags); diff != "" {
+		t.Errorf("AddFlags mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// TestLocalInstants covers both DST nights of 2026 in Europe/Stockholm (summer time from
+// 29 March 01:00 UTC to 25 October 01:00 UTC).
+func TestLocalInstants(t *testing.T) {
+	t.Parallel()
+	utc := func(mo time.Month, d, h, mi int) time.Time { return time.Date(2026, mo, d, h, mi, 0, 0, time.UTC) }
+	tests := []struct {
+		name string
+		wall time.Time
+		want []time.Time
+	}{
+		{"winter", utc(11, 23, 8, 2), []time.Time{utc(11, 23, 7, 2)}},
+		{"summer", utc(6, 15, 7, 0), []time.Time{utc(6, 15, 5, 0)}},
+		{"spring night before the gap", utc(3, 29, 1, 59), []time.Time{utc(3, 29, 0, 59)}},
+		{"spring gap start", utc(3, 29, 2, 0), nil},
+		{"spring gap", utc(3, 29, 2, 30), nil},
+		{"spring night after the gap", utc(3, 29, 3, 0), []time.Time{utc(3, 29, 1, 0)}},
+		{"autumn night before the repeat", utc(10, 25, 1, 59), []time.Time{utc(10, 24, 23, 59)}},
+		{"autumn repeat start", utc(10, 25, 2, 0), []time.Time{utc(10, 25, 0, 0), utc(10, 25, 1, 0)}},
+		{"autumn repeat", utc(10, 25, 2, 40), []time.Time{utc(10, 25, 0, 40), utc(10, 25, 1, 40)}},
+		{"autumn night after the repeat", utc(10, 25, 3, 0), []time.Time{utc(10, 25, 2, 0)}},
+		{"the location of wall is ignored", time.Date(2026, 10, 25, 2, 40, 0, 0, time.FixedZone("X", 5*3600)),
+			[]time.Time{utc(10, 25, 0, 40), utc(10, 25, 1, 40)}},
+	}
+	for _, tt := range tests {
+		got := homecare.LocalInstants(tt.wall)
+		if !slices.EqualFunc(got, tt.want, time.Time.Equal) {
+			t.Errorf("%s: LocalInstants(%s) = %v, want %v", tt.name, tt.wall.Format("2006-01-02 15:04"), got, tt.want)
+		}
+		for _, in := range got {
+			if want := len(got) > 1; homecare.RepeatedLocalTime(in) != want {
+				t.Errorf("%s: RepeatedLocalTime(%v) = %v, want %v", tt.name, in, !want, want)
+			}
+		}
+	}
+	if homecare.RepeatedLocalTime(time.Time{}) {
+		t.Error("RepeatedLocalTime(zero) = true")
 	}
 }

@@ -76,11 +76,6 @@ const (
 	qDeleteVisitInsatser = `DELETE FROM visit_insatser WHERE visit_id = ?`
 )
 
-// LateAfter is how long after a visit's end its record may arrive before it is flagged
-// late (homecare.FlagLate) and its client-day queued for reconciliation again: a phone
-// offline over a weekend syncs within it.
-const LateAfter = 48 * time.Hour
-
 // joinFlags is the visits.flags column: the flags, comma-separated.
 func joinFlags(fs []homecare.VisitFlag) string {
 	parts := make([]string, len(fs))
@@ -141,9 +136,11 @@ func (s *Store) PrepareVisit(v homecare.Visit) PreparedVisit {
 	p.pidType = string(pidType)
 	received := s.clock()
 	p.at = s.tv(received)
-	if received.Sub(v.EndAt) > LateAfter && !slices.Contains(v.Flags, homecare.FlagLate) {
-		// Received days after it ended: the day's reconciliation must run again.
-		p.v.Flags = append(slices.Clone(v.Flags), homecare.FlagLate)
+	if fs := v.Check(received); len(fs) > 0 {
+		// What only the receipt shows: late (the day's reconciliation must run again),
+		// future, a phone's clock far off.
+		p.v.Flags = slices.Clone(v.Flags)
+		p.v.AddFlags(fs...)
 		v = p.v
 	}
 	p.row = []any{
