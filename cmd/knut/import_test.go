@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/text/encoding/charmap"
 
 	"github.com/knutpunkt/knutpunkt/adapters"
 	"github.com/knutpunkt/knutpunkt/internal/config"
@@ -252,5 +253,103 @@ func TestImportCSVQuotedLineBreak(t *testing.T) {
 	}
 	if len(dls) != 1 || !strings.Contains(dls[0].Reason, "quote") {
 		t.Errorf("dead letters %+v, want one, the record whose quote never closed", dls)
+	}
+}
+
+// TestImportLatin1CSV imports TES CSV exports the way Swedish systems
+// write them: Windows-1252 without a byte order mark (read as such, as its
+// bytes are not UTF-8), and UTF-8 with one (a Latin-1 row in it is not
+// UTF-8 and is dead-lettered). A byte that is no character in
+// Windows-1252 costs its row, named by file:line, field and offset.
+func TestImportLatin1CSV(t *testing.T) {
+	t.Parallel()
+	cfg, dir := repoConfig(t, "log: {format: json, level: debug}")
+	const header = "besok_id;personnummer;tagg;start;slut;hsa_id;utforare;enhet;metod;offline;status;insatser\n"
+	row := func(id, unit, insatser string) string {
+		return id + ";198207062392;;2026-11-23 08:02;2026-11-23 08:34;TSTNMT2321000156-1024;omsorg-norr;" + unit + ";NFC;nej;DELVIS_AVBOJD;" + insatser + "\n"
+	}
+	cp1252, err := charmap.Windows1252.NewEncoder().String(header +
+		row("TES-L1-1", "Gärdet Södra", "DUSCH:20|FRUKOST:avböjd=“Sover” – kom åter") +
+		row("TES-L1-2", "Östermalm", "TILLSYN:10|DUSCH:avböjd=Åt själv, är mätt") +
+		row("TES-L1-3", "Öster", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 0x81 is no character in Windows-1252: TES-L1-3's unit becomes "Öster\x81".
+	cp1252 = strings.Replace(cp1252, "\xd6ster;", "\xd6ster\x81;", 1)
+	latin1Row, err := charmap.ISO8859_1.NewEncoder().String(row("TES-L1-5", "Årsta", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{
+		"export.csv":     cp1252,
+		"export_bom.csv": "\xEF\xBB\xBF" + header + row("TES-L1-4", "Ängby", "DUSCH:avböjd=Ej hemma") + latin1Row,
+	}
+	var paths []string
+	for name, body := range files {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, path)
+	}
+	out, stderr, err := knut(t, append([]string{"import", "--config", cfg, "--pipeline", "tes_visits_csv"}, paths...)...)
+	if err != nil {
+		t.Fatalf("knut import: %v\n%s", err, stderr)
+	}
+	if want := "messages=5 stored=3 dead=2 "; !strings.Contains(lastLine(out), want) {
+		t.Errorf("last line %q, want it to contain %q", lastLine(out), want)
+	}
+	for _, at := range []string{`"at":"export.csv:4"`, `"at":"export_bom.csv:3"`} {
+		if !strings.Contains(stderr, at) {
+			t.Errorf("knut import's log does not name the dead row %s:\n%s", at, stderr)
+		}
+	}
+
+	st := openStore(t, cfg)
+	for id, want := range map[string][2]string{
+		"TES-L1-1": {"Gärdet Södra", "“Sover” – kom åter"},
+		"TES-L1-2": {"Östermalm", "Åt själv, är mätt"},
+		"TES-L1-4": {"Ängby", "Ej hemma"},
+	} {
+		v, err := st.Visit(t.Context(), "tes", id)
+		if err != nil {
+			t.Errorf("visit %s: %v", id, err)
+			continue
+		}
+		var reason string
+		for _, in := range v.Insatser {
+			reason += in.DeclinedReason
+		}
+		if got := [2]string{v.UnitID, reason}; got != want {
+			t.Errorf("visit %s: unit and declined reason %q, want %q", id, got, want)
+		}
+	}
+	dls, err := st.ListDeadLetters(t.Context(), store.DeadLetterFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantReasons := map[string]string{
+		"export.csv:4":     "mapping tes/visit_csv_to_visit: read input: line 2, field 8 (enhet): not UTF-8 (invalid at byte offset 181), and byte 0x81 at byte offset 186 is not a character in Windows-1252",
+		"export_bom.csv:3": "mapping tes/visit_csv_to_visit: read input: line 2, field 8 (enhet): invalid UTF-8 at byte offset 184",
+	}
+	for _, dl := range dls {
+		m, err := st.Message(t.Context(), dl.MessageID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, ok := wantReasons[m.ExternalID]
+		if !ok || dl.Step != "steps[0].map" || !strings.HasSuffix(dl.Reason, want) {
+			t.Errorf("dead letter of %s at %s: %q, want one ending %q", m.ExternalID, dl.Step, dl.Reason, want)
+		}
+		delete(wantReasons, m.ExternalID)
+		for _, cell := range []string{"\xd6ster", "Öster", "\xc5rsta", "Årsta"} {
+			if strings.Contains(dl.Reason, cell) {
+				t.Errorf("dead letter of %s quotes a cell: %q", m.ExternalID, dl.Reason)
+			}
+		}
+	}
+	for ref := range wantReasons {
+		t.Errorf("no dead letter for %s", ref)
 	}
 }

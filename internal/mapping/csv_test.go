@@ -8,6 +8,8 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"golang.org/x/text/encoding/charmap"
+
 	"github.com/knutpunkt/knutpunkt/internal/mapping"
 )
 
@@ -55,15 +57,32 @@ func TestCSVLimits(t *testing.T) {
 	}
 }
 
-// csvVerdict decides a headerless CSV body the naive way: encoding/csv's
-// ReadAll, then the limits counted over what it returned.
+// csvVerdict decides a headerless CSV body the naive way: the text is
+// UTF-8 after a byte order mark, else UTF-8 if valid, else Windows-1252 as
+// golang.org/x/text decodes it (which gives the five bytes Windows-1252
+// leaves undefined as C1 control codes, where the mapping refuses them);
+// then encoding/csv's ReadAll, and the limits counted over what it
+// returned (lines over the bytes as sent).
 func csvVerdict(data []byte) ([][]string, bool) {
-	data = bytes.TrimPrefix(data, []byte("\xEF\xBB\xBF"))
-	if !utf8.Valid(data) {
-		return nil, false
-	}
-	for _, line := range strings.Split(string(data), "\n") {
+	for _, line := range strings.Split(string(bytes.TrimPrefix(data, []byte("\xEF\xBB\xBF"))), "\n") {
 		if len(line) > mapping.MaxCSVLineBytes {
+			return nil, false
+		}
+	}
+	switch {
+	case bytes.HasPrefix(data, []byte("\xEF\xBB\xBF")):
+		data = data[3:]
+		if !utf8.Valid(data) {
+			return nil, false
+		}
+	case !utf8.Valid(data):
+		for _, undefined := range []byte{0x81, 0x8D, 0x8F, 0x90, 0x9D} {
+			if bytes.IndexByte(data, undefined) >= 0 {
+				return nil, false
+			}
+		}
+		var err error
+		if data, err = charmap.Windows1252.NewDecoder().Bytes(data); err != nil {
 			return nil, false
 		}
 	}
@@ -85,10 +104,10 @@ func csvVerdict(data []byte) ([][]string, bool) {
 }
 
 // FuzzCSVInput: the mapping accepts exactly the CSV that encoding/csv
-// reads within the limits, gives one output per record, and carries the
-// first cell through unchanged.
+// reads within the limits in the charset it is in (csvVerdict), gives one
+// output per record, and carries the first cell through as decoded.
 func FuzzCSVInput(f *testing.F) {
-	for _, s := range []string{"a,b\n", "a,b\nc,d\n", "\"x\ny\",z\n", "\"a\"\"b\",c", "\xEF\xBB\xBFa\n", "a,\"b\n", "a\nb,c\n", "", "\n\n",
+	for _, s := range []string{"a,b\n", "a,b\nc,d\n", "G\xe4rdet,\x93x\x94\n", "\xEF\xBB\xBFG\xe4rdet\n", "a\x81,b\n", "G\xc3\xa4rdet,\xe4\n", "\"x\ny\",z\n", "\"a\"\"b\",c", "\xEF\xBB\xBFa\n", "a,\"b\n", "a\nb,c\n", "", "\n\n",
 		strings.Repeat(",", mapping.MaxCSVFields), "x" + strings.Repeat(",", mapping.MaxCSVFields-1),
 		strings.Repeat("y", mapping.MaxCSVLineBytes+1), "\"" + strings.Repeat("s\n", mapping.MaxCSVFieldBytes/2) + "s\""} {
 		f.Add([]byte(s))

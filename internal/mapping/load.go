@@ -15,6 +15,7 @@ import (
 	"github.com/knutpunkt/knutpunkt/internal/config"
 	"github.com/knutpunkt/knutpunkt/internal/homecare"
 	"github.com/knutpunkt/knutpunkt/internal/schema"
+	"github.com/knutpunkt/knutpunkt/internal/textenc"
 )
 
 // ParseError is one problem in a mapping file, located by file, line and
@@ -285,13 +286,12 @@ const (
 var xmlNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*$`)
 
 func (l *loader) from(n *yaml.Node) {
-	k := l.keys(n, "from", []string{"format", "schema", "namespaces", "delimiter", "header", "records"}, "format")
+	k := l.keys(n, "from", []string{"format", "schema", "namespaces", "delimiter", "header", "charset", "records"}, "format")
 	m := l.m
 	if v := k["schema"]; v != nil {
 		m.inSchema = l.schemaRef(v, "from.schema")
 	}
 	m.csvHeader = true
-	m.csvDelim = ','
 	if v := k["format"]; v != nil {
 		switch f := l.str(v, "from.format"); f {
 		case formatJSON, formatCSV, formatXML:
@@ -333,6 +333,13 @@ func (l *loader) from(n *yaml.Node) {
 	}
 	if only("header", formatCSV) {
 		m.csvHeader = l.boolean(k["header"], "from.header")
+	}
+	if only("charset", formatCSV) {
+		c, err := textenc.Lookup(l.str(k["charset"], "from.charset"))
+		if err != nil {
+			l.addf(k["charset"], "from.charset", "%v", err)
+		}
+		m.csvCharset = c
 	}
 	if only("records", formatXML) {
 		m.recordsSrc = l.str(k["records"], "from.records")

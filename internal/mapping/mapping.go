@@ -14,7 +14,9 @@ import (
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
 
+	"github.com/knutpunkt/knutpunkt"
 	"github.com/knutpunkt/knutpunkt/internal/schema"
+	"github.com/knutpunkt/knutpunkt/internal/textenc"
 )
 
 // Mapping is a compiled mapping file. Paths and expressions are compiled
@@ -26,8 +28,9 @@ type Mapping struct {
 	in         string // formatJSON, formatCSV or formatXML
 	inSchema   string
 	outSchema  string
-	csvDelim   rune
+	csvDelim   rune // 0: ',' or ';', whichever the header line has more of
 	csvHeader  bool
+	csvCharset textenc.Charset
 	ns         map[string]string
 	records    *schema.XPath
 	recordsSrc string
@@ -122,7 +125,7 @@ func (m *Mapping) ApplyWithHeaders(input []byte, headers map[string]string) ([]b
 	// allocation instead of a chain of growing appends.
 	out := make([]byte, 0, len(input)+len(input)/2+64)
 	n := 0
-	err := m.eachRecord(input, func(sc scope, rec int) error {
+	err := m.eachRecord(input, headers, func(sc scope, rec int) error {
 		inst, err := m.eval(st, sc, rec)
 		if err != nil {
 			return err
@@ -184,13 +187,14 @@ func (m *Mapping) getState() *state {
 func (m *Mapping) putState(st *state) { m.states.Put(st) }
 
 // eachRecord parses input in the mapping's input format and calls fn for
-// every record, numbering them from 1 when there are several.
-func (m *Mapping) eachRecord(input []byte, fn func(sc scope, rec int) error) error {
+// every record, numbering them from 1 when there are several. headers are
+// the message's (a CSV's charset may be in its content type), or nil.
+func (m *Mapping) eachRecord(input []byte, headers map[string]string, fn func(sc scope, rec int) error) error {
 	switch m.in {
 	case formatXML:
 		return m.eachXMLRecord(input, fn)
 	case formatCSV:
-		return m.eachCSVRecord(input, fn)
+		return m.eachCSVRecord(input, headers, fn)
 	}
 	d, _ := m.docs.Get().(*jdoc)
 	if d == nil {
@@ -216,8 +220,6 @@ func (m *Mapping) eachRecord(input []byte, fn func(sc scope, rec int) error) err
 	return nil
 }
 
-var bom = []byte("\xEF\xBB\xBF")
-
 // CSV limits. A vendor's row is a few hundred bytes in fewer than 40
 // columns; the limits sit far above that. They bound what one line or
 // record can cost (the body's size limit bounds the whole): without them
@@ -240,16 +242,41 @@ const (
 // cell is a string: use type: to get numbers and booleans. Input beyond
 // the MaxCSV limits, and a header naming a column twice, are refused by
 // line number and limit, never quoting a cell.
-func (m *Mapping) eachCSVRecord(input []byte, fn func(sc scope, rec int) error) error {
-	input = bytes.TrimPrefix(input, bom) // Excel writes one
-	if !utf8.Valid(input) {
-		return fmt.Errorf("mapping %s: read input: not valid UTF-8 (transcode in the adapter)", m.name)
+//
+// The charset is from.charset if the mapping sets one, else the one the
+// message's content type names (charset=windows-1252), else UTF-8 when
+// the bytes are UTF-8 and Windows-1252 when not; a UTF-8 byte order mark
+// (Excel writes one) makes it UTF-8 (textenc.Decode). Bytes that are not
+// characters in it are refused by line, field and offset. Without
+// from.delimiter the delimiter is ';' if the header line has more of them
+// than ',', else ','.
+func (m *Mapping) eachCSVRecord(input []byte, headers map[string]string, fn func(sc scope, rec int) error) error {
+	cs := m.csvCharset
+	if cs == textenc.Auto {
+		c, err := textenc.FromContentType(headers[knutpunkt.HeaderContentType])
+		if err != nil {
+			return fmt.Errorf("mapping %s: read input: %w", m.name, err)
+		}
+		cs = c
 	}
-	if line := longCSVLine(input); line > 0 {
+	// Lines are measured as sent: decoded, a line of Windows-1252 may
+	// grow to three times its bytes, which the field limit bounds.
+	if line := longCSVLine(bytes.TrimPrefix(input, []byte(textenc.BOM))); line > 0 {
 		return fmt.Errorf("mapping %s: read input: line %d: longer than %d bytes (the limit)", m.name, line, MaxCSVLineBytes)
 	}
-	r := csv.NewReader(bytes.NewReader(input))
-	r.Comma = m.csvDelim
+	delim := m.csvDelim
+	if delim == 0 {
+		delim = ','
+		if m.csvHeader {
+			delim = headerDelimiter(bytes.TrimPrefix(input, []byte(textenc.BOM)))
+		}
+	}
+	text, _, err := textenc.Decode(input, cs)
+	if err != nil {
+		return fmt.Errorf("mapping %s: read input: %s%w", m.name, m.csvDecodeWhere(input, delim, err), err)
+	}
+	r := csv.NewReader(bytes.NewReader(text))
+	r.Comma = delim
 	r.ReuseRecord = false
 	var header []string
 	var rows [][]string
@@ -307,6 +334,91 @@ func (m *Mapping) eachCSVRecord(input []byte, fn func(sc scope, rec int) error) 
 		}
 	}
 	return nil
+}
+
+// headerDelimiter is ';' if the first line of input has more semicolons
+// than commas outside quotes (a Swedish Excel export), else ','.
+func headerDelimiter(input []byte) rune {
+	commas, semicolons, quoted := 0, 0, false
+	for _, c := range input {
+		switch {
+		case c == '"':
+			quoted = !quoted
+		case quoted:
+		case c == '\n':
+			return pick(semicolons > commas)
+		case c == ',':
+			commas++
+		case c == ';':
+			semicolons++
+		}
+	}
+	return pick(semicolons > commas)
+}
+
+func pick(semicolon bool) rune {
+	if semicolon {
+		return ';'
+	}
+	return ','
+}
+
+// csvDecodeWhere says where in input a textenc.Error is, as a prefix to
+// it: the line, and the field by number and header name when the
+// delimiter is ASCII ("line 3, field 8 (enhet): "). It never quotes a
+// cell.
+func (m *Mapping) csvDecodeWhere(input []byte, delim rune, err error) string {
+	te, ok := errors.AsType[*textenc.Error](err)
+	if !ok || delim >= utf8.RuneSelf {
+		return ""
+	}
+	line, field, quoted := 1, 1, false
+	for _, c := range input[:te.Offset] {
+		switch {
+		case c == '"':
+			quoted = !quoted
+		case c == '\n':
+			line++
+			if !quoted {
+				field = 1
+			}
+		case c == byte(delim) && !quoted:
+			field++
+		}
+	}
+	where := fmt.Sprintf("line %d, field %d", line, field)
+	if m.csvHeader && line > 1 {
+		if name := headerName(input, delim, te.Charset, field); name != "" {
+			where += " (" + name + ")"
+		}
+	}
+	return where + ": "
+}
+
+// headerName is column field's name in input's header line, read in cs,
+// cut to 64 bytes; "" when the header cannot be read.
+func headerName(input []byte, delim rune, cs textenc.Charset, field int) string {
+	head, _, _ := bytes.Cut(input, []byte{'\n'})
+	text, _, err := textenc.Decode(head, cs)
+	if err != nil {
+		return ""
+	}
+	r := csv.NewReader(bytes.NewReader(text))
+	r.Comma = delim
+	r.LazyQuotes = true
+	names, err := r.Read()
+	if err != nil || field > len(names) {
+		return ""
+	}
+	name := strings.TrimSpace(names[field-1])
+	if len(name) > 64 {
+		cut := 64
+		for cut > 0 && !utf8.RuneStart(name[cut]) {
+			cut--
+		}
+		name = name[:cut] + "…"
+	}
+	return name
 }
 
 // longCSVLine returns the 1-based number of the first line longer than

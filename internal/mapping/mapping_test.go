@@ -44,6 +44,16 @@ func TestParseErrors(t *testing.T) {
 			want: []string{"test/m.yaml:1: from.delimiter: applies only to format csv"},
 		},
 		{
+			name: "unknown charset",
+			yaml: "from: {format: csv, charset: ebcdic}\nto: {format: json}\nfields: [{to: a, value: 1}]\n",
+			want: []string{`test/m.yaml:1: from.charset: charset "ebcdic" is not supported (supported: UTF-8, US-ASCII, ISO-8859-1 or Windows-1252)`},
+		},
+		{
+			name: "charset on xml input",
+			yaml: "from: {format: xml, charset: windows-1252}\nto: {format: json}\nfields: [{to: a, value: 1}]\n",
+			want: []string{"test/m.yaml:1: from.charset: applies only to format csv"},
+		},
+		{
 			name: "two sources",
 			yaml: head + "fields:\n  - {to: a, value: 1, from: $.a}\n",
 			want: []string{"fields[0]: needs exactly one of value, from, expr or fields (has 2)"},

@@ -30,8 +30,12 @@
 //   - Parse options never include NoEnt, DTDLoad or Huge; NoNet is set,
 //     and libxml2's external entity loader is the no-network one for the
 //     whole process, which also covers schema imports and xsi hints.
-//   - Bodies must be UTF-8 (checked first, with the byte offset of the
-//     first bad byte); encoding declarations are ignored.
+//   - A body is read in the encoding its XML declaration names: UTF-8,
+//     US-ASCII, ISO-8859-1 or Windows-1252 (decoded to UTF-8 by package
+//     textenc before libxml2 sees it, so libxml2 only ever reads UTF-8),
+//     and must be UTF-8 without one. Other encodings, and bytes that are
+//     not characters in the named one, are refused first, with the byte
+//     offset of the first bad byte.
 //   - libxml2 never writes to stderr: errors are collected per call,
 //     with line numbers, and returned.
 //   - Shape limits (XMLLimits: attributes per element, elements, depth,

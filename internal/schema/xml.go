@@ -11,10 +11,13 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 	"unicode/utf8"
 	"unsafe"
+
+	"github.com/knutpunkt/knutpunkt/internal/textenc"
 )
 
 // ParseError reports why ParseXML refused a document. Line and Column
@@ -62,22 +65,25 @@ type XMLNode struct {
 }
 
 // ParseXML is the hub's only way to parse XML. It refuses anything with
-// a DOCTYPE (so no DTD, internal or external entity is ever processed),
-// requires UTF-8 (other encodings must be transcoded by the adapter) and
-// never touches the network. Before libxml2 runs, the body must keep
-// within the default XMLLimits. Errors are *ParseError.
+// a DOCTYPE (so no DTD, internal or external entity is ever processed)
+// and never touches the network. The document is read in the encoding
+// its XML declaration names (UTF-8, US-ASCII, ISO-8859-1 or Windows-1252,
+// package textenc) and must be UTF-8 without one; bytes that are not
+// characters in it are refused with their offset. Before libxml2 runs,
+// the body must keep within the default XMLLimits. Errors are
+// *ParseError.
 func ParseXML(body []byte) (*XMLDocument, error) {
 	if len(body) == 0 {
 		return nil, &ParseError{Line: 1, Offset: -1, Reason: "document is empty"}
 	}
-	if !utf8.Valid(body) {
-		off := invalidUTF8Offset(body)
-		return nil, &ParseError{Line: lineAt(body, off), Offset: off, Reason: fmt.Sprintf("invalid UTF-8 at byte offset %d", off)}
+	text, err := xmlText(body)
+	if err != nil {
+		return nil, err
 	}
 	if off := doctypeOffset(body); off >= 0 {
 		return nil, &ParseError{Line: lineAt(body, off), Offset: -1, Reason: reasonDOCTYPE}
 	}
-	if len(body) > int(^uint32(0)>>1) {
+	if len(text) > int(^uint32(0)>>1) {
 		return nil, &ParseError{Offset: -1, Reason: "document larger than 2 GiB"}
 	}
 	// libxml2's cost is quadratic in attributes per element; the
@@ -87,10 +93,10 @@ func ParseXML(body []byte) (*XMLDocument, error) {
 	}
 	initLibxml2()
 	errs := newErrs()
-	cbuf := C.CBytes(body)
+	cbuf := C.CBytes(text)
 	defer C.free(cbuf)
 	var hasDTD C.int
-	ptr := C.kp_parse((*C.char)(cbuf), C.int(len(body)), C.int(parseOptions), errs, &hasDTD)
+	ptr := C.kp_parse((*C.char)(cbuf), C.int(len(text)), C.int(parseOptions), errs, &hasDTD)
 	ps, _ := drainErrs(errs)
 	if hasDTD != 0 {
 		return nil, &ParseError{Line: 1, Offset: -1, Reason: reasonDOCTYPE}
@@ -106,6 +112,55 @@ func ParseXML(body []byte) (*XMLDocument, error) {
 	d := &XMLDocument{ptr: ptr}
 	d.cleanup = runtime.AddCleanup(d, func(p C.xmlDocPtr) { C.xmlFreeDoc(p) }, ptr)
 	return d, nil
+}
+
+// xmlText returns body as the UTF-8 libxml2 is told it is (kp_parse
+// names the encoding, so libxml2 never decodes by itself): the same bytes
+// when body is UTF-8, decoded by textenc when its declaration names
+// ISO-8859-1 or Windows-1252, with the declaration then saying UTF-8.
+// Decoding here rather than in libxml2 reads a document as the CSV
+// reader reads the same bytes (ISO-8859-1 as Windows-1252), does not
+// depend on the iconv libxml2 was built with (Windows-1252 is not among
+// its own encodings), and says which byte at which offset is wrong.
+// Offsets and lines are the body's: the encodings are single-byte, so
+// lines do not move.
+func xmlText(body []byte) ([]byte, error) {
+	label, at, declared := textenc.XMLEncoding(body)
+	cs := textenc.UTF8
+	if declared {
+		c, err := textenc.Lookup(label)
+		if err != nil || c == textenc.Auto {
+			reason := "the XML declaration names an encoding that is not supported (supported: " + textenc.Supported + ")"
+			if ue, ok := errors.AsType[*textenc.UnsupportedError](err); ok {
+				reason = "the XML declaration's encoding: " + ue.Error()
+			}
+			return nil, &ParseError{Line: 1, Offset: -1, Reason: reason}
+		}
+		cs = c
+	}
+	if bytes.HasPrefix(body, []byte(textenc.BOM)) && cs != textenc.UTF8 {
+		return nil, &ParseError{Line: 1, Offset: 0, Reason: fmt.Sprintf("the document starts with a UTF-8 byte order mark but its XML declaration says %s", cs)}
+	}
+	text, _, err := textenc.Decode(body, cs)
+	if err != nil {
+		reason := err.Error()
+		if declared {
+			reason += fmt.Sprintf(" (the XML declaration says %s)", cs)
+		} else {
+			reason += `: XML that declares no encoding must be UTF-8 (a Latin-1 document says encoding="ISO-8859-1" or "windows-1252" in its XML declaration)`
+		}
+		pe := &ParseError{Line: 1, Offset: -1, Reason: reason}
+		if te, ok := errors.AsType[*textenc.Error](err); ok {
+			pe.Line, pe.Offset = lineAt(body, te.Offset), te.Offset
+		}
+		return nil, pe
+	}
+	if cs == textenc.Latin1 || cs == textenc.Windows1252 {
+		// Only ASCII comes before the name, so it sits at the same offset
+		// in text.
+		text = slices.Concat(text[:at], []byte("UTF-8"), text[at+len(label):])
+	}
+	return text, nil
 }
 
 func invalidUTF8Offset(b []byte) int {

@@ -91,9 +91,8 @@ func TestParseXMLErrors(t *testing.T) {
 		want schema.ParseError
 	}{
 		{"empty", ``, schema.ParseError{Line: 1, Offset: -1, Reason: "document is empty"}},
-		{"invalid UTF-8", "<a>\n<b>\xff</b></a>", schema.ParseError{Line: 2, Offset: 7, Reason: "invalid UTF-8 at byte offset 7"}},
-		{"latin-1 å", "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><a>G\xe5rd</a>", schema.ParseError{Line: 1, Offset: 47, Reason: "invalid UTF-8 at byte offset 47"}},
-		{"UTF-16", "\xff\xfe<\x00a\x00/\x00>\x00", schema.ParseError{Line: 1, Offset: 0, Reason: "invalid UTF-8 at byte offset 0"}},
+		{"invalid UTF-8", "<a>\n<b>\xff</b></a>", schema.ParseError{Line: 2, Offset: 7, Reason: "invalid UTF-8 at byte offset 7" + undeclared}},
+		{"UTF-16", "\xff\xfe<\x00a\x00/\x00>\x00", schema.ParseError{Line: 1, Offset: 0, Reason: "invalid UTF-8 at byte offset 0" + undeclared}},
 		{"tag mismatch", "<a>\n  <b>\n</a>", schema.ParseError{Line: 3, Column: 5, Offset: -1, Reason: "Opening and ending tag mismatch: b line 2 and a"}},
 		{"undefined prefix", `<a><x:b/></a>`, schema.ParseError{Line: 1, Column: 8, Offset: -1, Reason: "Namespace prefix x on b is not defined"}},
 		{"undefined entity", `<a>&e;</a>`, schema.ParseError{Line: 1, Column: 7, Offset: -1, Reason: "Entity 'e' not defined"}},
@@ -113,6 +112,94 @@ func TestParseXMLErrors(t *testing.T) {
 			}
 			if diff := cmp.Diff(tt.want, *pe); diff != "" {
 				t.Errorf("ParseXML(%q) error mismatch (-want +got):\n%s", tt.body, diff)
+			}
+		})
+	}
+}
+
+// undeclared is what ParseXML adds to the reason when a document without
+// an encoding declaration is not UTF-8.
+const undeclared = `: XML that declares no encoding must be UTF-8 (a Latin-1 document says encoding="ISO-8859-1" or "windows-1252" in its XML declaration)`
+
+// TestParseXMLEncodings: a document is read in the encoding its
+// declaration names (ISO-8859-1, Windows-1252 and their aliases, in any
+// case), and must be UTF-8 without one; what cannot be read is refused
+// with the offset of the first bad byte, and libxml2's own errors keep
+// the document's line numbers.
+func TestParseXMLEncodings(t *testing.T) {
+	tests := []struct {
+		name, body string
+		want       []string // the values of //text() | //@*, in document order
+		wantErr    *schema.ParseError
+	}{
+		{name: "ISO-8859-1", body: "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>\n<a n=\"\xc5sa \xd6berg\">G\xe4rdet, Andr\xe9</a>",
+			want: []string{"Åsa Öberg", "Gärdet, André"}},
+		{name: "latin1, single quotes, lower case", body: "<?xml version='1.0' encoding='latin1'?><a>\xe5\xe4\xf6</a>",
+			want: []string{"åäö"}},
+		{name: "windows-1252", body: "<?xml version=\"1.0\" encoding=\"windows-1252\"?><a n=\"\x93citat\x94\">8\x9610 \x80</a>",
+			want: []string{"“citat”", "8–10 €"}},
+		{name: "CP1252", body: "<?xml version=\"1.0\" encoding=\"CP1252\" standalone=\"yes\"?><a>\x91s\x92</a>",
+			want: []string{"‘s’"}},
+		// What Windows exports labelled ISO-8859-1 mean by 0x96: an en dash,
+		// not a C1 control code.
+		{name: "ISO-8859-1 read as Windows-1252", body: "<?xml version=\"1.0\" encoding=\"iso-8859-1\"?><a>10\x9620</a>",
+			want: []string{"10–20"}},
+		{name: "UTF-8 declared", body: "<?xml version=\"1.0\" encoding=\"UTF-8\"?><a>G\xc3\xa4rdet</a>",
+			want: []string{"Gärdet"}},
+		{name: "UTF-8 with a byte order mark", body: "\xEF\xBB\xBF<?xml version=\"1.0\" encoding=\"utf-8\"?><a>G\xc3\xa4rdet</a>",
+			want: []string{"Gärdet"}},
+		{name: "US-ASCII", body: "<?xml version=\"1.0\" encoding=\"US-ASCII\"?><a>plain</a>",
+			want: []string{"plain"}},
+		{name: "undeclared Latin-1", body: "<?xml version=\"1.0\"?>\n<a>\n<b>G\xe4rdet</b></a>",
+			wantErr: &schema.ParseError{Line: 3, Offset: 30, Reason: "invalid UTF-8 at byte offset 30" + undeclared}},
+		{name: "no declaration, Latin-1", body: "<a>\xc5sa</a>",
+			wantErr: &schema.ParseError{Line: 1, Offset: 3, Reason: "invalid UTF-8 at byte offset 3" + undeclared}},
+		{name: "declared UTF-8, sent Latin-1", body: "<?xml version=\"1.0\" encoding=\"UTF-8\"?><a>G\xe4rdet</a>",
+			wantErr: &schema.ParseError{Line: 1, Offset: 42, Reason: "invalid UTF-8 at byte offset 42 (the XML declaration says UTF-8)"}},
+		{name: "byte undefined in Windows-1252", body: "<?xml version=\"1.0\" encoding=\"windows-1252\"?>\n<a>ok\x81</a>",
+			wantErr: &schema.ParseError{Line: 2, Offset: 51, Reason: "byte 0x81 at byte offset 51 is not a character in Windows-1252 (the XML declaration says Windows-1252)"}},
+		{name: "not ASCII", body: "<?xml version=\"1.0\" encoding=\"ascii\"?><a>\xe4</a>",
+			wantErr: &schema.ParseError{Line: 1, Offset: 41, Reason: "byte 0xE4 at byte offset 41 is not US-ASCII (the XML declaration says US-ASCII)"}},
+		{name: "byte order mark contradicts the declaration", body: "\xEF\xBB\xBF<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><a/>",
+			wantErr: &schema.ParseError{Line: 1, Offset: 0, Reason: "the document starts with a UTF-8 byte order mark but its XML declaration says ISO-8859-1"}},
+		{name: "unsupported encoding", body: "<?xml version=\"1.0\" encoding=\"UTF-16\"?><a/>",
+			wantErr: &schema.ParseError{Line: 1, Offset: -1, Reason: `the XML declaration's encoding: charset "UTF-16" is not supported (supported: UTF-8, US-ASCII, ISO-8859-1 or Windows-1252)`}},
+		{name: "auto is no encoding", body: "<?xml version=\"1.0\" encoding=\"auto\"?><a/>",
+			wantErr: &schema.ParseError{Line: 1, Offset: -1, Reason: "the XML declaration names an encoding that is not supported (supported: UTF-8, US-ASCII, ISO-8859-1 or Windows-1252)"}},
+		// Decoded, the document is UTF-8 and libxml2 reports on it: lines
+		// are where they were, as the encodings are single-byte.
+		{name: "libxml2's error keeps the line", body: "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>\n<a>\n<b>\xe5\xe4\xf6\n</a>",
+			wantErr: &schema.ParseError{Line: 4, Column: 5, Offset: -1, Reason: "Opening and ending tag mismatch: b line 3 and a"}},
+		{name: "a DOCTYPE is refused in Latin-1 too", body: "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>\n<!DOCTYPE a [<!ENTITY x \"\xe5\">]><a>&x;</a>",
+			wantErr: &schema.ParseError{Line: 2, Offset: -1, Reason: "DOCTYPE is not allowed (DTDs and entities are refused)"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			doc, err := schema.ParseXML([]byte(tt.body))
+			if tt.wantErr != nil {
+				if err == nil {
+					doc.Free()
+					t.Fatal("ParseXML succeeded, want error")
+				}
+				var pe *schema.ParseError
+				if !errors.As(err, &pe) {
+					t.Fatalf("ParseXML error is %T (%v), want *schema.ParseError", err, err)
+				}
+				if diff := cmp.Diff(*tt.wantErr, *pe); diff != "" {
+					t.Errorf("ParseXML(%q) error mismatch (-want +got):\n%s", tt.body, diff)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("ParseXML(%q): %v", tt.body, err)
+			}
+			defer doc.Free()
+			got, err := doc.Values("//@* | //text()", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("ParseXML(%q) values mismatch (-want +got):\n%s", tt.body, diff)
 			}
 		})
 	}

@@ -188,6 +188,7 @@ var xmlSeeds = []string{
 	`<a><b><c><d/></c></b></a>`, `<a><b><c><d><e/></d></c></b></a>`, `<r a="/>" b='>'/>`, `<r a="<"/>`,
 	`<p:r xmlns:p="u" p:a="1"/>`, `<r><!-- x`, `<r><![CDATA[`, `<?xml version="1.0"?><r/>`, "<r>\n<a\tb = \"1\"\n/></r>",
 	`<r a b="1"/>`, `<r a="1"b="2"/>`, `</x><r/>`, `<!DOCTYPE r><r/>`, `<r>&amp;&lt;</r>`, `<abcdefghi/>`, "\xEF\xBB\xBF<r/>",
+	"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><r a=\"\xe5\"><b>\x96</b></r>", "<?xml version='1.0' encoding='cp1252'?><r>\x81</r>",
 }
 
 // FuzzXMLLimits holds the pre-scan to its promise: when it accepts a

@@ -217,6 +217,12 @@ func (op *importOp) outcome(st *store.Store, plan *pipeline.Plan, opts Options, 
 
 // readMessages turns files into messages. The external id is the file's
 // base name and line, so importing the same file twice stores nothing twice.
+// Files are split on bytes ('\n', '"', the separators), which reads the same
+// in every charset the steps decode (UTF-8, ISO-8859-1, Windows-1252: each
+// writes ASCII as ASCII), and bodies are passed on as they are: the mapping
+// reads each one's charset (textenc). A CSV record travels with its header
+// line, byte order mark included: a file that starts with one is UTF-8 in
+// every record.
 func readMessages(ctx context.Context, files []string, maxBody int64, out chan<- knutpunkt.Message) error {
 	for _, path := range files {
 		if err := readFile(ctx, path, maxBody, out); err != nil {
