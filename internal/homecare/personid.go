@@ -7,8 +7,9 @@ import (
 )
 
 // PersonIDType says which kind of Swedish person identity number a PersonID is. It is stored
-// beside the number because the two kinds follow different life cycles (a samordningsnummer may
-// later be replaced by a personnummer) and use different OIDs in HSA/RIV messages.
+// beside the number because the kinds follow different life cycles (a samordningsnummer or a
+// reserve number may later be replaced by a personnummer) and use different OIDs in HSA/RIV
+// messages.
 type PersonIDType string
 
 // The person identity number kinds that ParsePersonID recognises. IVO's pseudo ids are made
@@ -21,9 +22,13 @@ const (
 	Samordningsnummer PersonIDType = "samordningsnummer"
 	// Reservnummer is a healthcare reserve (interim) number for a person whose
 	// personnummer is not known yet: the birth date, a capital letter and three digits,
-	// e.g. 20000101-T220 (DOMAIN.md §1.4, §5.1). It is a distinct identity: when the
-	// personnummer becomes known the store links the two (Order's previous_person_id), so
-	// the client keeps one history. It has no check digit.
+	// e.g. 20000101-T220 (DOMAIN.md §1.4, §5.1; the letters are reserveLetters). Its last
+	// digit is the Luhn check digit with the letter counted as 1, and its second-last digit
+	// gives the administrative sex as in a personnummer. It is a distinct identity: when the
+	// personnummer becomes known the store links the two (Order's previous_person_id,
+	// store.Tx.LinkClient), so the client keeps one history. RIV names the OID
+	// 1.2.752.74.9.1 for a national reserve number (DOMAIN.md §5.1); whether a region's
+	// letter numbers are national ones is not in the sources, so this type names no OID.
 	Reservnummer PersonIDType = "reservnummer"
 )
 
@@ -106,14 +111,18 @@ func ParsePersonID(s string) (PersonID, error) {
 }
 
 // ParsePlausiblePersonID parses s as ParsePersonIDAt does but lets a birth date in the
-// future pass: for the log masker, which must hide anything that may be a person's number.
+// future pass: for the log masker, which must hide anything that may be a person's number,
+// and for a number read back from the store, which was checked when it came in and must
+// stay readable whatever the reader's clock says.
 func ParsePlausiblePersonID(s string) (PersonID, error) {
 	return parsePersonID(s, time.Now(), false)
 }
 
-// ParsePersonIDAt parses a personnummer or samordningsnummer in one of the forms
-// YYMMDD-NNNC, YYMMDD+NNNC, YYMMDDNNNC, YYYYMMDDNNNC, YYYYMMDD-NNNC or YYYYMMDD+NNNC.
-// now resolves the century of the 10-digit forms, which makes tests deterministic.
+// ParsePersonIDAt parses a personnummer, samordningsnummer or reserve number in one of the
+// forms YYMMDD-NNNC, YYMMDD+NNNC, YYMMDDNNNC, YYYYMMDDNNNC, YYYYMMDD-NNNC or YYYYMMDD+NNNC
+// (a reserve number: a letter in place of the first N). now resolves the century of the
+// 10-digit forms and is the date a birth date may not be after; passing it makes callers
+// with a clock of their own, and tests, deterministic.
 //
 // Rules (Skatteverket, DOMAIN.md §5.1): the check digit is Luhn (weights 2,1) over YYMMDDNNN;
 // the birth number is 001-999; a 12-digit form must have century 18, 19 or 20. A
@@ -123,8 +132,11 @@ func ParsePlausiblePersonID(s string) (PersonID, error) {
 //
 // now is taken as its date in Europe/Stockholm, whatever its location: the hub's server may
 // run in UTC, and at 00:30 on New Year's Day in Stockholm it is still the old year in UTC.
-// A birth date after that date is refused, in every form. A reserve number (YYYYMMDD, a
-// capital letter, three digits; YYYYMMDD-T220 or YYYYMMDDT220) is accepted as Reservnummer.
+// A birth date after that date is refused, in every form (a 10-digit form never resolves to
+// one; a samordningsnummer's incomplete date is compared as far as it is known: the year,
+// or the year and month). A reserve number (the date, one of the capital letters
+// reserveLetters, three digits: 20000101-T220, 20000101T220, 000101-T220 or 000101T220) is
+// accepted as Reservnummer and normalised to 20000101T220. Its date must exist (no +60).
 //
 // Century of the 10-digit forms: with '-' or no separator, the most recent year ending in YY
 // whose date is not after now's date. With '+' (the person turns 100 this year or is older),
@@ -246,14 +258,19 @@ func bornAfter(year, month, day int, now time.Time) bool {
 }
 
 // reserveLetters are the letters a reserve (interim) number carries in place of the birth
-// number's first digit, as Skatteverket's and the personnummer project's test data have them
-// (20000101-T220 … N220; E is not one).
+// number's first digit: those of the personnummer project's interim test data
+// (personnummer/meta testdata/interim.json at c44a844: 20000101-T220 … N220 valid,
+// 20000101-E221 invalid). P was in that list until the project removed it in March 2023,
+// and is refused here too. Reserve numbers are healthcare's (DOMAIN.md §5.1), not
+// Skatteverket's, and there is no official list of them.
 const reserveLetters = "TRSUWXJKLMN"
 
 // parseReserve parses a reserve number in the personnummer forms with a letter in the birth
 // number's first place (YYYYMMDD-T220, YYYYMMDDT220, YYMMDD-T220, YYMMDDT220). The check
-// digit is computed with the letter counted as 1, the rule of that test data. ok is false
-// when s has no letter there, so the caller parses it as a number.
+// digit is computed with the letter counted as 1: the rule the personnummer project's
+// libraries apply and its data follows (every valid number there checks by it, the invalid
+// one does not). ok is false when s has no capital letter there, so the caller parses it as
+// a number.
 func parseReserve(s string, now time.Time, refuseFuture bool) (p PersonID, ok bool, err error) {
 	i := len(s) - 4 // the letter's place: the first of the last four
 	if i < 6 || len(s) < 10 || len(s) > 13 {
@@ -310,11 +327,13 @@ func dateExists(year, month, day int) bool {
 // with Reveal, which is easy to find in review.
 func (p PersonID) String() string { return p.Masked() }
 
-// Reveal returns the full 12-digit form YYYYMMDDNNNC, or "" for the zero value: for the
-// store's keys, a vendor's message and a person who may see it. Never log it.
+// Reveal returns the full 12-character form YYYYMMDDNNNC (a reserve number's YYYYMMDDLNNN),
+// or "" for the zero value: for the store's keys, a vendor's message and a person who may
+// see it. Never log it.
 func (p PersonID) Reveal() string { return p.digits }
 
-// Type reports whether p is a personnummer or a samordningsnummer ("" for the zero value).
+// Type reports whether p is a personnummer, a samordningsnummer or a reserve number ("" for
+// the zero value).
 func (p PersonID) Type() PersonIDType { return p.typ }
 
 // IsZero reports whether p is the zero value, i.e. no person id.
@@ -350,8 +369,10 @@ func (p PersonID) BirthYear() int {
 }
 
 // Sex returns the administrative sex from the birth number's last digit (odd man, even woman);
-// for a reserve number from the same position, the second of its digits (T220: woman), the
-// rule IVO's pseudo ids follow.
+// for a reserve number from the same position, the second of its digits (T220: woman). That
+// is the gender digit rule DOMAIN.md §5.1 cites for IVO's pseudo ids, Socialstyrelsen's
+// "administrativt kön" counts reserve numbers among the numbers it derives from, and the
+// personnummer project's interim data gives T220 … N220 as female.
 func (p PersonID) Sex() Sex {
 	if p.IsZero() {
 		return SexUnknown
@@ -380,11 +401,14 @@ func (p PersonID) GoString() string { return `homecare.PersonID("` + p.Masked() 
 // masking logger.
 func (p PersonID) LogValue() slog.Value { return slog.StringValue(p.Masked()) }
 
-// MarshalText writes the 12-digit form, which is what canonical JSON and the store use.
+// MarshalText writes the 12-character form (Reveal), which is what canonical JSON and the
+// store use.
 func (p PersonID) MarshalText() ([]byte, error) { return []byte(p.digits), nil }
 
-// UnmarshalText parses any form ParsePersonID accepts, so that decoding validates.
-// Empty text is an error: an absent person id is expressed by leaving the field out.
+// UnmarshalText parses any form ParsePersonID accepts, so that decoding validates; the
+// birth date is checked against the current Europe/Stockholm date, as an encoding
+// interface has no room for a clock. Empty text is an error: an absent person id is
+// expressed by leaving the field out.
 func (p *PersonID) UnmarshalText(b []byte) error {
 	v, err := ParsePersonID(string(b))
 	if err != nil {

@@ -214,6 +214,11 @@ func TestParsePersonIDInterim(t *testing.T) {
 func TestParsePersonIDAt(t *testing.T) {
 	t.Parallel()
 	jan1 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	// newYear is 2025-12-31 23:30 in UTC and in a zone behind it, but already 2026-01-01
+	// 00:30 in Stockholm: the date the century and the future are decided by.
+	newYear := time.Date(2025, 12, 31, 23, 30, 0, 0, time.UTC)
+	newYearWest := newYear.In(time.FixedZone("UTC-5", -5*3600))
+	midJune := time.Date(2026, 6, 15, 12, 0, 0, 0, time.UTC)
 	tests := []struct {
 		name    string
 		in      string
@@ -245,15 +250,46 @@ func TestParsePersonIDAt(t *testing.T) {
 		{name: "space separator", in: "19090527 1474", now: jan1, wantErr: "personnummer: want 10 or 12 digits"},
 		{name: "letter", in: "4001042A83", now: jan1, wantErr: "personnummer: want 10 or 12 digits"},
 		{name: "separator misplaced", in: "40010-42383", now: jan1, wantErr: "personnummer: want 10 or 12 digits"},
+		// Reserve numbers (personnummer/meta testdata/interim.json; see also TestReservnummer).
 		{name: "reserve number", in: "20000101-T220", now: jan1, want: "20000101T220", typ: homecare.Reservnummer, sex: homecare.SexFemale, birth: "2000-01-01"},
+		{name: "reserve number, no separator", in: "20000101N220", now: jan1, want: "20000101N220", typ: homecare.Reservnummer, sex: homecare.SexFemale, birth: "2000-01-01"},
 		{name: "reserve number, short", in: "000101T220", now: jan1, want: "20000101T220", typ: homecare.Reservnummer, sex: homecare.SexFemale, birth: "2000-01-01"},
+		{name: "reserve number, short separated", in: "000101-R220", now: jan1, want: "20000101R220", typ: homecare.Reservnummer, sex: homecare.SexFemale, birth: "2000-01-01"},
 		{name: "reserve number, letter E", in: "20000101-E221", now: jan1, wantErr: "personnummer: reserve number: the letter must be one of TRSUWXJKLMN"},
+		{name: "reserve number, letter P (dropped from the test data in 2023)", in: "20000101-P220", now: jan1, wantErr: "personnummer: reserve number: the letter must be one of TRSUWXJKLMN"},
+		{name: "reserve number, lower-case letter", in: "20000101-t220", now: jan1, wantErr: "personnummer: want 10 or 12 digits"},
 		{name: "reserve number, check digit", in: "20000101-T221", now: jan1, wantErr: "personnummer: check digit does not match"},
-		// Issue 9: the century of a 10-digit number comes from the Stockholm date. At
-		// 2025-12-31 23:30 UTC it is already 2026-01-01 in Stockholm: 261231+... is 1926.
-		{name: "century by the Stockholm date", in: "261231+2385", now: time.Date(2025, 12, 31, 23, 30, 0, 0, time.UTC), want: "192612312385", typ: homecare.Personnummer, sex: homecare.SexFemale, birth: "1926-12-31"},
-		{name: "birth date in the future", in: "202612312385", now: jan1, wantErr: "personnummer: birth date in the future"},
+		// Constructed (check digit computed with the letter as 1): 30 February, and a
+		// samordningsnummer's day, which a reserve number does not have.
+		{name: "reserve number, no such date", in: "20000230-T224", now: jan1, wantErr: "personnummer: no such date"},
+		{name: "reserve number, day + 60", in: "20000161-T227", now: jan1, wantErr: "personnummer: reserve number: no such date"},
 		{name: "reserve number born in the future", in: "20991231-T223", now: jan1, wantErr: "personnummer: birth date in the future"},
+		{name: "reserve number born today in Stockholm", in: "20260101-T220", now: newYear, want: "20260101T220", typ: homecare.Reservnummer, sex: homecare.SexFemale, birth: "2026-01-01"},
+
+		// Issue 9: the century of a 10-digit number comes from the Stockholm date. At
+		// 2025-12-31 23:30 UTC it is already 2026-01-01 in Stockholm. These numbers are
+		// constructed (valid check digits, not official test numbers) for the dates.
+		// 261231+... is 1926, not 1826 (the '+' counts from Stockholm's year, 2026).
+		{name: "century by the Stockholm date, plus", in: "261231+2385", now: newYear, want: "192612312385", typ: homecare.Personnummer, sex: homecare.SexFemale, birth: "1926-12-31"},
+		// 260101-... was born today: 2026, not 1926 (a different client).
+		{name: "century by the Stockholm date, dash", in: "260101-2384", now: newYear, want: "202601012384", typ: homecare.Personnummer, sex: homecare.SexFemale, birth: "2026-01-01"},
+		{name: "century by the Stockholm date, no separator", in: "2601012384", now: newYear, want: "202601012384", typ: homecare.Personnummer, sex: homecare.SexFemale, birth: "2026-01-01"},
+		{name: "century by the Stockholm date, now west of UTC", in: "260101-2384", now: newYearWest, want: "202601012384", typ: homecare.Personnummer, sex: homecare.SexFemale, birth: "2026-01-01"},
+		// 261231-... is a century ago by either date (a control: the new year does not move it).
+		{name: "century by the Stockholm date, 31 December", in: "261231-2385", now: newYear, want: "192612312385", typ: homecare.Personnummer, sex: homecare.SexFemale, birth: "1926-12-31"},
+
+		// Issue 9: a birth date after the Stockholm date of now is refused in every form
+		// (constructed numbers, as above).
+		{name: "birth date in the future", in: "202612312385", now: jan1, wantErr: "personnummer: birth date in the future"},
+		{name: "birth date in the future, separated", in: "20261231-2385", now: jan1, wantErr: "personnummer: birth date in the future"},
+		{name: "born today in Stockholm, yesterday in UTC", in: "202601012384", now: newYear, want: "202601012384", typ: homecare.Personnummer, sex: homecare.SexFemale, birth: "2026-01-01"},
+		{name: "born tomorrow in Stockholm", in: "202601022383", now: newYear, wantErr: "personnummer: birth date in the future"},
+		// A samordningsnummer with month 00 (only the year known) or day 00 (year and month):
+		// what is known decides.
+		{name: "samordningsnummer, year in the future", in: "202600602383", now: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC), wantErr: "personnummer: birth date in the future"},
+		{name: "samordningsnummer, this year, month unknown", in: "202600602383", now: jan1, want: "202600602383", typ: homecare.Samordningsnummer, sex: homecare.SexFemale, birth: "0001-01-01"},
+		{name: "samordningsnummer, month in the future", in: "202607602386", now: midJune, wantErr: "personnummer: birth date in the future"},
+		{name: "samordningsnummer, this month, day unknown", in: "202606602387", now: midJune, want: "202606602387", typ: homecare.Samordningsnummer, sex: homecare.SexFemale, birth: "0001-01-01"},
 		{name: "bad check digit", in: "194001042384", now: jan1, wantErr: "personnummer: check digit does not match"},
 		{name: "birth number 000 (list.json)", in: "201509160006", now: jan1, wantErr: "personnummer: birth number must be 001-999"},
 		{name: "month 13", in: "194013042389", now: jan1, wantErr: "personnummer: no such date"},
@@ -360,6 +396,82 @@ func TestPersonIDMethods(t *testing.T) {
 	}
 }
 
+// TestReservnummer: a reserve number is a PersonID of its own type that keeps its letter,
+// masks like the others, round-trips through text and JSON and is no official test number.
+func TestReservnummer(t *testing.T) {
+	t.Parallel()
+	p, err := homecare.ParsePersonID("20000101-T220")
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := homecare.ParsePersonIDAt(p.Reveal(), fixedNow)
+	if err != nil {
+		t.Fatalf("re-parse of %s: %v", p, err)
+	}
+	b, err := p.MarshalText()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var u homecare.PersonID
+	if err := u.UnmarshalText(b); err != nil {
+		t.Fatal(err)
+	}
+	typ, err := p.Type().MarshalText()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ut homecare.PersonIDType
+	if err := ut.UnmarshalText(typ); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ name, got, want string }{
+		{"Type", p.Type().String(), "reservnummer"},
+		{"Reveal", p.Reveal(), "20000101T220"},
+		{"Masked", p.Masked(), "20000101-****"},
+		{"String", fmt.Sprint(p), "20000101-****"},
+		{"GoString", fmt.Sprintf("%#v", p), `homecare.PersonID("20000101-****")`},
+		{"LogValue", p.LogValue().String(), "20000101-****"},
+		{"BirthDate", p.BirthDate().Format(time.DateOnly), "2000-01-01"},
+		{"BirthYear", itoa(int64(p.BirthYear())), "2000"},
+		{"Sex", p.Sex().String(), "female"},
+		{"IsOfficialTestNumber", strconv.FormatBool(homecare.IsOfficialTestNumber(p)), "false"},
+		{"MarshalText", string(b), "20000101T220"},
+		{"round trip of Reveal", q.Reveal() + " " + q.Type().String(), "20000101T220 reservnummer"},
+		{"round trip of MarshalText", u.Reveal() + " " + u.Type().String(), "20000101T220 reservnummer"},
+		{"PersonIDType round trip", ut.String(), "reservnummer"},
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("%s = %q, want %q", tt.name, tt.got, tt.want)
+		}
+	}
+	if q != p || u != p {
+		t.Errorf("round trips give %q and %q, want %q", q.Reveal(), u.Reveal(), p.Reveal())
+	}
+
+	type doc struct {
+		ID   homecare.PersonID     `json:"id"`
+		Type homecare.PersonIDType `json:"type"`
+	}
+	j, err := json.Marshal(doc{p, p.Type()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(j), `{"id":"20000101T220","type":"reservnummer"}`; got != want {
+		t.Errorf("json.Marshal = %s, want %s", got, want)
+	}
+	var d doc
+	if err := json.Unmarshal(j, &d); err != nil || d.ID != p || d.Type != homecare.Reservnummer {
+		t.Errorf("json.Unmarshal(%s) = %+v, %v", j, d, err)
+	}
+	// An invalid reserve number fails decoding without echoing it.
+	if err := json.Unmarshal([]byte(`{"id":"20000101-E221"}`), &d); err == nil {
+		t.Error("json.Unmarshal of a reserve number with letter E succeeded")
+	} else if strings.Contains(err.Error(), "20000101") {
+		t.Errorf("json.Unmarshal error %q leaks the number", err)
+	}
+}
+
 func TestPersonIDJSON(t *testing.T) {
 	t.Parallel()
 	type doc struct {
@@ -387,7 +499,7 @@ func TestPersonIDJSON(t *testing.T) {
 }
 
 func FuzzParsePersonID(f *testing.F) {
-	for _, s := range []string{"194001042383", "400104-2383", "090527+1474", "19090527+1474", "4001042383", "730288-9931", "202611230001", "", "x"} {
+	for _, s := range []string{"194001042383", "400104-2383", "090527+1474", "19090527+1474", "4001042383", "730288-9931", "202611230001", "20000101-T220", "000101T220", "", "x"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

@@ -54,7 +54,10 @@ var officialTestNumbers = sync.OnceValue(func() []uint64 {
 
 // IsOfficialTestNumber reports whether p is one of Skatteverket's official test personnummer
 // or test samordningsnummer. Non-production hubs use it to refuse anything that might be a
-// real person's number (DOMAIN.md §5.2); production may use it to refuse test data.
+// real person's number (DOMAIN.md §5.2); production may use it to refuse test data. A reserve
+// number is never one: Skatteverket publishes no test reserve numbers (they are healthcare's,
+// not its), and interim numbers in other projects' test data are examples, not a list that
+// can never reach a real person, so a non-production hub refuses them as a client's id.
 func IsOfficialTestNumber(p PersonID) bool {
 	if p.IsZero() {
 		return false

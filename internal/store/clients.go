@@ -2,20 +2,28 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/knutpunkt/knutpunkt/internal/homecare"
 )
 
-// LinkClient records that current and previous are one person: the personnummer a client
-// has now and the reserve number or samordningsnummer the case system knew the client by
-// before. Both clients rows are ensured; a link already there is kept as it is.
+// LinkClient records that current and previous are one person: the identity a client has
+// now (usually a personnummer) and the one the case system knew the client by before (a
+// reserve number or samordningsnummer). Both clients rows are ensured (created with only
+// their person id, as a visit or an order creates them); the link (client_links) is
+// recorded once, with the store's clock as linked_at: linking the same pair again keeps
+// the first. Linking an identity to itself records nothing. The link is directed only for
+// the record; ClientIdentities follows it both ways.
 func (t *Tx) LinkClient(ctx context.Context, current, previous homecare.PersonID) error {
-	if current.IsZero() || previous.IsZero() || current == previous {
+	if current.IsZero() || previous.IsZero() {
+		return errors.New("link client: no person id")
+	}
+	if current == previous {
 		return nil
 	}
 	ids := make([]string, 2)
-	at := t.s.tv(now())
+	at := t.s.tv(t.s.clock())
 	for i, p := range []homecare.PersonID{current, previous} {
 		hash, id, enc, err := t.s.personKey(p.Reveal())
 		if err != nil {
@@ -29,15 +37,24 @@ func (t *Tx) LinkClient(ctx context.Context, current, previous homecare.PersonID
 		}
 		ids[i] = id
 	}
-	if _, err := t.exec(ctx, `INSERT INTO client_links (client_id, previous_client_id, linked_at) VALUES (?, ?, ?)
-		ON CONFLICT (client_id, previous_client_id) DO NOTHING`, ids[0], ids[1], at); err != nil {
+	if _, err := t.exec(ctx, qLinkClient, ids[0], ids[1], at); err != nil {
 		return fmt.Errorf("link client: %w", err)
 	}
 	return nil
 }
 
+const qLinkClient = `INSERT INTO client_links (client_id, previous_client_id, linked_at) VALUES (?, ?, ?)
+	ON CONFLICT (client_id, previous_client_id) DO NOTHING`
+
+// qLinkedClients finds the clients linked to one, in either direction.
+const qLinkedClients = `SELECT c.id, c.person_id_hash, c.person_id_enc FROM client_links l
+	JOIN clients c ON c.id = CASE WHEN l.client_id = ? THEN l.previous_client_id ELSE l.client_id END
+	WHERE l.client_id = ? OR l.previous_client_id = ?`
+
 // ClientIdentities returns pid and every identity linked to it, either way and through
-// other links (a reserve number, then a samordningsnummer, then a personnummer), pid first.
+// other links (a reserve number, then a samordningsnummer, then a personnummer): pid
+// first, then the others breadth first. A person id with no links, or with no clients row
+// yet, gives pid alone.
 func (s *Store) ClientIdentities(ctx context.Context, pid homecare.PersonID) ([]homecare.PersonID, error) {
 	_, id, _, err := s.personKey(pid.Reveal())
 	if err != nil {
@@ -54,9 +71,7 @@ func (s *Store) ClientIdentities(ctx context.Context, pid homecare.PersonID) ([]
 			Hash []byte `db:"person_id_hash"`
 			Enc  []byte `db:"person_id_enc"`
 		}
-		if err := s.sel(ctx, &rows, `SELECT c.id, c.person_id_hash, c.person_id_enc FROM client_links l
-			JOIN clients c ON c.id = CASE WHEN l.client_id = ? THEN l.previous_client_id ELSE l.client_id END
-			WHERE l.client_id = ? OR l.previous_client_id = ?`, cur, cur, cur); err != nil {
+		if err := s.sel(ctx, &rows, qLinkedClients, cur, cur, cur); err != nil {
 			return nil, fmt.Errorf("client identities: %w", err)
 		}
 		for _, r := range rows {
@@ -69,7 +84,8 @@ func (s *Store) ClientIdentities(ctx context.Context, pid homecare.PersonID) ([]
 			if err != nil {
 				return nil, fmt.Errorf("client identities: %w", err)
 			}
-			p, err := homecare.ParsePersonID(digits)
+			// Checked when it came in: the reader's clock does not decide again.
+			p, err := homecare.ParsePlausiblePersonID(digits)
 			if err != nil {
 				return nil, fmt.Errorf("client identities: stored %w", err)
 			}

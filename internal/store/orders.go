@@ -176,7 +176,7 @@ func (s *Store) order(r orderRow) (homecare.Order, error) {
 	if err != nil {
 		return homecare.Order{}, err
 	}
-	pid, err := homecare.ParsePersonID(digits)
+	pid, err := homecare.ParsePlausiblePersonID(digits) // checked when it came in
 	if err != nil {
 		return homecare.Order{}, fmt.Errorf("stored %w", err)
 	}

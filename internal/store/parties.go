@@ -190,7 +190,7 @@ func (s *Store) ClientByPersonID(ctx context.Context, personID homecare.PersonID
 	if err != nil {
 		return homecare.Client{}, fmt.Errorf("get client %s: %w", r.ID, err)
 	}
-	pid, err := homecare.ParsePersonID(digits)
+	pid, err := homecare.ParsePlausiblePersonID(digits) // checked when it came in
 	if err != nil {
 		return homecare.Client{}, fmt.Errorf("get client %s: stored %w", r.ID, err)
 	}

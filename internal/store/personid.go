@@ -14,7 +14,8 @@ import (
 )
 
 // personIDCodec turns a person id (personnummer or samordningsnummer, 12
-// digits) into what the clients table stores (DOMAIN.md §8a):
+// digits; a reserve number, 12 characters with a letter in the ninth) into
+// what the clients table stores (DOMAIN.md §8a):
 //
 //   - person_id_hash: HMAC-SHA256(PersonIDKey, "knutpunkt/person-id/v1\x00" + digits),
 //     32 bytes. Deterministic, so it is the lookup and join key (UNIQUE); keyed, so

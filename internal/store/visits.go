@@ -417,7 +417,7 @@ func (s *Store) loadVisits(ctx context.Context, q reader, query string, args ...
 		if err != nil {
 			return nil, fmt.Errorf("visit %s/%s: %w", r.SourceSystem, r.ExternalID, err)
 		}
-		pid, err := homecare.ParsePersonID(digits)
+		pid, err := homecare.ParsePlausiblePersonID(digits) // checked when it came in
 		if err != nil {
 			return nil, fmt.Errorf("visit %s/%s: stored %w", r.SourceSystem, r.ExternalID, err)
 		}
