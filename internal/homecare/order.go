@@ -401,6 +401,13 @@ func (e *OrderEvent) Validate(o ValidateOptions) error {
 		case o.RequireTestPersonIDs && !IsOfficialTestNumber(c.PersonID):
 			bad("order.client.person_id", "not an official test number (refused outside production)")
 		}
+		switch p := c.PreviousPersonID; {
+		case p.IsZero():
+		case p == c.PersonID:
+			bad("order.client.previous_person_id", "is the client's person_id")
+		case o.RequireTestPersonIDs && p.Type() != Reservnummer && !IsOfficialTestNumber(p):
+			bad("order.client.previous_person_id", "not an official test number (refused outside production)")
+		}
 		if pc := c.Address.Postcode; pc != "" && !validPostcode(pc) {
 			bad("order.client.address.postcode", "want 5 digits, optionally as NNN NN")
 		}

@@ -238,6 +238,12 @@ func TestOrderEventValidate(t *testing.T) {
 			p + "order.provider_id: required for created", p + "order.client: required for created",
 			p + "order.valid_from: required for created", p + "order.insatser: required for created",
 		}},
+		{name: "previous identity is the client's own", change: func(e *homecare.OrderEvent) {
+			e.Order.Client.PreviousPersonID = e.Order.Client.PersonID
+		}, want: []string{p + "order.client.previous_person_id: is the client's person_id"}},
+		{name: "previous identity not a test number outside production", opts: homecare.ValidateOptions{RequireTestPersonIDs: true},
+			change: func(e *homecare.OrderEvent) { e.Order.Client.PreviousPersonID = other },
+			want:   []string{p + "order.client.previous_person_id: not an official test number (refused outside production)"}},
 		{name: "empty insatser", change: func(e *homecare.OrderEvent) { e.Order.Insatser = []homecare.OrderInsats{} },
 			want: []string{p + "order.insatser: empty"}},
 		{name: "insats rules", change: func(e *homecare.OrderEvent) {
