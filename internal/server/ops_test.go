@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -63,6 +64,15 @@ func TestOperations(t *testing.T) {
 			"\ngo_goroutines ", "\ngo_memstats_heap_inuse_bytes ", "\nprocess_resident_memory_bytes ", "\nprocess_open_fds ",
 		}},
 		{"/ingest/nope", 405, nil},
+	}
+	// The message is processed in the store before messageLog.Commit returns and counts
+	// it: wait for the count (the store saw it already, so it comes at once).
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		_, body := get("/metrics")
+		if strings.Contains(body, `knut_messages_processed_total{pipeline="tes_visits"} 1`) || time.Now().After(deadline) {
+			break
+		}
+		runtime.Gosched()
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
