@@ -69,9 +69,13 @@ func Jobs(st *store.Store, cfg config.Orders, in ingester) []schedule.Job {
 			if !last.IsZero() {
 				first = report.QuarterOf(last)
 			}
+			tls, err := st.Timelines(ctx) // once for every quarter reported
+			if err != nil {
+				return "", err
+			}
 			n := 0
 			for ; !q.First().Before(first.First()); q = q.Prev() {
-				if err := saveIVO(ctx, st, q, q.Last().AddDays(1)); err != nil {
+				if err := saveIVO(ctx, st, tls, q, q.Last().AddDays(1)); err != nil {
 					return "", err
 				}
 				n++
@@ -87,9 +91,13 @@ func Jobs(st *store.Store, cfg config.Orders, in ingester) []schedule.Job {
 			if !last.IsZero() {
 				first = report.MonthOf(last)
 			}
+			tls, err := st.Timelines(ctx) // once for every month reported
+			if err != nil {
+				return "", err
+			}
 			n := 0
 			for ; !m.First().Before(first.First()); m = m.Prev() {
-				if err := saveStatistics(ctx, st, m); err != nil {
+				if err := saveStatistics(ctx, st, tls, m); err != nil {
 					return "", err
 				}
 				n++
@@ -119,12 +127,8 @@ func handOn(ctx context.Context, in ingester, name string, ev homecare.OrderEven
 	return nil
 }
 
-// saveIVO stores quarter q's IVO report as of asOf.
-func saveIVO(ctx context.Context, st *store.Store, q report.Quarter, asOf homecare.Date) error {
-	tls, err := st.Timelines(ctx)
-	if err != nil {
-		return err
-	}
+// saveIVO stores quarter q's IVO report as of asOf, from the orders' timelines tls.
+func saveIVO(ctx context.Context, st *store.Store, tls []homecare.Timeline, q report.Quarter, asOf homecare.Date) error {
 	lines := report.IVO(tls, q, asOf)
 	var buf bytes.Buffer
 	if err := report.WriteIVO(&buf, lines); err != nil {
@@ -133,12 +137,8 @@ func saveIVO(ctx context.Context, st *store.Store, q report.Quarter, asOf homeca
 	return st.SaveReport(ctx, store.Report{Kind: "ivo", Period: q.String(), AsOf: asOf, Rows: len(lines), Body: buf.Bytes()})
 }
 
-// saveStatistics stores month m's statistics file.
-func saveStatistics(ctx context.Context, st *store.Store, m report.Month) error {
-	tls, err := st.Timelines(ctx)
-	if err != nil {
-		return err
-	}
+// saveStatistics stores month m's statistics file, from the orders' timelines tls.
+func saveStatistics(ctx context.Context, st *store.Store, tls []homecare.Timeline, m report.Month) error {
 	lines := report.Statistics(tls, m)
 	var buf bytes.Buffer
 	if err := report.WriteStatistics(&buf, lines); err != nil {
