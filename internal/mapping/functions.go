@@ -97,6 +97,35 @@ var functions = []funcDef{
 		impl: (*funcCtx).datetime,
 	},
 	{
+		Function: Function{"earliest", "earliest(s) → string",
+			"datetime() for a visit's start: a zone-less local time in the hour repeated when summer time ends is the " +
+				"earlier of its two instants (summer time). A zone-less local time in the hour skipped when summer time " +
+				"begins does not exist and fails; with an offset every time is that instant."},
+		minArgs: 1, maxArgs: 1, types: []any{new(func(any) string)},
+		impl: func(fc *funcCtx, args ...any) (any, error) { return fc.instant("earliest", args[0], false) },
+	},
+	{
+		Function: Function{"latest", "latest(s) → string",
+			"datetime() for a visit's end: like earliest(), but the later instant (winter time) of a repeated local " +
+				"time, which is the one that keeps end ≥ start whenever either does."},
+		minArgs: 1, maxArgs: 1, types: []any{new(func(any) string)},
+		impl: func(fc *funcCtx, args ...any) (any, error) { return fc.instant("latest", args[0], true) },
+	},
+	{
+		Function: Function{"ambiguous", "ambiguous(s) → bool",
+			"true for a zone-less local time that names two instants (the hour repeated when summer time ends); " +
+				"false for anything else, a missing value included."},
+		minArgs: 1, maxArgs: 1, types: []any{new(func(any) bool)},
+		impl: func(fc *funcCtx, args ...any) (any, error) {
+			s, ok := text(args[0])
+			if !ok {
+				return false, nil
+			}
+			c, _, err := localInstants(s, fc.loc)
+			return err == nil && len(c) == 2, nil
+		},
+	},
+	{
 		Function: Function{"localdate", "localdate(t) → string",
 			"The date (YYYY-MM-DD) of an instant in Europe/Stockholm; t is anything datetime() accepts."},
 		minArgs: 1, maxArgs: 1, types: []any{new(func(any) string)},
@@ -352,6 +381,69 @@ func (fc *funcCtx) datetime(args ...any) (any, error) {
 		return nil, fmt.Errorf("datetime: %w", errNotDatetime)
 	}
 	return t.UTC().Format(time.RFC3339), nil
+}
+
+// errNoSuchLocalTime is a zone-less local time in the hour skipped when
+// summer time begins.
+var errNoSuchLocalTime = errors.New("local time that does not exist (the hour skipped when summer time begins): send it with its offset")
+
+// instant is earliest() and latest(): the instant of s, the later of two
+// for a repeated local time when later is set.
+func (fc *funcCtx) instant(name string, v any, later bool) (any, error) {
+	s, ok := text(v)
+	if !ok {
+		return nil, nil
+	}
+	c, _, err := localInstants(s, fc.loc)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("%s: %w", name, err)
+	case len(c) == 0:
+		return nil, fmt.Errorf("%s: %w", name, errNoSuchLocalTime)
+	case later:
+		return c[len(c)-1].UTC().Format(time.RFC3339), nil
+	}
+	return c[0].UTC().Format(time.RFC3339), nil
+}
+
+// localInstants reads s as datetime() does and returns the instants it
+// names, in order: one for a time with an offset and for most local times,
+// two for a local time in a repeated hour, none for one in a skipped hour.
+// zoned reports whether s carried its offset.
+func localInstants(s string, loc *time.Location) (c []time.Time, zoned bool, err error) {
+	t, err := parseInstant(s, "", loc)
+	if err != nil {
+		return nil, false, errNotDatetime
+	}
+	s = strings.TrimSpace(s) // parseInstant checked its length and layout
+	if s[len(s)-1] == 'Z' || strings.ContainsAny(s[16:], "+-") {
+		return []time.Time{t}, true, nil
+	}
+	// The wall clock read as UTC, then shifted by each offset the zone has
+	// a day before and a day after: an offset whose instant shows the same
+	// wall clock in loc is a reading of it. Time zones change offset at
+	// most once in two days, so these are all the candidates.
+	wall, err := time.Parse("2006-01-02T15:04:05", s[:10]+"T"+s[11:16]+":"+secondsOf(s))
+	if err != nil {
+		return nil, false, errNotDatetime
+	}
+	for _, probe := range []time.Duration{-24 * time.Hour, 24 * time.Hour} {
+		_, off := wall.Add(probe).In(loc).Zone()
+		cand := wall.Add(-time.Duration(off) * time.Second)
+		if cand.In(loc).Format("2006-01-02T15:04:05") == wall.Format("2006-01-02T15:04:05") && !slices.ContainsFunc(c, cand.Equal) {
+			c = append(c, cand)
+		}
+	}
+	slices.SortFunc(c, time.Time.Compare)
+	return c, false, nil
+}
+
+// secondsOf is the seconds of a zone-less datetime() string, "00" when it has none.
+func secondsOf(s string) string {
+	if len(s) >= 19 {
+		return s[17:19]
+	}
+	return "00"
 }
 
 func (fc *funcCtx) date(args ...any) (any, error) {
