@@ -183,6 +183,15 @@ type Visit struct {
 	// Flags say why the visit is doubtful. The hub sets them (Visit.Check, the store),
 	// never the sender: a flagged visit is stored, counted apart and reviewed, not dropped.
 	Flags []VisitFlag `json:"flags,omitempty"`
+	// ReceivedAt is when the source system got the record from the phone, which syncs
+	// hours after a visit registered offline; zero when the source does not say. A
+	// device time after it means the phone's clock is ahead (device_clock).
+	ReceivedAt time.Time `json:"received_at,omitzero"`
+	// SharedVisitRef is, for cohabiting clients visited together (sammanboende), the
+	// source's id of the visit registered at the same time for the other client: one
+	// visit per client (each has their own order), linked, so that reconciliation can
+	// split the time between them.
+	SharedVisitRef string `json:"shared_visit_ref,omitempty"`
 }
 
 // VisitFlag names one reason a visit is doubtful.
@@ -273,7 +282,8 @@ func (v *Visit) Check(received time.Time) []VisitFlag {
 		return !a.IsZero() && !b.IsZero() && (a.Sub(b) > DeviceClockTolerance || b.Sub(a) > DeviceClockTolerance)
 	}
 	ahead := func(a time.Time) bool {
-		return !a.IsZero() && !received.IsZero() && a.Sub(received) > DeviceClockTolerance
+		return !a.IsZero() && (!received.IsZero() && a.Sub(received) > DeviceClockTolerance ||
+			!v.ReceivedAt.IsZero() && a.Sub(v.ReceivedAt) > DeviceClockTolerance)
 	}
 	if far(v.DeviceStartAt, v.StartAt) || far(v.DeviceEndAt, v.EndAt) || ahead(v.DeviceStartAt) || ahead(v.DeviceEndAt) {
 		fs = append(fs, FlagDeviceClock)

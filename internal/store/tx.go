@@ -206,7 +206,7 @@ func newWriteBehind() *writeBehind {
 		clients:  rowBuf{prefix: qEnsureClientsPrefix, suffix: qEnsureClientsSuffix, cols: 6},
 		messages: rowBuf{prefix: qInsertMessagesPrefix, suffix: qInsertMessagesSuffix, cols: 13, strict: true},
 		bodies:   rowBuf{prefix: qInsertBodiesPrefix, cols: 2},
-		visits:   rowBuf{prefix: qInsertVisitsPrefix, suffix: qInsertVisitsSuffix, cols: 25, strict: true},
+		visits:   rowBuf{prefix: qInsertVisitsPrefix, suffix: qInsertVisitsSuffix, cols: 27, strict: true},
 		staff:    rowBuf{prefix: qInsertVisitStaff, cols: 5},
 		insatser: rowBuf{prefix: qInsertVisitInsats, cols: 7},
 	}

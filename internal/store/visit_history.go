@@ -70,6 +70,7 @@ func visitChanges(cur, next homecare.Visit) []FieldChange {
 
 func visitFields(v homecare.Visit) map[string]json.RawMessage {
 	v.Version, v.Flags = 0, nil
+	v.ReceivedAt = time.Time{} // when the source got it: not part of the visit
 	b, _ := json.Marshal(v)
 	m := map[string]json.RawMessage{}
 	_ = json.Unmarshal(b, &m)

@@ -49,7 +49,7 @@ const (
 const visitCols = `source_system, external_id, client_id, provider_ref, unit_ref,
 	planned_visit_ref, start_at, end_at, device_start_at, device_end_at, local_date, duration_minutes,
 	recorded_offline, start_method, end_method, start_tag_uid, end_tag_uid, status, outside_home, is_extra,
-	source_version, flags`
+	source_version, flags, source_received_at, shared_visit_ref`
 
 // qInsertVisit is the import path's statement: a new visit is one plain
 // insert. (An upsert with RETURNING costs SQLite an ephemeral table per call,
@@ -57,7 +57,7 @@ const visitCols = `source_system, external_id, client_id, provider_ref, unit_ref
 const (
 	qInsertVisitsPrefix = `INSERT INTO visits (id, ` + visitCols + `, created_at, updated_at) VALUES `
 	qInsertVisitsSuffix = ` ON CONFLICT (source_system, external_id) DO NOTHING`
-	qInsertVisit        = qInsertVisitsPrefix + `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)` + qInsertVisitsSuffix
+	qInsertVisit        = qInsertVisitsPrefix + `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)` + qInsertVisitsSuffix
 )
 
 // qUpdateVisit overwrites a known visit; its parameters are qInsertVisit's
@@ -66,7 +66,7 @@ const qUpdateVisit = `UPDATE visits SET source_system = ?, external_id = ?, clie
 	unit_ref = ?, planned_visit_ref = ?, start_at = ?, end_at = ?, device_start_at = ?, device_end_at = ?,
 	local_date = ?, duration_minutes = ?, recorded_offline = ?, start_method = ?, end_method = ?,
 	start_tag_uid = ?, end_tag_uid = ?, status = ?, outside_home = ?, is_extra = ?,
-	source_version = ?, flags = ?, updated_at = ?, version = version + 1
+	source_version = ?, flags = ?, source_received_at = ?, shared_visit_ref = ?, updated_at = ?, version = version + 1
 	WHERE source_system = ? AND external_id = ?`
 
 const (
@@ -147,7 +147,8 @@ func (s *Store) PrepareVisit(v homecare.Visit) PreparedVisit {
 		newID(), v.SourceSystem, v.ExternalID, p.clientID, v.ProviderID, v.UnitID, v.PlannedVisitRef,
 		s.tv(v.StartAt), s.tv(v.EndAt), s.ntv(v.DeviceStartAt), s.ntv(v.DeviceEndAt), v.LocalDate.String(),
 		v.DurationMinutes, v.RecordedOffline, string(v.StartMethod), string(v.EndMethod), v.StartTagUID, v.EndTagUID,
-		string(v.Status), v.OutsideHome, v.IsExtra, v.Version, joinFlags(v.Flags), p.at, p.at,
+		string(v.Status), v.OutsideHome, v.IsExtra, v.Version, joinFlags(v.Flags), s.ntv(v.ReceivedAt), v.SharedVisitRef,
+		p.at, p.at,
 	}
 	if len(v.Staff) > 0 {
 		p.staff = make([]any, 0, 4*len(v.Staff))
@@ -302,37 +303,40 @@ type VisitFilter struct {
 }
 
 type visitRow struct {
-	ID              string    `db:"id"`
-	SourceSystem    string    `db:"source_system"`
-	ExternalID      string    `db:"external_id"`
-	PersonIDHash    []byte    `db:"person_id_hash"`
-	PersonIDEnc     []byte    `db:"person_id_enc"`
-	PersonIDType    string    `db:"person_id_type"`
-	ProviderRef     string    `db:"provider_ref"`
-	UnitRef         string    `db:"unit_ref"`
-	PlannedVisitRef string    `db:"planned_visit_ref"`
-	StartAt         nullTime  `db:"start_at"`
-	EndAt           nullTime  `db:"end_at"`
-	DeviceStartAt   nullTime  `db:"device_start_at"`
-	DeviceEndAt     nullTime  `db:"device_end_at"`
-	LocalDate       dateValue `db:"local_date"`
-	DurationMinutes int       `db:"duration_minutes"`
-	RecordedOffline bool      `db:"recorded_offline"`
-	StartMethod     string    `db:"start_method"`
-	EndMethod       string    `db:"end_method"`
-	StartTagUID     string    `db:"start_tag_uid"`
-	EndTagUID       string    `db:"end_tag_uid"`
-	Status          string    `db:"status"`
-	OutsideHome     bool      `db:"outside_home"`
-	IsExtra         bool      `db:"is_extra"`
-	SourceVersion   int       `db:"source_version"`
-	Flags           string    `db:"flags"`
+	ID               string    `db:"id"`
+	SourceSystem     string    `db:"source_system"`
+	ExternalID       string    `db:"external_id"`
+	PersonIDHash     []byte    `db:"person_id_hash"`
+	PersonIDEnc      []byte    `db:"person_id_enc"`
+	PersonIDType     string    `db:"person_id_type"`
+	ProviderRef      string    `db:"provider_ref"`
+	UnitRef          string    `db:"unit_ref"`
+	PlannedVisitRef  string    `db:"planned_visit_ref"`
+	StartAt          nullTime  `db:"start_at"`
+	EndAt            nullTime  `db:"end_at"`
+	DeviceStartAt    nullTime  `db:"device_start_at"`
+	DeviceEndAt      nullTime  `db:"device_end_at"`
+	LocalDate        dateValue `db:"local_date"`
+	DurationMinutes  int       `db:"duration_minutes"`
+	RecordedOffline  bool      `db:"recorded_offline"`
+	StartMethod      string    `db:"start_method"`
+	EndMethod        string    `db:"end_method"`
+	StartTagUID      string    `db:"start_tag_uid"`
+	EndTagUID        string    `db:"end_tag_uid"`
+	Status           string    `db:"status"`
+	OutsideHome      bool      `db:"outside_home"`
+	IsExtra          bool      `db:"is_extra"`
+	SourceVersion    int       `db:"source_version"`
+	Flags            string    `db:"flags"`
+	SourceReceivedAt nullTime  `db:"source_received_at"`
+	SharedVisitRef   string    `db:"shared_visit_ref"`
 }
 
 const visitSelect = `SELECT v.id, v.source_system, v.external_id, c.person_id_hash, c.person_id_enc, c.person_id_type,
 	v.provider_ref, v.unit_ref, v.planned_visit_ref, v.start_at, v.end_at, v.device_start_at, v.device_end_at,
 	v.local_date, v.duration_minutes, v.recorded_offline, v.start_method, v.end_method, v.start_tag_uid,
-	v.end_tag_uid, v.status, v.outside_home, v.is_extra, v.source_version, v.flags
+	v.end_tag_uid, v.status, v.outside_home, v.is_extra, v.source_version, v.flags, v.source_received_at,
+	v.shared_visit_ref
 	FROM visits v JOIN clients c ON c.id = v.client_id`
 
 type visitStaffRow struct {
@@ -436,6 +440,7 @@ func (s *Store) loadVisits(ctx context.Context, q reader, query string, args ...
 			StartTagUID: r.StartTagUID, EndTagUID: r.EndTagUID,
 			Status: homecare.VisitStatus(r.Status), OutsideHome: r.OutsideHome, IsExtra: r.IsExtra,
 			Version: r.SourceVersion, Flags: splitFlags(r.Flags),
+			ReceivedAt: r.SourceReceivedAt.Time, SharedVisitRef: r.SharedVisitRef,
 		}
 		idx[r.ID] = i
 		ids[i] = r.ID
