@@ -9,6 +9,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
+
+	"github.com/knutpunkt/knutpunkt/internal/homecare"
 )
 
 // Tx is one open transaction. It has the Store's write methods; what they
@@ -173,8 +175,8 @@ func (t *Tx) sel(ctx context.Context, dest any, query string, args ...any) error
 // Writer then re-runs it op by op without write-behind, where each op gets
 // its own outcome.
 type writeBehind struct {
-	clients, messages, bodies, visits, staff, insatser rowBuf
-	flushing                                           bool
+	clients, messages, bodies, visits, staff, insatser, reconcile rowBuf
+	flushing                                                      bool
 }
 
 // queries are the flush's statements, for a Writer to prepare before its
@@ -209,13 +211,15 @@ func newWriteBehind() *writeBehind {
 		visits:   rowBuf{prefix: qInsertVisitsPrefix, suffix: qInsertVisitsSuffix, cols: 27, strict: true},
 		staff:    rowBuf{prefix: qInsertVisitStaff, cols: 5},
 		insatser: rowBuf{prefix: qInsertVisitInsats, cols: 7},
+		// A client-day is queued once however many visits touch it.
+		reconcile: rowBuf{prefix: qQueueReconcilePrefix, suffix: qQueueReconcileSuffix, cols: 5},
 	}
 }
 
 // bufs are the buffers in the order a flush inserts them: a row's parent
 // before it.
-func (w *writeBehind) bufs() [6]*rowBuf {
-	return [...]*rowBuf{&w.clients, &w.messages, &w.bodies, &w.visits, &w.staff, &w.insatser}
+func (w *writeBehind) bufs() [7]*rowBuf {
+	return [...]*rowBuf{&w.clients, &w.messages, &w.bodies, &w.visits, &w.staff, &w.insatser, &w.reconcile}
 }
 
 // reset empties every buffer, e.g. after a failed batch left rows behind.
@@ -243,6 +247,26 @@ func (w *writeBehind) addChildren(b *rowBuf, visitID string, rows []any, cols in
 		b.args = append(b.args, visitID)
 		b.args = append(b.args, rows[i:i+cols]...)
 	}
+}
+
+const (
+	qQueueReconcilePrefix = `INSERT INTO reconcile_days (client_id, local_date, provider_ref, reason, queued_at) VALUES `
+	qQueueReconcileSuffix = ` ON CONFLICT (client_id, local_date, provider_ref) DO NOTHING`
+)
+
+// queueReconcileBehind is queueReconcile in a Writer's first pass: the row
+// waits in the write-behind with the visit that queued it, instead of a
+// statement that would flush the batch's rows so far.
+func (t *Tx) queueReconcileBehind(clientID string, day homecare.Date, provider, reason string) {
+	key := clientID + "\x00" + day.String() + "\x00" + provider
+	if t.queued[key] {
+		return
+	}
+	if t.queued == nil {
+		t.queued = map[string]bool{}
+	}
+	t.queued[key] = true
+	t.wb.reconcile.add(clientID, day.String(), provider, reason, t.s.tv(t.s.clock()))
 }
 
 // wbChunks are the row counts of the multi-row statements a flush runs,
