@@ -3,6 +3,10 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/knutpunkt/knutpunkt/internal/homecare"
 )
 
 // VisitTotal is the executed time of one provider on one day: the figure nightly
@@ -43,8 +47,26 @@ const qVisitTotals = `SELECT local_date, provider_ref,
 		FROM visits v WHERE 1 = 1`
 
 // VisitTotals sums visits per day and provider, ordered by day and
-// provider; f's date and provider bounds apply, its Limit does not.
+// provider; f's date and provider bounds apply, its Limit does not. A visit across
+// midnight counts on the day it started: VisitTotalsBy with homecare.StartDay.
 func (s *Store) VisitTotals(ctx context.Context, f VisitFilter) ([]VisitTotal, error) {
+	return s.VisitTotalsBy(ctx, f, homecare.StartDay)
+}
+
+// VisitTotalsBy is VisitTotals with the municipality's midnight rule (knut.yaml
+// visits.across_midnight). Under homecare.Split a visit across midnight is counted (Visits,
+// NoOrder, Declined, ...) on the day it started and its minutes on the days they fell on,
+// cut at Europe/Stockholm midnight, each part under the order in force that day; the
+// days f bounds are the days the minutes fell on.
+func (s *Store) VisitTotalsBy(ctx context.Context, f VisitFilter, rule homecare.MidnightRule) ([]VisitTotal, error) {
+	if rule.OrDefault() == homecare.Split {
+		return s.splitTotals(ctx, f)
+	}
+	return s.startDayTotals(ctx, f)
+}
+
+// startDayTotals is the start-day rule, summed by the database.
+func (s *Store) startDayTotals(ctx context.Context, f VisitFilter) ([]VisitTotal, error) {
 	q := qVisitTotals
 	var args []any
 	if !f.LocalDateFrom.IsZero() {
@@ -76,5 +98,91 @@ func (s *Store) VisitTotals(ctx context.Context, f VisitFilter) ([]VisitTotal, e
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("visit totals: %w", err)
 	}
+	return out, nil
+}
+
+// splitTotals is the split rule: the visits are read and cut into days here, as the cut
+// depends on Europe/Stockholm's midnights, which neither database knows the same way.
+func (s *Store) splitTotals(ctx context.Context, f VisitFilter) ([]VisitTotal, error) {
+	// A visit lasts at most MaxVisitDays, so one that started that long before the first
+	// day may still have minutes on it.
+	from, to := "0001-01-01", "9999-12-31"
+	if !f.LocalDateFrom.IsZero() {
+		from = f.LocalDateFrom.AddDays(-homecare.MaxVisitDays).String()
+	}
+	if !f.LocalDateTo.IsZero() {
+		to = f.LocalDateTo.String()
+	}
+	facts := map[string]*visitFact{}
+	var err error
+	if f.Provider != "" {
+		err = s.visitFacts(ctx, facts, qFactsByDateProvider, qInsatsByDateProvider, from, to, f.Provider)
+	} else {
+		err = s.visitFacts(ctx, facts, qFactsByDate, qInsatsByDate, from, to)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("visit totals: %w", err)
+	}
+	book, err := s.orderBook(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("visit totals: %w", err)
+	}
+	in := func(d homecare.Date) bool {
+		return (f.LocalDateFrom.IsZero() || !d.Before(f.LocalDateFrom)) && (f.LocalDateTo.IsZero() || !f.LocalDateTo.Before(d))
+	}
+	sums := map[[2]string]*VisitTotal{}
+	at := func(d homecare.Date, provider string) *VisitTotal {
+		k := [2]string{d.String(), provider}
+		if sums[k] == nil {
+			sums[k] = &VisitTotal{LocalDate: k[0], ProviderID: provider}
+		}
+		return sums[k]
+	}
+	for _, v := range sortedVisits(facts) {
+		shares, err := v.shares(homecare.Split)
+		if err != nil {
+			return nil, fmt.Errorf("visit totals: %w", err)
+		}
+		start := shares[0].Date
+		if in(start) {
+			t := at(start, v.Provider)
+			switch {
+			case v.done() && book.inForce(v.ClientID, v.Provider, start) != nil:
+				t.Visits++
+			case v.done():
+				t.NoOrder++
+			case v.Status == string(homecare.VisitDeclined):
+				t.Declined++
+			case v.Status == string(homecare.VisitCancelled):
+				t.Cancelled++
+			case v.Status == string(homecare.VisitInProgress):
+				t.InProgress++
+			}
+		}
+		if !v.done() {
+			continue
+		}
+		for _, sh := range shares {
+			if !in(sh.Date) {
+				continue
+			}
+			t := at(sh.Date, v.Provider)
+			if book.inForce(v.ClientID, v.Provider, sh.Date) != nil {
+				t.Minutes += int64(sh.Minutes)
+			} else {
+				t.NoOrderMinutes += int64(sh.Minutes)
+			}
+		}
+	}
+	out := make([]VisitTotal, 0, len(sums))
+	for _, t := range sums {
+		out = append(out, *t)
+	}
+	slices.SortFunc(out, func(a, b VisitTotal) int {
+		if a.LocalDate != b.LocalDate {
+			return strings.Compare(a.LocalDate, b.LocalDate)
+		}
+		return strings.Compare(a.ProviderID, b.ProviderID)
+	})
 	return out, nil
 }
