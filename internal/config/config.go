@@ -20,6 +20,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/knutpunkt/knutpunkt/adapters"
+	"github.com/knutpunkt/knutpunkt/internal/homecare"
 )
 
 // Environment says what kind of deployment this is. Outside production the
@@ -74,6 +75,8 @@ type Config struct {
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	// Orders are the municipality's rules for its orders.
 	Orders Orders `yaml:"orders"`
+	// Visits are the municipality's rules for counting visits as executed time.
+	Visits Visits `yaml:"visits"`
 	// Vars are the values of ${name} references in pipeline files, e.g. a
 	// provider's webhook URL: what one municipality's deployment sets.
 	Vars map[string]string `yaml:"vars"`
@@ -93,6 +96,38 @@ type Orders struct {
 	// system hears of it as of a provider's report (e.g. lifecare_receipts); empty: none.
 	ReceiptsPipeline string `yaml:"receipts_pipeline"`
 }
+
+// Visits are a municipality's rules for executed time (utförd tid) and where it goes.
+type Visits struct {
+	// AcrossMidnight is the day a visit that runs past midnight counts on: start_day (the
+	// default: the whole visit on the day it started, as TES exports and most payment
+	// rules do) or split (each day's part on that day, cut at Europe/Stockholm midnight).
+	// Both the nightly executed job and the executed-time totals follow it.
+	AcrossMidnight MidnightRule `yaml:"across_midnight"`
+	// ExecutedPipeline is the pipeline the nightly executed job hands each client's
+	// executed day to, so the case system sees what was done (e.g. lifecare_executed);
+	// empty: the job does not run.
+	ExecutedPipeline string `yaml:"executed_pipeline"`
+}
+
+// MidnightRule is homecare.MidnightRule read from knut.yaml with the line of a bad value.
+type MidnightRule homecare.MidnightRule
+
+// UnmarshalYAML accepts start_day or split; an error names the line.
+func (r *MidnightRule) UnmarshalYAML(n *yaml.Node) error {
+	var v homecare.MidnightRule
+	if n.Kind != yaml.ScalarNode {
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: visits.across_midnight: want start_day or split", n.Line)}}
+	}
+	if err := v.UnmarshalText([]byte(n.Value)); err != nil {
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: visits.across_midnight: %q: want start_day or split", n.Line, n.Value)}}
+	}
+	*r = MidnightRule(v)
+	return nil
+}
+
+// Rule is the rule as the store and jobs take it.
+func (r MidnightRule) Rule() homecare.MidnightRule { return homecare.MidnightRule(r) }
 
 // Store configures the database.
 type Store struct {
@@ -184,6 +219,7 @@ func Default(dir string) *Config {
 		Schemas:         "schemas",
 		Log:             Log{Level: "info"},
 		ShutdownTimeout: 30 * time.Second,
+		Visits:          Visits{AcrossMidnight: MidnightRule(homecare.StartDay)},
 		dir:             dir,
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/knutpunkt/knutpunkt/internal/config"
+	"github.com/knutpunkt/knutpunkt/internal/homecare"
 )
 
 func TestParse(t *testing.T) {
@@ -25,6 +26,14 @@ func TestParse(t *testing.T) {
 		{name: "bad environment", yaml: "environment: staging\n", wantErr: []string{`environment "staging"`}},
 		{name: "literal secret refused", yaml: "store: {dsn: x.db, key: hunter2}\n", wantErr: []string{"store.key: must be env:NAME or file:/path"}},
 		{name: "shutdown timeout", yaml: "shutdown_timeout: 5s\n"},
+		{name: "visits split at midnight", yaml: "visits: {across_midnight: split, executed_pipeline: lifecare_executed}\n"},
+		{name: "visits on the start day", yaml: "visits:\n  across_midnight: start_day\n"},
+		{name: "visits bad midnight rule", yaml: "log: {level: info}\nvisits:\n  across_midnight: halves\n",
+			wantErr: []string{`knut.yaml:3: visits.across_midnight: "halves": want start_day or split`}},
+		{name: "visits midnight rule not a word", yaml: "visits:\n  across_midnight: [split]\n",
+			wantErr: []string{"knut.yaml:2: visits.across_midnight: want start_day or split"}},
+		{name: "visits unknown key", yaml: "visits:\n  midnight: split\n",
+			wantErr: []string{"knut.yaml:2: unknown key visits.midnight (known: across_midnight, executed_pipeline)"}},
 		{name: "shutdown timeout must be positive", yaml: "shutdown_timeout: 0s\n", wantErr: []string{"shutdown_timeout: must be a positive duration"}},
 		{name: "client ca needs cert", yaml: "http: {tls: {client_ca: ca.pem}}\n", wantErr: []string{"http.tls.client_ca: needs cert and key"}},
 		{name: "operators", yaml: "http:\n  operators:\n    - {hsa_id: SE2120001234-OPS1}\n    - {org_no: '2120001234'}\n    - {subject: 'CN=Prometheus,O=Nacka kommun,C=SE'}\n"},
@@ -98,7 +107,7 @@ func TestUnknownKeys(t *testing.T) {
 		{"environment: test\nhttp:\n  listen: ':0'\n  max_body_size: 1MiB\n",
 			"/etc/knut/knut.yaml:4: unknown key http.max_body_size (known: listen, disabled, tls, max_body, operators)"},
 		{"stor: {dsn: x}\n",
-			"/etc/knut/knut.yaml:1: unknown key stor (known: environment, store, bus, http, pipelines, mappings, schemas, log, memory_limit, shutdown_timeout, orders, vars)"},
+			"/etc/knut/knut.yaml:1: unknown key stor (known: environment, store, bus, http, pipelines, mappings, schemas, log, memory_limit, shutdown_timeout, orders, visits, vars)"},
 		{"http:\n  tls:\n    ca: x.pem\n", "/etc/knut/knut.yaml:3: unknown key http.tls.ca (known: cert, key, client_ca)"},
 	}
 	for _, tt := range tests {
@@ -135,5 +144,21 @@ func TestYAMLSyntaxLines(t *testing.T) {
 				t.Errorf("error %q, want it to start with %q", err, prefix)
 			}
 		})
+	}
+}
+
+// TestVisitsDefault: without visits: a visit across midnight counts on its start day and
+// no executed time is sent.
+func TestVisitsDefault(t *testing.T) {
+	c, err := config.Parse("/etc/knut/knut.yaml", []byte("environment: test\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Visits.AcrossMidnight.Rule() != homecare.StartDay || c.Visits.ExecutedPipeline != "" {
+		t.Errorf("visits = %+v, want start_day and no executed pipeline", c.Visits)
+	}
+	c, err = config.Parse("/etc/knut/knut.yaml", []byte("visits: {across_midnight: split}\n"))
+	if err != nil || c.Visits.AcrossMidnight.Rule() != homecare.Split {
+		t.Errorf("visits = %+v, %v; want split", c.Visits, err)
 	}
 }
