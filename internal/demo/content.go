@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/knutpunkt/knutpunkt/internal/config"
+	"github.com/knutpunkt/knutpunkt/internal/homecare"
 	"github.com/knutpunkt/knutpunkt/mappings"
 	"github.com/knutpunkt/knutpunkt/pipelines"
 	"github.com/knutpunkt/knutpunkt/schemas"
@@ -31,6 +32,9 @@ var embeddedVars = map[string]string{
 
 // embeddedOrders are knut.yaml's order rules (TestEmbeddedConfig keeps them equal).
 var embeddedOrders = config.Orders{InferExecutionFromVisits: []string{"lifecare"}, ReceiptsPipeline: "lifecare_receipts"}
+
+// embeddedVisits are knut.yaml's visit rules (TestEmbeddedConfig keeps them equal).
+var embeddedVisits = config.Visits{AcrossMidnight: config.MidnightRule(homecare.StartDay), ExecutedPipeline: "lifecare_executed"}
 
 // IsCheckout reports whether dir holds the demo's content as files (a
 // repository checkout): knut.yaml and the pipelines directory.
@@ -63,6 +67,7 @@ func writeEmbedded(dir string) (*config.Config, error) {
 		cfg.Vars[k] = v
 	}
 	cfg.Orders = embeddedOrders
+	cfg.Visits = embeddedVisits
 	if err := cfg.Validate(); err != nil {
 		return nil, errors.Join(errors.New("demo: built-in config"), err)
 	}

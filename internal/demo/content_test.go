@@ -24,6 +24,9 @@ func TestEmbeddedConfig(t *testing.T) {
 		repo.Orders.ReceiptsPipeline != embeddedOrders.ReceiptsPipeline {
 		t.Errorf("built-in orders %+v, knut.yaml has %+v", embeddedOrders, repo.Orders)
 	}
+	if repo.Visits != embeddedVisits {
+		t.Errorf("built-in visits %+v, knut.yaml has %+v", embeddedVisits, repo.Visits)
+	}
 	cfg, err := writeEmbedded(t.TempDir())
 	if err != nil {
 		t.Fatal(err)

@@ -92,6 +92,7 @@ func StartOrderWorld(dir string, cfg *config.Config) (*OrderWorld, adapters.Secr
 		cfg.Vars = map[string]string{}
 	}
 	cfg.Vars["lifecare_receipts_url"] = w.caseSystem.ReceiptURL()
+	cfg.Vars["lifecare_executed_url"] = w.caseSystem.ExecutedURL()
 	cfg.Vars["omsorg_norr_webhook_url"] = w.norr.URL()
 	cfg.Vars["hemtjanst_soder_sftp_host"] = host
 	cfg.Vars["hemtjanst_soder_sftp_port"] = port

@@ -2,8 +2,9 @@
 // the lifecare adapter's XML contract (schemas/lifecare/): it emits order
 // messages (pushed over HTTP to the hub's /ingest/{path}, or dropped as
 // files into a drop directory) and receives receipts (Kvittens) on its own
-// HTTP server at POST /kvittens, validating them against receipt.xsd and
-// recording them. Down, Up and SetFailure simulate outages and refusals,
+// HTTP server at POST /kvittens and executed time per client and day
+// (UtfordTid) at POST /utford-tid, validating them against receipt.xsd and
+// executed.xsd and recording them. Down, Up and SetFailure simulate outages and refusals,
 // for the conformance kit and the demo. Test and demo code only: it holds
 // everything in memory.
 package lifecaresim
@@ -38,8 +39,11 @@ type Options struct {
 	// ReceiptSchema is the path of receipt.xsd. Default: the repository's
 	// schemas/lifecare/receipt.xsd, found from this source file.
 	ReceiptSchema string
-	// AcceptAny skips schema validation of receipts, so any body is
-	// recorded (the conformance kit sends its own test bodies).
+	// ExecutedSchema is the path of executed.xsd. Default: the
+	// repository's schemas/lifecare/executed.xsd.
+	ExecutedSchema string
+	// AcceptAny skips schema validation of receipts and executed time, so
+	// any body is recorded (the conformance kit sends its own test bodies).
 	AcceptAny bool
 	// HTTPClient pushes order messages. Default: a client with a 30s timeout.
 	HTTPClient *http.Client
@@ -86,17 +90,19 @@ type Receipt struct {
 // CaseSystem is the simulated case system. Its methods are safe for
 // concurrent use.
 type CaseSystem struct {
-	opts   Options
-	addr   string
-	schema schema.Validator
-	client *http.Client
+	opts           Options
+	addr           string
+	schema         schema.Validator
+	executedSchema schema.Validator
+	client         *http.Client
 
 	mu       sync.Mutex
 	srv      *http.Server
 	failure  Failure
 	stall    chan struct{} // closed by Up to release stalled requests
 	receipts []Receipt
-	seen     map[string]bool // idempotency keys recorded
+	executed []Executed
+	seen     map[string]bool // path and idempotency key of what was recorded
 	outbox   *outbox
 }
 
@@ -117,6 +123,13 @@ func New(opts Options) (*CaseSystem, error) {
 			return nil, fmt.Errorf("lifecaresim: load receipt schema: %w", err)
 		}
 		cs.schema = v
+		path = opts.ExecutedSchema
+		if path == "" {
+			path = repoSchema("executed.xsd")
+		}
+		if cs.executedSchema, err = schema.Load(path); err != nil {
+			return nil, fmt.Errorf("lifecaresim: load executed schema: %w", err)
+		}
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -230,7 +243,7 @@ func (cs *CaseSystem) handle(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if r.URL.Path != ReceiptPath {
+	if r.URL.Path != ReceiptPath && r.URL.Path != ExecutedPath {
 		http.NotFound(w, r)
 		return
 	}
@@ -270,29 +283,65 @@ func (cs *CaseSystem) handle(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Idempotency-Key is required", http.StatusBadRequest)
 		return
 	}
-	rec := Receipt{IdempotencyKey: key, ContentType: r.Header.Get("Content-Type"), Header: r.Header.Clone(), Body: body, ReceivedAt: time.Now()}
-	if cs.schema != nil {
-		if err := cs.schema.Validate(body); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
+	if r.URL.Path == ExecutedPath {
+		if !cs.recordExecuted(w, key, body) {
 			return
 		}
-	}
-	// Decoded only after libxml2 validated it (or for AcceptAny, best effort).
-	if err := xml.Unmarshal(body, &rec.Kvittens); err != nil && cs.schema != nil {
-		http.Error(w, "decode: "+err.Error(), http.StatusBadRequest)
+	} else if !cs.recordReceipt(w, r, key, body) {
 		return
 	}
-	cs.mu.Lock()
-	if !cs.seen[key] {
-		cs.seen[key] = true
-		cs.receipts = append(cs.receipts, rec)
-	}
-	cs.mu.Unlock()
 	if failure == LoseAnswer {
 		http.Error(w, "gateway timeout", http.StatusGatewayTimeout)
 		return
 	}
 	w.WriteHeader(http.StatusOK)
+}
+
+// recordReceipt validates, decodes and records a receipt; false when it
+// answered 400.
+func (cs *CaseSystem) recordReceipt(w http.ResponseWriter, r *http.Request, key string, body []byte) bool {
+	rec := Receipt{IdempotencyKey: key, ContentType: r.Header.Get("Content-Type"), Header: r.Header.Clone(), Body: body, ReceivedAt: time.Now()}
+	if cs.schema != nil {
+		if err := cs.schema.Validate(body); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return false
+		}
+	}
+	// Decoded only after libxml2 validated it (or for AcceptAny, best effort).
+	if err := xml.Unmarshal(body, &rec.Kvittens); err != nil && cs.schema != nil {
+		http.Error(w, "decode: "+err.Error(), http.StatusBadRequest)
+		return false
+	}
+	cs.mu.Lock()
+	if !cs.seen[ReceiptPath+key] {
+		cs.seen[ReceiptPath+key] = true
+		cs.receipts = append(cs.receipts, rec)
+	}
+	cs.mu.Unlock()
+	return true
+}
+
+// recordExecuted validates, decodes and records an executed day; false when
+// it answered 400.
+func (cs *CaseSystem) recordExecuted(w http.ResponseWriter, key string, body []byte) bool {
+	rec := Executed{IdempotencyKey: key, Body: body, ReceivedAt: time.Now()}
+	if cs.executedSchema != nil {
+		if err := cs.executedSchema.Validate(body); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return false
+		}
+	}
+	if err := xml.Unmarshal(body, &rec.UtfordTid); err != nil && cs.executedSchema != nil {
+		http.Error(w, "decode: "+err.Error(), http.StatusBadRequest)
+		return false
+	}
+	cs.mu.Lock()
+	if !cs.seen[ExecutedPath+key] {
+		cs.seen[ExecutedPath+key] = true
+		cs.executed = append(cs.executed, rec)
+	}
+	cs.mu.Unlock()
+	return true
 }
 
 // PushError is a push the hub did not accept.
