@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/knutpunkt/knutpunkt"
 	"github.com/knutpunkt/knutpunkt/adapters"
@@ -35,10 +36,12 @@ type ingester interface {
 // Jobs are the hub's nightly jobs, in the order they run: the orders' events that take
 // effect today and the executions visits show (so the reports after them see today's
 // orders), then the IVO report for each quarter and the statistics file for each month
-// that ended since they last ran. in may be nil when no pipeline is to hear of an
-// inferred execution.
-func Jobs(st *store.Store, cfg config.Orders, in ingester) []schedule.Job {
-	return []schedule.Job{
+// that ended since they last ran, and, when visits.executed_pipeline names a pipeline,
+// the executed time of the days since the last run (executedJob). in may be nil when no
+// pipeline is to hear of an inferred execution or executed time.
+func Jobs(st *store.Store, conf *config.Config, in ingester) []schedule.Job {
+	cfg := conf.Orders
+	jobs := []schedule.Job{
 		{Name: "orders", Run: func(ctx context.Context, day, last homecare.Date) (string, error) {
 			// Its first run folds every order (a store from before the timeline).
 			due, err := st.ApplyDue(ctx, last.IsZero())
@@ -108,6 +111,75 @@ func Jobs(st *store.Store, cfg config.Orders, in ingester) []schedule.Job {
 			return fmt.Sprintf("%d months reported", n), nil
 		}},
 	}
+	if in != nil && conf.Visits.ExecutedPipeline != "" {
+		jobs = append(jobs, executedJob(st, conf.Visits, in))
+	}
+	return jobs
+}
+
+// ExecutedFirstDays is how many days the executed job's first run reports: the days a late
+// record or a correction may still change before the month's payment run (DOMAIN.md §6.4,
+// late_record_reopen_days), so enabling it mid-month gives the case system the whole
+// period. Later runs report each day since the last run, and the days queued again.
+const ExecutedFirstDays = 35
+
+// executedJob sends the case system the executed time (utförd tid) of each client with
+// each provider on every day from its last run to yesterday, and of every client-day a
+// late record or a correction queued, through the pipeline visits.executed_pipeline names:
+// a day once, and again one version up when it changed. A day is marked sent only after
+// the pipeline took it (logged, so delivered even across a restart); a run that fails
+// before that sends the same version with the same message id next time, which the hub
+// takes as a duplicate.
+func executedJob(st *store.Store, cfg config.Visits, in ingester) schedule.Job {
+	rule := cfg.AcrossMidnight.Rule()
+	return schedule.Job{Name: "executed", Run: func(ctx context.Context, day, last homecare.Date) (string, error) {
+		to := day.AddDays(-1)
+		from := to.AddDays(1 - ExecutedFirstDays)
+		if !last.IsZero() {
+			from = last // the last run reported the days before it
+		}
+		c, err := st.ExecutedChanges(ctx, from, to, rule)
+		if err != nil {
+			return "", err
+		}
+		minutes, again := 0, 0
+		for _, d := range c.Days {
+			if err := handOnExecuted(ctx, in, cfg.ExecutedPipeline, d); err != nil {
+				return "", err
+			}
+			minutes += d.Minutes
+			if d.Version > 1 {
+				again++
+			}
+		}
+		if err := st.MarkExecutedSent(ctx, c); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("%d client-days of executed time sent (%d minutes; %d again after a change), %d unchanged, %s to %s, %s",
+			len(c.Days), minutes, again, c.Unchanged, from, to, rule), nil
+	}}
+}
+
+// handOnExecuted gives d to pipeline name as a new message from the scheduler. Its
+// headers carry no personal data: the message id names the client by the store's key.
+func handOnExecuted(ctx context.Context, in ingester, name string, d homecare.ExecutedDay) error {
+	body, err := json.Marshal(d)
+	if err != nil {
+		return err
+	}
+	clientDay := strings.TrimPrefix(d.MessageID, "executed/")
+	if i := strings.LastIndex(clientDay, "/v"); i >= 0 {
+		clientDay = clientDay[:i]
+	}
+	_, err = in.Ingest(ctx, name, "scheduler", knutpunkt.Message{Body: body, Headers: map[string]string{
+		knutpunkt.HeaderContentType: "application/json",
+		knutpunkt.HeaderExternalID:  d.MessageID,
+		"executed-day":              clientDay,
+	}})
+	if err != nil {
+		return fmt.Errorf("hand executed day %s to %s: %w", d.MessageID, name, err)
+	}
+	return nil
 }
 
 // handOn gives ev to pipeline name as a new message from the scheduler.

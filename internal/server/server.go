@@ -128,7 +128,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 		opts.Logger.Warn("inferred executions will not reach the case system", zap.Error(err))
 	}
 	s.sched = schedule.New(jobMemory{s.store}, opts.Clock, opts.Logger.Named("schedule"),
-		Jobs(s.store, cfg.Orders, s.router)...)
+		Jobs(s.store, cfg, s.router)...)
 	s.metrics.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "knut_in_flight_bytes",
 			Help: "Bytes of message bodies held in memory (bounded by bus.max_in_flight)."},
@@ -235,6 +235,9 @@ func (s *Server) Run(ctx context.Context) error {
 func checkOrders(cfg *config.Config, plans []*pipeline.Plan) error {
 	if name := cfg.Orders.ReceiptsPipeline; name != "" && planNamed(plans, name) == nil {
 		return fmt.Errorf("orders.receipts_pipeline: no pipeline %q in %s", name, cfg.Path(cfg.Pipelines))
+	}
+	if name := cfg.Visits.ExecutedPipeline; name != "" && planNamed(plans, name) == nil {
+		return fmt.Errorf("visits.executed_pipeline: no pipeline %q in %s", name, cfg.Path(cfg.Pipelines))
 	}
 	return nil
 }
