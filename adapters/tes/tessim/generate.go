@@ -113,7 +113,7 @@ func (s *Simulator) jobs(day homecare.Date, r *rand.Rand) []*job {
 	}
 	partner := map[int]int{}
 	for i, c := range plan.Clients {
-		if j, ok := index[c.Cohabitant]; ok && c.Cohabitant != "" {
+		if j, ok := index[c.Cohabitant]; ok && c.Cohabitant != "" && plan.Clients[j].Provider == c.Provider {
 			partner[i], partner[j] = j, i
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/knutpunkt/knutpunkt/internal/homecare"
@@ -39,6 +40,8 @@ type Client struct {
 	// visited together (sammanboende): at a time of day both have
 	// insatser, one visit by the same staff registers two records, one per
 	// client, each naming the other's (sharedVisitId). Empty: lives alone.
+	// A cohabitant not in the plan (no care in force) or with another
+	// provider is visited apart: it is no error.
 	Cohabitant string
 }
 
@@ -188,6 +191,7 @@ func (p *Plan) Validate() error {
 		}
 	}
 	clients := map[string]int{}
+	tags := map[string]bool{}
 	for i, c := range p.Clients {
 		pid, err := homecare.ParsePersonID(c.PersonID)
 		switch {
@@ -205,9 +209,14 @@ func (p *Plan) Validate() error {
 			bad("clients[%d]: unknown provider", i)
 		}
 		for _, t := range c.Tags {
-			if !tagPattern.MatchString(t) {
+			uid := strings.ToUpper(strings.ReplaceAll(t, ":", ""))
+			switch {
+			case !tagPattern.MatchString(t):
 				bad("clients[%d]: tag uid is not 4-10 hex bytes", i)
+			case tags[uid]:
+				bad("clients[%d]: tag uid at another client too", i)
 			}
+			tags[uid] = true
 		}
 		for j, g := range c.Insatser {
 			if g.Code == "" || len(g.Code) > 32 || g.Minutes <= 0 || g.Minutes > 600 {
@@ -229,10 +238,9 @@ func (p *Plan) Validate() error {
 		}
 		j, ok := clients[c.Cohabitant]
 		switch {
-		case !ok || j == i:
-			bad("clients[%d]: cohabitant is not another client of the plan", i)
-		case p.Clients[j].Provider != c.Provider:
-			bad("clients[%d]: cohabitant has another provider", i)
+		case !ok:
+		case j == i:
+			bad("clients[%d]: cohabitant is the client", i)
 		case p.Clients[j].Cohabitant != "" && p.Clients[j].Cohabitant != c.PersonID:
 			bad("clients[%d]: cohabitant lives with a third client", i)
 		}

@@ -78,8 +78,13 @@ func TestPlanValidate(t *testing.T) {
 		{"unknown slot", func(p *tessim.Plan) { p.Clients[3].Insatser[0].Slots = []tessim.Slot{"brunch"} }, `unknown slot "brunch"`},
 		{"no minutes", func(p *tessim.Plan) { p.Clients[3].Insatser[0].Minutes = 0 }, "clients[3].insatser[0]: want a code"},
 		{"bad tag", func(p *tessim.Plan) { p.Clients[4].Tags = []string{"zz"} }, "clients[4]: tag uid"},
-		{"cohabitant unknown", func(p *tessim.Plan) { p.Clients[0].Cohabitant = "19400104-2383x" }, "clients[0]: cohabitant is not another client"},
-		{"cohabitant elsewhere", func(p *tessim.Plan) { p.Clients[5].Cohabitant = p.Clients[0].PersonID }, "clients[5]: cohabitant has another provider"},
+		{"cohabitant without care", func(p *tessim.Plan) { p.Clients = p.Clients[1:] }, ""},
+		{"cohabitant with another provider", func(p *tessim.Plan) { p.Clients[2].Provider = "hemtjanst-soder" }, ""},
+		{"cohabitant is the client", func(p *tessim.Plan) { p.Clients[0].Cohabitant = p.Clients[0].PersonID }, "clients[0]: cohabitant is the client"},
+		{"cohabitant lives with another", func(p *tessim.Plan) { p.Clients[5].Cohabitant = p.Clients[0].PersonID }, "clients[5]: cohabitant lives with a third client"},
+		{"a tag at two clients", func(p *tessim.Plan) {
+			p.Clients[4].Tags = []string{strings.ToUpper(strings.ReplaceAll(p.Clients[3].Tags[0], ":", ""))}
+		}, "clients[4]: tag uid at another client too"},
 		{"staff without id", func(p *tessim.Plan) { p.Providers[1].Staff[0] = tessim.Staff{} }, "providers[1].staff[0]: neither"},
 		{"bad hsa id", func(p *tessim.Plan) { p.Providers[1].Staff[0].HSAID = "nope" }, "providers[1].staff[0]: hsa-id"},
 		{"no phones", func(p *tessim.Plan) { p.Providers[0].Phones = nil }, "providers[0]: no phones"},

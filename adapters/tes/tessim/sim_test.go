@@ -414,3 +414,85 @@ func TestStaffOverlap(t *testing.T) {
 		t.Errorf("%d overlapping visits of %d, want a few", overlaps, n)
 	}
 }
+
+// TestDST runs the autumn and the spring night: times carry the offset
+// of their side of the change, and the records stay valid.
+func TestDST(t *testing.T) {
+	tests := []struct {
+		day            homecare.Date
+		before, after  string // offsets of the day before and after
+		evening, night string // offsets on the day: the morning, the evening
+	}{
+		{homecare.Date{Year: 2026, Month: 10, Day: 25}, "+02:00", "+01:00", "+01:00", "+01:00"},
+		{homecare.Date{Year: 2026, Month: 3, Day: 29}, "+01:00", "+02:00", "+02:00", "+02:00"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.day.String(), func(t *testing.T) {
+			s, err := tessim.New(testPlan(t), tessim.Options{Seed: 3})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, want := range []string{tt.before, tt.evening, tt.after} {
+				out, err := s.Day(tt.day.AddDays(i - 1))
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, v := range out.Performed {
+					if got := v.Start.Format("-07:00"); got != want {
+						t.Fatalf("%s starts %s, want offset %s", v.VisitID, v.Start.Format(time.RFC3339), want)
+					}
+					// A night visit held up may start after midnight.
+					if local := v.Start.In(homecare.Stockholm()); homecare.DateOf(local) != out.Date &&
+						(homecare.DateOf(local) != out.Date.AddDays(1) || local.Hour() >= 2) {
+						t.Fatalf("%s starts on %s, not on its day %s", v.VisitID, homecare.LocalDate(v.Start), out.Date)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestSetPlan checks that a plan change takes effect the next day: a
+// client whose order ended is not visited, the cohabitant left is
+// visited alone.
+func TestSetPlan(t *testing.T) {
+	plan := testPlan(t)
+	s, err := tessim.New(plan, tessim.Options{Seed: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Day(firstDay); err != nil {
+		t.Fatal(err)
+	}
+	gone := plan.Clients[0].PersonID
+	next := plan
+	next.Clients = slices.Clone(plan.Clients[1:])
+	if err := s.SetPlan(next); err != nil {
+		t.Fatal(err)
+	}
+	bad := plan
+	bad.Clients = slices.Clone(plan.Clients)
+	bad.Clients[1].PersonID = "19121212-1212"
+	if err := s.SetPlan(bad); err == nil {
+		t.Fatal("SetPlan took a plan with a number that is not a test number")
+	}
+	out, err := s.Day(firstDay.AddDays(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	alone := 0
+	for _, v := range out.Performed {
+		switch {
+		case v.ClientPnr == gone:
+			t.Errorf("%s: a client no longer in the plan visited", v.VisitID)
+		case v.ClientPnr == plan.Clients[2].PersonID:
+			alone++
+			if v.SharedVisitID != "" {
+				t.Errorf("%s: the cohabitant left is visited with someone", v.VisitID)
+			}
+		}
+	}
+	if alone == 0 {
+		t.Error("the cohabitant left is not visited")
+	}
+}
