@@ -39,6 +39,9 @@ type Tx struct {
 	// wb, when set, holds the hot inserts (messages, clients, visits and
 	// their children) for multi-row statements: see writeBehind.
 	wb *writeBehind
+	// raw, when set, is the PostgreSQL connection the transaction runs on,
+	// for execBatch's pipeline.
+	raw *sql.Conn
 }
 
 func newTx(s *Store, tx *sqlx.Tx, detached bool) *Tx {
@@ -177,6 +180,7 @@ func (t *Tx) sel(ctx context.Context, dest any, query string, args ...any) error
 type writeBehind struct {
 	clients, messages, bodies, visits, staff, insatser, reconcile rowBuf
 	flushing                                                      bool
+	stmts                                                         []batchStmt // a flush's, reused
 }
 
 // queries are the flush's statements, for a Writer to prepare before its
@@ -275,38 +279,37 @@ func (t *Tx) queueReconcileBehind(clientID string, day homecare.Date, provider, 
 // SQLite's 32,766 and PostgreSQL's 65,535.
 var wbChunks = [...]int{64, 16, 4, 1}
 
-// flush inserts the buffered rows, parents before children, and empties
-// the buffers.
+// flush inserts the buffered rows, parents before children, as one batch
+// of statements (execBatch: one round trip on PostgreSQL), and empties the
+// buffers.
 func (t *Tx) flush(ctx context.Context) error {
 	w := t.wb
 	w.flushing = true // the inserts below must not recurse into flush
 	defer func() { w.flushing = false }()
+	defer w.reset() // drop references to bodies; on failure the batch is re-run without them
+	stmts := w.stmts[:0]
 	for _, b := range w.bufs() {
 		rows := len(b.args) / b.cols
 		args := b.args
 		for _, chunk := range wbChunks {
 			for rows >= chunk {
-				q := multiRowSuffix(b.prefix, chunk, b.suffix)
-				res, err := t.exec(ctx, q, args[:chunk*b.cols]...)
-				if err != nil {
-					w.reset() // the batch is re-run without them
-					return fmt.Errorf("write-behind: %w", err)
-				}
+				st := batchStmt{query: multiRowSuffix(b.prefix, chunk, b.suffix), args: args[:chunk*b.cols], want: -1}
 				if b.strict {
-					if n, err := res.RowsAffected(); err != nil || n != int64(chunk) {
-						w.reset()
-						if err != nil {
-							return fmt.Errorf("write-behind: %w", err)
-						}
-						return errWriteBehindConflict
-					}
+					st.want = int64(chunk)
 				}
+				stmts = append(stmts, st)
 				args = args[chunk*b.cols:]
 				rows -= chunk
 			}
 		}
-		clear(b.args) // drop references to bodies
-		b.args = b.args[:0]
+	}
+	w.stmts = stmts
+	defer clear(w.stmts)
+	if err := t.execBatch(ctx, stmts); err != nil {
+		if errors.Is(err, errBatchRowsAffected) {
+			return errWriteBehindConflict
+		}
+		return fmt.Errorf("write-behind: %w", err)
 	}
 	return nil
 }

@@ -327,8 +327,7 @@ func (w *Writer) batch(first *writerOp, timer *time.Timer) (next *writerOp, _ *t
 		first.finish(fmt.Errorf("begin batch: %w", err))
 		return nil, timer
 	}
-	tx := newTx(w.s, sqltx, true)
-	tx.conn = w.conn
+	tx := w.newTx(conn, sqltx)
 	w.wb.reset()
 	tx.wb = w.wb
 	failed := false
@@ -411,8 +410,7 @@ collect:
 			}
 			return next, timer
 		}
-		tx = newTx(w.s, sqltx, true)
-		tx.conn = w.conn
+		tx = w.newTx(conn, sqltx)
 		ok = ops[:0:0]
 		for _, op := range ops {
 			if err := tx.savepoint(op.ctx, op.fn); err != nil {
@@ -437,6 +435,16 @@ collect:
 		op.finish(nil)
 	}
 	return next, timer
+}
+
+// newTx is the Tx of a batch's transaction sqltx on conn.
+func (w *Writer) newTx(conn *sqlx.Conn, sqltx *sqlx.Tx) *Tx {
+	tx := newTx(w.s, sqltx, true)
+	tx.conn = w.conn
+	if w.s.dialect == DialectPostgres {
+		tx.raw = conn.Conn
+	}
+	return tx
 }
 
 // begin opens a batch's transaction on conn, committing durably or not
