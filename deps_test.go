@@ -80,9 +80,9 @@ func TestDependencyRules(t *testing.T) {
 			}
 			return ""
 		}},
-		{"adapters use the engine only through internal/schema, internal/jsonscan and internal/homecare", func(pkg, imp string) string {
-			if isVendor(pkg) && under(imp, "internal") && imp != "internal/schema" && imp != "internal/jsonscan" && imp != "internal/homecare" {
-				return "an adapter may read XML through internal/schema, check JSON with internal/jsonscan and use internal/homecare's identifiers, nothing else of the engine"
+		{"adapters use the engine only through internal/schema, internal/jsonscan, internal/records and internal/homecare", func(pkg, imp string) string {
+			if isVendor(pkg) && under(imp, "internal") && imp != "internal/schema" && imp != "internal/jsonscan" && imp != "internal/records" && imp != "internal/homecare" {
+				return "an adapter may read XML through internal/schema, check JSON with internal/jsonscan, split export files with internal/records and use internal/homecare's identifiers, nothing else of the engine"
 			}
 			return ""
 		}},

@@ -63,6 +63,10 @@ type Features struct {
 	// NoHeaders: the vendor protocol carries no message headers (files), so
 	// cases 3 and 5 compare bodies only.
 	NoHeaders bool
+	// Framed: the vendor frames messages in a batch or file of several (a
+	// JSON array, one per line), so a message is the value without the
+	// whitespace around it, and the cases compare bodies trimmed.
+	Framed bool
 	// NoFinalRejection: the vendor has no documented final rejection, so
 	// case 4 checks only that transient failures are not permanent.
 	NoFinalRejection bool

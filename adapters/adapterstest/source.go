@@ -1,6 +1,7 @@
 package adapterstest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"sync"
@@ -61,6 +62,7 @@ var errDeliver = errors.New("adapterstest: deliver fails on purpose")
 // recorder is the kit's DeliverFunc. It identifies messages by body and
 // fails the attempts that failOn selects.
 type recorder struct {
+	key    func(body []byte) string // how messages are told apart (sourceSuite.key)
 	failOn func(m knutpunkt.Message, attempt int) bool
 	v      SourceVendor
 
@@ -72,8 +74,17 @@ type recorder struct {
 	successSeen int
 }
 
-func newRecorder(v SourceVendor, failOn func(m knutpunkt.Message, attempt int) bool) *recorder {
-	return &recorder{v: v, failOn: failOn, attempts: map[string]int{}, last: map[string]knutpunkt.Message{}}
+func (s sourceSuite) newRecorder(v SourceVendor, failOn func(m knutpunkt.Message, attempt int) bool) *recorder {
+	return &recorder{key: s.key, v: v, failOn: failOn, attempts: map[string]int{}, last: map[string]knutpunkt.Message{}}
+}
+
+// key is a body as the suite compares it: as it is, or trimmed when the
+// vendor frames messages (Features.Framed).
+func (s sourceSuite) key(body []byte) string {
+	if s.h.Features.Framed {
+		return string(bytes.TrimSpace(body))
+	}
+	return string(body)
 }
 
 func (r *recorder) deliver(_ context.Context, m knutpunkt.Message) (adapters.Receipt, error) {
@@ -83,7 +94,7 @@ func (r *recorder) deliver(_ context.Context, m knutpunkt.Message) (adapters.Rec
 	if acked > r.successSeen {
 		r.ackedEarly = true
 	}
-	body := string(m.Body)
+	body := r.key(m.Body)
 	r.attempts[body]++
 	r.last[body] = m.Clone()
 	if r.failOn != nil && r.failOn(m, r.attempts[body]) {
@@ -97,7 +108,7 @@ func (r *recorder) deliver(_ context.Context, m knutpunkt.Message) (adapters.Rec
 func (r *recorder) attemptsOf(m knutpunkt.Message) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.attempts[string(m.Body)]
+	return r.attempts[r.key(m.Body)]
 }
 
 func (r *recorder) delivered() []string {
@@ -158,7 +169,7 @@ func (s sourceSuite) lazyConnect(t *testing.T) {
 
 func (s sourceSuite) delivery(t *testing.T) {
 	src, v := s.open(t)
-	rec := newRecorder(v, func(_ knutpunkt.Message, attempt int) bool { return attempt == 1 })
+	rec := s.newRecorder(v, func(_ knutpunkt.Message, attempt int) bool { return attempt == 1 })
 	startReceive(t, src, rec.deliver)
 	m := testMessage(newPrefix(), 0)
 	if err := v.Emit(t.Context(), m.Clone()); err != nil {
@@ -178,14 +189,14 @@ func (s sourceSuite) delivery(t *testing.T) {
 	if rec.ackedEarly {
 		t.Error("the vendor was acked before deliver returned nil")
 	}
-	checkHeaders(t, s.h.Features, "delivered", m, rec.last[string(m.Body)])
+	checkHeaders(t, s.h.Features, "delivered", m, rec.last[rec.key(m.Body)])
 }
 
 func (s sourceSuite) cancel(t *testing.T) {
 	yml, v := s.h.Vendor(t)
 	before := goleak.IgnoreCurrent()
 	src := s.openWith(t, yml, v)
-	rec := newRecorder(v, nil)
+	rec := s.newRecorder(v, nil)
 	r := startReceive(t, src, rec.deliver)
 	m := testMessage(newPrefix(), 0)
 	if err := v.Emit(t.Context(), m); err != nil {
@@ -228,7 +239,7 @@ func (s sourceSuite) close(t *testing.T) {
 		}
 	}
 	done := make(chan error, 1)
-	go func() { done <- src.Receive(t.Context(), newRecorder(v, nil).deliver) }()
+	go func() { done <- src.Receive(t.Context(), s.newRecorder(v, nil).deliver) }()
 	select {
 	case err := <-done:
 		if !errors.Is(err, adapters.ErrClosed) {
@@ -249,7 +260,7 @@ func (s sourceSuite) secrets(t *testing.T) {
 			errs = append(errs, err)
 		}
 	}
-	rec := newRecorder(v, func(_ knutpunkt.Message, attempt int) bool { return attempt == 1 })
+	rec := s.newRecorder(v, func(_ knutpunkt.Message, attempt int) bool { return attempt == 1 })
 	r := startReceive(t, src, rec.deliver)
 	if err := v.Emit(t.Context(), testMessage(newPrefix(), 0)); err != nil {
 		t.Fatalf("Emit: %v", err)
@@ -280,14 +291,14 @@ func (s sourceSuite) ordered(t *testing.T) {
 	var want []string
 	for i := range n {
 		m := testMessage(prefix, i)
-		want = append(want, string(m.Body))
+		want = append(want, s.key(m.Body))
 		if err := v.Emit(t.Context(), m); err != nil {
 			t.Fatalf("Emit %d: %v", i, err)
 		}
 	}
 	// A failure in the middle must not let a later message overtake.
-	third := string(testMessage(prefix, 3).Body)
-	rec := newRecorder(v, func(m knutpunkt.Message, attempt int) bool { return string(m.Body) == third && attempt == 1 })
+	third := s.key(testMessage(prefix, 3).Body)
+	rec := s.newRecorder(v, func(m knutpunkt.Message, attempt int) bool { return s.key(m.Body) == third && attempt == 1 })
 	startReceive(t, src, rec.deliver)
 	eventually(t, "every message to be delivered", func() bool { return len(rec.delivered()) >= n })
 	if diff := cmp.Diff(want, rec.delivered()); diff != "" {

@@ -11,4 +11,5 @@ import (
 	_ "github.com/knutpunkt/knutpunkt/adapters/memory"   // memory source and sink (tests, demo)
 	_ "github.com/knutpunkt/knutpunkt/adapters/provider" // provider sink (orders to providers) and source (their acknowledgements)
 	_ "github.com/knutpunkt/knutpunkt/adapters/sftp"     // sftp source and sink
+	_ "github.com/knutpunkt/knutpunkt/adapters/tes"      // tes sources (visits pushed per sync, the nightly export)
 )

@@ -43,7 +43,16 @@ type Source struct {
 	closed   bool
 	closeCh  chan struct{}
 	started  chan struct{} // closed when Receive first runs
+
+	split Splitter // nil: one request is one message
 }
+
+// Splitter turns one request, as a message, into the messages it carries:
+// a vendor that posts a batch (a TES system posts each phone's sync) gets
+// each part logged, processed and dead-lettered on its own. Parts without
+// an ID get one. An error refuses the whole request (422): the batch is
+// not readable as a batch at all.
+type Splitter func(m knutpunkt.Message) ([]knutpunkt.Message, error)
 
 // startupWait is how long a request that arrives before Receive has
 // started waits for it, rather than being turned away: the hub's HTTP
@@ -58,6 +67,18 @@ var (
 // NewSource mounts the source on env.Ingress. Without an Ingress (no hub
 // server, as in `knut import`) it fails.
 func NewSource(cfg SourceConfig, env adapters.Env) (*Source, error) {
+	return NewBatchSource(cfg, env, nil)
+}
+
+// NewBatchSource is NewSource for requests that carry several messages:
+// split makes them, and each is delivered on its own, in order. The
+// answer lists them: 202 {"messages": [{"id": ..., "duplicate": ...}]}
+// once all are stored; 503 when one could not be (those before it are
+// stored: the sender's retry finds them duplicate); 422 with the list,
+// each refused part with its "error", when the hub refuses some for good
+// (the others are stored: the sender must not send the batch again). A
+// nil split is NewSource.
+func NewBatchSource(cfg SourceConfig, env adapters.Env, split Splitter) (*Source, error) {
 	env = env.WithDefaults()
 	if env.Ingress == nil {
 		return nil, errors.New("http source needs the hub's HTTP server, and this hub serves none")
@@ -69,7 +90,8 @@ func NewSource(cfg SourceConfig, env adapters.Env) (*Source, error) {
 	if path == "" {
 		return nil, errors.New("http source: path is not set and the pipeline has no name")
 	}
-	s := &Source{cfg: cfg, log: env.Logger.With(zap.String("path", "/ingest/"+path)), types: cfg.ContentTypes, closeCh: make(chan struct{}), started: make(chan struct{})}
+	s := &Source{cfg: cfg, log: env.Logger.With(zap.String("path", "/ingest/"+path)), types: cfg.ContentTypes,
+		closeCh: make(chan struct{}), started: make(chan struct{}), split: split}
 	if err := env.Ingress.Handle(path, s); err != nil {
 		return nil, fmt.Errorf("mount /ingest/%s: %w", path, err)
 	}
@@ -175,6 +197,10 @@ func (s *Source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	defer context.AfterFunc(recvCtx, cancel)()
+	if s.split != nil {
+		s.serveBatch(ctx, w, deliver, m)
+		return
+	}
 	receipt, err := deliver(ctx, m)
 	log := s.log.With(zap.String("msg_id", m.ID))
 	switch {
@@ -193,6 +219,41 @@ func (s *Source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		log.Debug("not stored, client will retry", zap.Error(err))
 		s.unavailable(w, "message not stored, retry later")
 	}
+}
+
+// serveBatch delivers the parts of m one by one and answers for all.
+func (s *Source) serveBatch(ctx context.Context, w http.ResponseWriter, deliver adapters.DeliverFunc, m knutpunkt.Message) {
+	parts, err := s.split(m)
+	if err != nil {
+		s.log.Debug("batch refused", zap.String("msg_id", m.ID), zap.Error(err))
+		writeError(w, http.StatusUnprocessableEntity, err.Error())
+		return
+	}
+	results := make([]map[string]any, len(parts))
+	refused := false
+	for i, p := range parts {
+		if p.ID == "" {
+			p.ID = uuid.Must(uuid.NewV7()).String()
+		}
+		receipt, err := deliver(ctx, p)
+		switch {
+		case err == nil:
+			results[i] = map[string]any{"id": receipt.ID, "duplicate": receipt.Duplicate}
+		case adapters.IsPermanent(err):
+			refused = true
+			results[i] = map[string]any{"error": err.Error()}
+		default:
+			s.log.Debug("batch part not stored, client will retry", zap.String("msg_id", p.ID), zap.Int("part", i+1), zap.Error(err))
+			s.unavailable(w, fmt.Sprintf("part %d of %d not stored, retry later (the parts before it are stored)", i+1, len(parts)))
+			return
+		}
+	}
+	status := http.StatusAccepted
+	if refused {
+		status = http.StatusUnprocessableEntity
+	}
+	s.log.Debug("batch", zap.String("msg_id", m.ID), zap.Int("parts", len(parts)), zap.Bool("refused", refused))
+	writeJSON(w, status, map[string]any{"messages": results})
 }
 
 func (s *Source) headers(r *http.Request) map[string]string {

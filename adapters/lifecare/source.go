@@ -9,9 +9,6 @@ import (
 
 	"github.com/knutpunkt/knutpunkt"
 	"github.com/knutpunkt/knutpunkt/adapters"
-	"github.com/knutpunkt/knutpunkt/adapters/file"
-	kphttp "github.com/knutpunkt/knutpunkt/adapters/http"
-	"github.com/knutpunkt/knutpunkt/adapters/sftp"
 	"github.com/knutpunkt/knutpunkt/internal/schema"
 )
 
@@ -43,16 +40,7 @@ func NewSource(cfg SourceConfig, env adapters.Env) (*Source, error) {
 	env = env.WithDefaults()
 	s := &Source{transport: cfg.Transport, log: env.Logger}
 	var err error
-	switch cfg.Transport {
-	case HTTP:
-		s.inner, err = kphttp.NewSource(cfg.httpSource(), env)
-	case SFTP:
-		s.inner, err = sftp.NewSource(cfg.sftpSource(), env)
-	case File:
-		s.inner = file.NewSource(file.SourceConfig{SourceConfig: cfg.SourceConfig}, env)
-	default:
-		err = fmt.Errorf("transport: unknown %q", cfg.Transport)
-	}
+	s.inner, err = cfg.Open(env, nil)
 	if err != nil {
 		return nil, fmt.Errorf("lifecare source: %w", err)
 	}

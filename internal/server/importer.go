@@ -1,11 +1,10 @@
 package server
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -22,6 +21,7 @@ import (
 	"github.com/knutpunkt/knutpunkt/adapters"
 	"github.com/knutpunkt/knutpunkt/internal/config"
 	"github.com/knutpunkt/knutpunkt/internal/pipeline"
+	"github.com/knutpunkt/knutpunkt/internal/records"
 	"github.com/knutpunkt/knutpunkt/internal/router"
 	"github.com/knutpunkt/knutpunkt/internal/store"
 )
@@ -217,12 +217,8 @@ func (op *importOp) outcome(st *store.Store, plan *pipeline.Plan, opts Options, 
 
 // readMessages turns files into messages. The external id is the file's
 // base name and line, so importing the same file twice stores nothing twice.
-// Files are split on bytes ('\n', '"', the separators), which reads the same
-// in every charset the steps decode (UTF-8, ISO-8859-1, Windows-1252: each
-// writes ASCII as ASCII), and bodies are passed on as they are: the mapping
-// reads each one's charset (textenc). A CSV record travels with its header
-// line, byte order mark included: a file that starts with one is UTF-8 in
-// every record.
+// .jsonl, .ndjson and .csv files are split into records (internal/records);
+// any other file is one message.
 func readMessages(ctx context.Context, files []string, maxBody int64, out chan<- knutpunkt.Message) error {
 	for _, path := range files {
 		if err := readFile(ctx, path, maxBody, out); err != nil {
@@ -269,71 +265,21 @@ func readFile(ctx context.Context, path string, maxBody int64, out chan<- knutpu
 		return fmt.Errorf("import: %w", err)
 	}
 	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 64<<10), int(maxBody)+1)
-	var header []byte
-	line := 0
-	for sc.Scan() {
-		line++
-		text := sc.Bytes()
-		if len(strings.TrimSpace(string(text))) == 0 {
-			continue
+	format := records.Lines
+	if ext == ".csv" {
+		format = records.CSV
+	}
+	rr := records.NewReader(f, format, int(maxBody))
+	for {
+		rec, err := rr.Next()
+		if err == io.EOF {
+			return nil
 		}
-		first := line
-		body := append([]byte(nil), text...)
-		if ext == ".csv" {
-			// A quoted field may hold line breaks: the record goes on
-			// while a quote is open (RFC 4180: an escaped quote is two, so
-			// an odd count leaves one open), up to the body limit; the
-			// mapping then refuses what is too long or never closed, as
-			// one message. A line that is a whole record of its own (as
-			// many separators as the header, its quotes closed) starts
-			// the next record instead: one stray quote costs one row,
-			// not the rest of the file.
-			for bytes.Count(body, []byte{'"'})%2 == 1 && len(body) <= int(maxBody) && sc.Scan() {
-				line++
-				if header != nil && wholeRecord(sc.Bytes(), header) {
-					if err := send(newMsg(base+":"+strconv.Itoa(first), withHeader(header, body))); err != nil {
-						return err
-					}
-					first, body = line, append([]byte(nil), sc.Bytes()...)
-					continue
-				}
-				body = append(append(body, '\n'), sc.Bytes()...)
-			}
-			if header == nil {
-				header = body
-				continue
-			}
-			body = withHeader(header, body)
+		if err != nil {
+			return fmt.Errorf("import %s: %w", path, err)
 		}
-		if err := send(newMsg(base+":"+strconv.Itoa(first), body)); err != nil {
+		if err := send(newMsg(base+":"+strconv.Itoa(rec.Line), rec.Body)); err != nil {
 			return err
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("import %s: line %d: %w", path, line+1, err)
-	}
-	return nil
-}
-
-// withHeader is a CSV record as a message body: the header line, then it.
-func withHeader(header, record []byte) []byte {
-	return append(append(append([]byte(nil), header...), '\n'), record...)
-}
-
-// wholeRecord reports whether line is a CSV record on its own: its quotes
-// closed and at least as many of the header's separator (the most common
-// of ';', ',' and tab in it) as the header has.
-func wholeRecord(line, header []byte) bool {
-	if bytes.Count(line, []byte{'"'})%2 == 1 {
-		return false
-	}
-	sep, n := byte(0), 0
-	for _, c := range []byte{';', ',', '\t'} {
-		if k := bytes.Count(header, []byte{c}); k > n {
-			sep, n = c, k
-		}
-	}
-	return n > 0 && bytes.Count(line, []byte{sep}) >= n
 }
