@@ -61,6 +61,8 @@ type Summary struct {
 	Corrections []store.VisitCorrection
 	Late        homecare.Visit
 	Reconcile   []store.ReconcileDay
+	// Executed is the executed time the case system got from the night's executed job.
+	Executed *ExecutedSummary
 }
 
 // MessageCounts are one pipeline's messages in the log by status: the
@@ -188,8 +190,14 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		return nil, err
 	}
 
+	// The client-days queued again, read before the night's executed job sends them.
+	queued, err := srv.Store().ReconcileDays(ctx)
+	if err != nil {
+		return nil, err
+	}
+
 	// The night passes: at 00:05 the nightly jobs fold in what takes effect tomorrow,
-	// infer the executions the visits show, and report.
+	// infer the executions the visits show, send the executed time, and report.
 	tomorrow := time.Date(opts.Today.Year(), opts.Today.Month(), opts.Today.Day()+1, 0, 5, 0, 0, Stockholm())
 	night.Store(int64(time.Until(tomorrow)))
 	if err := srv.RunJobs(ctx); err != nil {
@@ -198,7 +206,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	if err := orders.Settle(ctx, srv.Store()); err != nil {
 		return nil, err
 	}
-	sum, err := summarize(ctx, srv.Store(), sent)
+	sum, err := summarize(ctx, srv.Store(), sent, cfg.Visits.AcrossMidnight.Rule())
 	if err != nil {
 		return nil, err
 	}
@@ -209,9 +217,12 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		if sum.Late, err = srv.Store().Visit(ctx, "tes", late); err != nil {
 			return nil, err
 		}
-		if sum.Reconcile, err = srv.Store().ReconcileDays(ctx); err != nil {
-			return nil, err
-		}
+		sum.Reconcile = queued
+	}
+	if run, ok, err := srv.Store().LastJobRun(ctx, "executed"); err != nil {
+		return nil, err
+	} else if ok {
+		sum.Executed = orders.Executed(run)
 	}
 	if sum.Orders, err = orders.Summarize(ctx, srv.Store(), sentOrders); err != nil {
 		return nil, err
@@ -258,7 +269,9 @@ func waitSettled(ctx context.Context, st *store.Store, limit time.Duration) erro
 	}
 }
 
-func summarize(ctx context.Context, st *store.Store, sent int) (*Summary, error) {
+// summarize reads what the hub did; the executed time per day follows rule, the
+// municipality's visits.across_midnight.
+func summarize(ctx context.Context, st *store.Store, sent int, rule homecare.MidnightRule) (*Summary, error) {
 	pc, err := pipelineCounts(ctx, st)
 	if err != nil {
 		return nil, err
@@ -267,7 +280,7 @@ func summarize(ctx context.Context, st *store.Store, sent int) (*Summary, error)
 	if err != nil {
 		return nil, err
 	}
-	totals, err := st.VisitTotals(ctx, store.VisitFilter{})
+	totals, err := st.VisitTotalsBy(ctx, store.VisitFilter{}, rule)
 	if err != nil {
 		return nil, err
 	}
@@ -367,6 +380,9 @@ func (s *Summary) Print(w io.Writer) {
 		for _, d := range s.Reconcile {
 			fmt.Fprintf(w, "  %s  %s  %s\n", d.LocalDate, d.Provider, d.Reason)
 		}
+	}
+	if s.Executed != nil {
+		s.Executed.Print(w)
 	}
 	if s.Orders != nil {
 		s.Orders.Print(w)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/knutpunkt/knutpunkt"
 	"github.com/knutpunkt/knutpunkt/adapters"
@@ -123,6 +124,12 @@ func Jobs(st *store.Store, conf *config.Config, in ingester) []schedule.Job {
 // period. Later runs report each day since the last run, and the days queued again.
 const ExecutedFirstDays = 35
 
+// ExecutedRecheckDays is how many days before yesterday the executed job reads again every
+// night: a record that arrives within homecare.LateAfter (48 h) of its visit's end is not
+// flagged late, so it queues nothing, yet its day may have been sent already; a visit
+// across midnight counts a day earlier still. Days that did not change send nothing.
+const ExecutedRecheckDays = int(homecare.LateAfter/(24*time.Hour)) + 1
+
 // executedJob sends the case system the executed time (utförd tid) of each client with
 // each provider on every day from its last run to yesterday, and of every client-day a
 // late record or a correction queued, through the pipeline visits.executed_pipeline names:
@@ -136,7 +143,11 @@ func executedJob(st *store.Store, cfg config.Visits, in ingester) schedule.Job {
 		to := day.AddDays(-1)
 		from := to.AddDays(1 - ExecutedFirstDays)
 		if !last.IsZero() {
-			from = last // the last run reported the days before it
+			// The last run reported the days before it; the recent ones are read again.
+			from = last
+			if recheck := to.AddDays(-ExecutedRecheckDays); recheck.Before(from) {
+				from = recheck
+			}
 		}
 		c, err := st.ExecutedChanges(ctx, from, to, rule)
 		if err != nil {
