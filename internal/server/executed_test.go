@@ -109,6 +109,27 @@ func TestExecutedJob(t *testing.T) {
 			if got := len(cs.Executed()); got != 2 {
 				t.Errorf("the case system got %d messages, want 2", got)
 			}
+
+			// A phone syncs the next morning a visit of the day already sent: not late (within
+			// 48 h), so nothing is queued, yet the next night reads the day again and sends it.
+			setClock(time.Date(2026, 11, 26, 10, 0, 0, 0, loc))
+			synced := visit
+			synced.ExternalID, synced.Version = "TES-2026-000002", 0
+			synced.StartAt, synced.EndAt = synced.StartAt.Add(48*time.Hour), synced.StartAt.Add(48*time.Hour+20*time.Minute)
+			synced.DeviceStartAt, synced.DeviceEndAt = synced.StartAt, synced.EndAt
+			synced.LocalDate, synced.DurationMinutes = homecare.LocalDate(synced.StartAt), 20
+			synced.Insatser = nil
+			if _, err := st.UpsertVisit(ctx, synced); err != nil {
+				t.Fatal(err)
+			}
+			setClock(time.Date(2026, 11, 27, 0, 5, 0, 0, loc))
+			if err := srv.RunJobs(ctx); err != nil {
+				t.Fatal(err)
+			}
+			waitExecuted(t, cs, 3)
+			if days := cs.ExecutedDays(); len(days) != 2 || days[1].Date.String() != "2026-11-25" || days[1].Minutes != 20 || days[1].Edition != 1 {
+				t.Errorf("after the next morning's sync the case system holds %+v, want 2026-11-25 with 20 minutes too", days)
+			}
 			for _, e := range logs.All() {
 				line := e.Message
 				for _, f := range e.Context {
