@@ -38,8 +38,15 @@ func TestDemoOnce(t *testing.T) {
 		}
 	}
 	rows := messageLog(t, got)
-	if tes := rows["tes_visits"]; tes[1] == 0 || tes[2] != 3 || tes[1]+tes[2] != tes[0] || tes[3] != 0 {
-		t.Errorf("message log of tes_visits: %v, want processed > 0, 3 dead, nothing left over and no deliveries", tes)
+	if tes := rows["tes_sync"]; tes[1] == 0 || tes[2] != 3 || tes[1]+tes[2] != tes[0] || tes[3] != 0 {
+		t.Errorf("message log of tes_sync: %v, want processed > 0, 3 dead, nothing left over and no deliveries", tes)
+	}
+	// The nightly export's rows are the first day's visits, which the phones had pushed.
+	if nightly := rows["tes_nightly"]; nightly[1] == 0 || nightly[2] != 0 || nightly[1] != nightly[0] {
+		t.Errorf("message log of tes_nightly: %v, want every row processed", nightly)
+	}
+	if !strings.Contains(got, "The nightly export tes-export-") {
+		t.Errorf("the demo does not say the nightly export was taken:\n%s", got)
 	}
 	// What the vendors saw matches the log: the providers got the
 	// deliveries of their pipelines, the case system its receipts.

@@ -93,6 +93,13 @@ func StartOrderWorld(dir string, cfg *config.Config) (*OrderWorld, adapters.Secr
 	}
 	cfg.Vars["lifecare_receipts_url"] = w.caseSystem.ReceiptURL()
 	cfg.Vars["lifecare_executed_url"] = w.caseSystem.ExecutedURL()
+	// The TES nightly export's drop directory (pipelines/tes_nightly.yaml).
+	exportDir := filepath.Join(dir, "tes-export")
+	if err := os.MkdirAll(exportDir, 0o750); err != nil {
+		w.Close()
+		return nil, nil, err
+	}
+	cfg.Vars["tes_export_dir"] = exportDir
 	cfg.Vars["omsorg_norr_webhook_url"] = w.norr.URL()
 	cfg.Vars["hemtjanst_soder_sftp_host"] = host
 	cfg.Vars["hemtjanst_soder_sftp_port"] = port

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -50,7 +51,9 @@ type Options struct {
 
 // Summary is what the demo's hub did.
 type Summary struct {
-	Sent       int
+	Sent int
+	// Nightly is the TES nightly export file the hub took from its drop directory.
+	Nightly    string
 	Pipelines  map[string]*MessageCounts
 	DeadLetter []store.DeadLetterRecord
 	Totals     []store.VisitTotal
@@ -166,7 +169,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		return nil, err
 	}
 	m.FollowOrders(care)
-	tes := &TES{URL: base + "/ingest/tes_visits", Client: &http.Client{Timeout: 10 * time.Second},
+	tes := &TES{URL: base + "/ingest/tes_sync", ExportDir: cfg.Vars["tes_export_dir"], Client: &http.Client{Timeout: 10 * time.Second},
 		Sync: func(at time.Time) {
 			if at.IsZero() {
 				night.Store(0)
@@ -186,6 +189,10 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		return nil, err
 	}
 	sent += 2
+	// The nightly export dropped with the first day is taken within a poll or two.
+	if err := waitTaken(ctx, tes.ExportDir, tes.Nightly, 20*time.Second); err != nil {
+		return nil, err
+	}
 	if err := waitSettled(ctx, srv.Store(), 25*time.Second); err != nil {
 		return nil, err
 	}
@@ -224,6 +231,7 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	} else if ok {
 		sum.Executed = orders.Executed(run)
 	}
+	sum.Nightly = tes.Nightly
 	if sum.Orders, err = orders.Summarize(ctx, srv.Store(), sentOrders); err != nil {
 		return nil, err
 	}
@@ -337,7 +345,11 @@ func pipelineCounts(ctx context.Context, st *store.Store) (map[string]*MessageCo
 
 // Print writes the summary as tables.
 func (s *Summary) Print(w io.Writer) {
-	fmt.Fprintf(w, "\nTES sent %d messages over HTTP.\n\nMessage log: what each pipeline received, and what it delivered to its sink\n", s.Sent)
+	fmt.Fprintf(w, "\nTES sent %d visits over HTTP, in phone syncs (tes_sync).\n", s.Sent)
+	if s.Nightly != "" {
+		fmt.Fprintf(w, "The nightly export %s was taken from the drop directory (tes_nightly): its rows are visits the phones had pushed, stored once.\n", s.Nightly)
+	}
+	fmt.Fprintf(w, "\nMessage log: what each pipeline received, and what it delivered to its sink\n")
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  PIPELINE\tRECEIVED\tPROCESSED\tDEAD\tDELIVERIES\tDELIVERED\tFAILED")
 	all := func(c map[store.Status]int64) int64 {
@@ -404,10 +416,18 @@ func sortedKeys[V any](m map[string]V) []string {
 type TES struct {
 	URL    string
 	Client *http.Client
+	// ExportDir, if set, receives the nightly export (CSV) of the first day: the
+	// same visits the phones pushed, which the hub takes as known records.
+	ExportDir string
+	// Nightly is the name of the export file dropped there.
+	Nightly string
 	// Sync, if set, moves the hub's clock to when a day's visits arrive (the zero time:
 	// back to now), so that each day's sync is on time and only a late one is late.
 	Sync func(time.Time)
 	sent []TESVisit // the good visits sent, for Afterwards
+
+	mu    sync.Mutex
+	syncs int // syncs posted, for their ids
 }
 
 // Run registers days of visits ending the day before today, plus the bad
@@ -440,6 +460,20 @@ func (t *TES) Run(ctx context.Context, m *Municipality, today time.Time, days in
 	if err := t.postAll(ctx, visits); err != nil {
 		return 0, err
 	}
+	if t.ExportDir != "" {
+		// The night after, the TES system exports the first day: records the hub has.
+		var day []TESVisit
+		for _, v := range t.sent {
+			if strings.HasPrefix(v.Start, first.Format(time.DateOnly)) {
+				day = append(day, v)
+			}
+		}
+		name, err := DropNightlyCSV(t.ExportDir, first, day)
+		if err != nil {
+			return 0, err
+		}
+		t.Nightly = name
+	}
 	return posted + len(visits), nil
 }
 
@@ -470,27 +504,28 @@ func (t *TES) Afterwards(ctx context.Context, m *Municipality, today time.Time, 
 	return c.VisitID, l.VisitID, nil
 }
 
-// postAll posts visits, eight at a time.
+// postAll posts visits as the phones sync them: batches of up to 25, four
+// syncs at a time (the push API, /ingest/tes_sync).
 func (t *TES) postAll(ctx context.Context, visits []TESVisit) error {
-	work := make(chan TESVisit)
+	work := make(chan []TESVisit)
 	errc := make(chan error, 1)
 	var wg sync.WaitGroup
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for v := range work {
-				if err := t.post(ctx, v); err != nil {
+	for range 4 {
+		wg.Go(func() {
+			for batch := range work {
+				if err := t.post(ctx, batch); err != nil {
 					select {
 					case errc <- err:
 					default:
 					}
 				}
 			}
-		}()
+		})
 	}
-	for _, v := range visits {
-		work <- v
+	for len(visits) > 0 {
+		n := min(25, len(visits))
+		work <- visits[:n]
+		visits = visits[n:]
 	}
 	close(work)
 	wg.Wait()
@@ -518,8 +553,12 @@ func badVisits(good TESVisit) []TESVisit {
 	return []TESVisit{badPnr, badMethod, reversed}
 }
 
-func (t *TES) post(ctx context.Context, v TESVisit) error {
-	body, err := json.Marshal(v)
+func (t *TES) post(ctx context.Context, visits []TESVisit) error {
+	t.mu.Lock()
+	t.syncs++
+	id := fmt.Sprintf("DEMO-SYNC-%05d", t.syncs)
+	t.mu.Unlock()
+	body, err := json.Marshal(map[string]any{"syncId": id, "deviceId": "PHONE-DEMO", "visits": visits})
 	if err != nil {
 		return err
 	}
@@ -529,17 +568,11 @@ func (t *TES) post(ctx context.Context, v TESVisit) error {
 			return err
 		}
 		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("X-Source-System", "tes")
-		key := v.VisitID
-		if v.Version > 1 {
-			key = fmt.Sprintf("%s-v%d", v.VisitID, v.Version) // the record's version is a new message
-		}
-		req.Header.Set("X-External-Id", key)
 		resp, err := t.Client.Do(req)
 		if err != nil {
-			return fmt.Errorf("tes: post visit %s: %w", v.VisitID, err)
+			return fmt.Errorf("tes: post sync %s: %w", id, err)
 		}
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		resp.Body.Close()
 		switch {
 		case resp.StatusCode < 300:
@@ -547,7 +580,61 @@ func (t *TES) post(ctx context.Context, v TESVisit) error {
 		case resp.StatusCode == http.StatusServiceUnavailable && attempt < 5:
 			time.Sleep(time.Duration(attempt) * 100 * time.Millisecond)
 		default:
-			return fmt.Errorf("tes: post visit %s: %s: %s", v.VisitID, resp.Status, strings.TrimSpace(string(msg)))
+			return fmt.Errorf("tes: post sync %s: %s: %s", id, resp.Status, strings.TrimSpace(string(msg)))
+		}
+	}
+}
+
+// DropNightlyCSV writes day's visits as the TES nightly export
+// (schemas/tes/README.md: semicolon-separated, a header row) into dir, the
+// way an exporter should: aside, then renamed into place.
+func DropNightlyCSV(dir string, day time.Time, visits []TESVisit) (name string, err error) {
+	var b strings.Builder
+	b.WriteString("besok_id;version;personnummer;tagg;start;slut;hsa_id;utforare;enhet;metod;offline;status;insatser\n")
+	for _, v := range visits {
+		ins := make([]string, len(v.Insatser))
+		for i, in := range v.Insatser {
+			ins[i] = fmt.Sprintf("%s:%d", in.Code, in.Minutes)
+		}
+		offline := "nej"
+		if v.Offline {
+			offline = "ja"
+		}
+		version := ""
+		if v.Version > 0 {
+			version = strconv.Itoa(v.Version)
+		}
+		fmt.Fprintf(&b, "%s;%s;%s;%s;%s;%s;%s;%s;%s;%s;%s;%s;%s\n", v.VisitID, version, v.ClientPnr, v.TagUID, v.Start, v.End,
+			v.StaffHSAID, v.Provider, v.Unit, v.Method, offline, v.Status, strings.Join(ins, "|"))
+	}
+	name = "tes-export-" + day.Format(time.DateOnly) + ".csv"
+	tmp := filepath.Join(dir, "."+name+".tmp")
+	if err := os.WriteFile(tmp, []byte(b.String()), 0o640); err != nil {
+		return "", fmt.Errorf("tes: nightly export: %w", err)
+	}
+	return name, os.Rename(tmp, filepath.Join(dir, name))
+}
+
+// waitTaken waits until the hub has taken the file name from the drop
+// directory dir: it is gone from dir and not being processed.
+func waitTaken(ctx context.Context, dir, name string, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		_, errWaiting := os.Stat(filepath.Join(dir, name))
+		_, errTaking := os.Stat(filepath.Join(dir, ".processing", name))
+		if os.IsNotExist(errWaiting) && os.IsNotExist(errTaking) {
+			if reason, err := os.ReadFile(filepath.Join(dir, "failed", name+".error")); err == nil {
+				return fmt.Errorf("tes: the nightly export %s was refused: %s", name, reason)
+			}
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("tes: the nightly export %s in %s was not taken within %v", name, dir, limit)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }

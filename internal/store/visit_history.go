@@ -127,7 +127,8 @@ func (t *Tx) queueReconcile(ctx context.Context, clientID string, day homecare.D
 	}
 	t.queued[key] = true
 	if _, err := t.exec(ctx, `INSERT INTO reconcile_days (client_id, local_date, provider_ref, reason, queued_at)
-		VALUES (?, ?, ?, ?, ?) ON CONFLICT (client_id, local_date, provider_ref) DO NOTHING`,
+		VALUES (?, ?, ?, ?, ?) ON CONFLICT (client_id, local_date, provider_ref)
+		DO UPDATE SET reason = excluded.reason, queued_at = excluded.queued_at`, // a reader that took the day before this change must see it again
 		clientID, day.String(), provider, reason, t.s.tv(t.s.clock())); err != nil {
 		return fmt.Errorf("queue reconciliation: %w", err)
 	}
