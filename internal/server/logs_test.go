@@ -83,7 +83,7 @@ func TestLogsMaskPersonalData(t *testing.T) {
 	m := demo.NewMunicipality(1)
 	url := "http://" + srv.Addr() + "/ingest/tes_visits"
 	today := time.Date(2026, 11, 23, 9, 0, 0, 0, demo.Stockholm())
-	tes := &demo.TES{URL: url, Client: &http.Client{Timeout: 10 * time.Second}}
+	tes := &demo.TES{URL: "http://" + srv.Addr() + "/ingest/tes_sync", Client: &http.Client{Timeout: 10 * time.Second}}
 	sent, err := tes.Run(t.Context(), m, today, 2, 1)
 	if err != nil {
 		t.Fatalf("TES: %v", err)
