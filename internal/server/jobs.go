@@ -149,7 +149,15 @@ func executedJob(st *store.Store, cfg config.Visits, in ingester) schedule.Job {
 				from = recheck
 			}
 		}
-		c, err := st.ExecutedChanges(ctx, from, to, rule)
+		// The client-days queued since the last run (an hour's margin: a day read
+		// twice that did not change sends nothing); all of them at first.
+		var since time.Time
+		if prev, ok, err := st.LastJobRun(ctx, "executed"); err != nil {
+			return "", err
+		} else if ok {
+			since = prev.RanAt.Add(-time.Hour)
+		}
+		c, err := st.ExecutedChanges(ctx, from, to, rule, since)
 		if err != nil {
 			return "", err
 		}

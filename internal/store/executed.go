@@ -44,7 +44,7 @@ type sentDay struct {
 
 const (
 	qQueuedDays = `SELECT client_id, local_date, provider_ref, queued_at FROM reconcile_days
-		WHERE local_date <= ? ORDER BY local_date, provider_ref, client_id`
+		WHERE local_date <= ? AND queued_at >= ? ORDER BY local_date, provider_ref, client_id`
 	qSentDays = `SELECT client_id, local_date, provider_ref, version, digest FROM executed_days
 		WHERE local_date >= ? AND local_date <= ?`
 	qSentDay = `SELECT client_id, local_date, provider_ref, version, digest FROM executed_days
@@ -54,20 +54,22 @@ const (
 
 // ExecutedChanges counts the executed time of every client with every provider on each
 // day from..to (Europe/Stockholm dates, both inclusive) and on each client-day queued for
-// reconciliation up to to (reconcile_days: a late record, a correction), by rule, and
-// returns the days that are new or differ from what was last sent (MarkExecutedSent).
+// reconciliation up to to (reconcile_days: a late record, a correction) since
+// queuedSince, by rule, and returns the days that are new or differ from what was last
+// sent (MarkExecutedSent). The queue is read, not taken: the nightly reconciliation
+// reads it too, and a day read twice that did not change sends nothing.
 // A queued day whose visits are gone (a correction moved them) is sent again as zero.
 //
 // What counts is what VisitTotals counts: completed and partly declined visits of a
 // client whose order with the provider was in force that day. Declined, cancelled and
 // in-progress visits, and completed ones without an order, are counted apart.
-func (s *Store) ExecutedChanges(ctx context.Context, from, to homecare.Date, rule homecare.MidnightRule) (*ExecutedChanges, error) {
+func (s *Store) ExecutedChanges(ctx context.Context, from, to homecare.Date, rule homecare.MidnightRule, queuedSince time.Time) (*ExecutedChanges, error) {
 	if s.pid == nil {
 		return nil, ErrNoPersonIDKeys
 	}
 	rule = rule.OrDefault()
 	c := &ExecutedChanges{}
-	if err := s.sel(ctx, &c.queued, qQueuedDays, to.String()); err != nil {
+	if err := s.sel(ctx, &c.queued, qQueuedDays, to.String(), s.tv(queuedSince)); err != nil {
 		return nil, fmt.Errorf("executed days: queued days: %w", err)
 	}
 	// Under split a visit that started up to MaxVisitDays earlier may have minutes on a day.
@@ -285,9 +287,7 @@ func (s *Store) clientOf(ctx context.Context, clientID string) (homecare.VisitCl
 }
 
 // MarkExecutedSent records that c's days were handed on (their versions and digests, so
-// the next run sends a day again only when it changes) and takes the client-days c read
-// off the reconciliation queue, in one transaction. A day queued again after c was read
-// stays queued.
+// the next run sends a day again only when it changes), in one transaction.
 func (s *Store) MarkExecutedSent(ctx context.Context, c *ExecutedChanges) error {
 	return s.write(ctx, func(tx *Tx) error {
 		at := s.tv(s.clock())
@@ -298,12 +298,6 @@ func (s *Store) MarkExecutedSent(ctx context.Context, c *ExecutedChanges) error 
 				version = excluded.version, digest = excluded.digest, message_id = excluded.message_id, sent_at = excluded.sent_at`,
 				k.client, k.day, k.provider, d.Version, k.digest, d.MessageID, at); err != nil {
 				return fmt.Errorf("mark executed day %s sent: %w", d.MessageID, err)
-			}
-		}
-		for _, q := range c.queued {
-			if _, err := tx.exec(ctx, `DELETE FROM reconcile_days WHERE client_id = ? AND local_date = ? AND provider_ref = ?
-				AND queued_at = ?`, q.ClientID, dateString(q.Day), q.Provider, s.tv(q.QueuedAt.Time)); err != nil {
-				return fmt.Errorf("mark executed days sent: reconcile queue: %w", err)
 			}
 		}
 		return nil
