@@ -37,13 +37,9 @@ func newOrdersShowCmd() *cobra.Command {
 	purpose := purposeFlag(cmd)
 	loadConfig := configFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		day := homecare.LocalDate(time.Now())
-		if asOf != "" {
-			d, err := homecare.ParseDate(asOf)
-			if err != nil {
-				return fmt.Errorf("--as-of: %w", err)
-			}
-			day = d
+		day, err := dayFlag("--as-of", asOf)
+		if err != nil {
+			return err
 		}
 		return withStore(cmd, loadConfig, func(ctx context.Context, st *store.Store) error {
 			tl, err := st.OrderTimeline(ctx, source, args[0])

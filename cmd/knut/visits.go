@@ -21,9 +21,9 @@ import (
 func newVisitsCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "visits",
-		Short: "Show a visit with its flags and corrections",
+		Short: "Show a visit with its flags and corrections; review days of visits against the tag register and the staff's other visits",
 	}
-	cmd.AddCommand(newVisitsShowCmd())
+	cmd.AddCommand(newVisitsShowCmd(), newVisitsReviewCmd())
 	return cmd
 }
 
@@ -104,4 +104,45 @@ func printVisit(out io.Writer, v homecare.Visit, hist []store.VisitCorrection) e
 		}
 	}
 	return nil
+}
+
+func newVisitsReviewCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "review",
+		Short: "Flag the visits of some days as the nightly job does: a tag at another client's door (foreign_tag) or at none (unknown_tag), staff on two visits at once (staff_overlap)",
+		Args:  cobra.NoArgs,
+	}
+	var from, to string
+	cmd.Flags().StringVar(&from, "from", "", "the first local day, YYYY-MM-DD (default yesterday)")
+	cmd.Flags().StringVar(&to, "to", "", "the last local day, YYYY-MM-DD (default --from)")
+	loadConfig := configFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		first := homecare.LocalDate(time.Now()).AddDays(-1)
+		if from != "" {
+			var err error
+			if first, err = dayFlag("--from", from); err != nil {
+				return err
+			}
+		}
+		last := first
+		if to != "" {
+			var err error
+			if last, err = dayFlag("--to", to); err != nil {
+				return err
+			}
+		}
+		if last.Before(first) {
+			return fmt.Errorf("--to %s is before --from %s", last, first)
+		}
+		return withStore(cmd, loadConfig, func(ctx context.Context, st *store.Store) error {
+			r, err := st.ReviewVisits(ctx, first, last)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s to %s: %d visits reviewed, %d flagged or cleared; now %d foreign_tag, %d unknown_tag, %d staff_overlap\n",
+				first, last, r.Visits, r.Changed, r.ForeignTag, r.UnknownTag, r.StaffOverlap)
+			return nil
+		})
+	}
+	return cmd
 }

@@ -34,7 +34,8 @@ type ingester interface {
 	Ingest(ctx context.Context, name, source string, m knutpunkt.Message) (adapters.Receipt, error)
 }
 
-// Jobs are the hub's nightly jobs, in the order they run: the orders' events that take
+// Jobs are the hub's nightly jobs, in the order they run: the review of the visits
+// (reviewJob), the orders' events that take
 // effect today and the executions visits show (so the reports after them see today's
 // orders), then the IVO report for each quarter and the statistics file for each month
 // that ended since they last ran, and, when visits.executed_pipeline names a pipeline,
@@ -43,6 +44,7 @@ type ingester interface {
 func Jobs(st *store.Store, conf *config.Config, in ingester) []schedule.Job {
 	cfg := conf.Orders
 	jobs := []schedule.Job{
+		reviewJob(st),
 		{Name: "orders", Run: func(ctx context.Context, day, last homecare.Date) (string, error) {
 			// Its first run folds every order (a store from before the timeline).
 			due, err := st.ApplyDue(ctx, last.IsZero())
@@ -116,6 +118,37 @@ func Jobs(st *store.Store, conf *config.Config, in ingester) []schedule.Job {
 		jobs = append(jobs, executedJob(st, conf.Visits, in))
 	}
 	return jobs
+}
+
+// reviewJob flags the visits the day's records alone cannot judge (store.ReviewVisits:
+// a tag at another client's door or at none, staff on two visits at once), first among
+// the nightly jobs so that what runs after it reads them flagged: yesterday, the days
+// the executed job reads again (a record synced within 48 hours queues nothing), and
+// every client-day a late record or a correction queued within the executed job's first
+// period; its first run, that whole period.
+func reviewJob(st *store.Store) schedule.Job {
+	return schedule.Job{Name: "visits", Run: func(ctx context.Context, day, last homecare.Date) (string, error) {
+		to := day.AddDays(-1)
+		from := to.AddDays(1 - ExecutedFirstDays)
+		if !last.IsZero() {
+			from = last.AddDays(-ExecutedRecheckDays)
+			queued, err := st.ReconcileDays(ctx)
+			if err != nil {
+				return "", err
+			}
+			for _, q := range queued {
+				if q.LocalDate.Before(from) && !q.LocalDate.Before(to.AddDays(1-ExecutedFirstDays)) {
+					from = q.LocalDate
+				}
+			}
+		}
+		r, err := st.ReviewVisits(ctx, from, to)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("%s to %s: %d visits reviewed, %d flagged or cleared; %d foreign_tag, %d unknown_tag, %d staff_overlap",
+			from, to, r.Visits, r.Changed, r.ForeignTag, r.UnknownTag, r.StaffOverlap), nil
+	}}
 }
 
 // ExecutedFirstDays is how many days the executed job's first run reports: the days a late
