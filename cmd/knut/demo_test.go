@@ -48,6 +48,21 @@ func TestDemoOnce(t *testing.T) {
 	if !strings.Contains(got, "The nightly export tes-export-") {
 		t.Errorf("the demo does not say the nightly export was taken:\n%s", got)
 	}
+	// What the phones did (tessim): the syncs pushed and what they carried add up to
+	// the message log of tes_sync, the sync sent twice aside.
+	phones := regexp.MustCompile(`syncs pushed to /ingest/tes_sync: (\d+), with visit records: (\d+) \(registered by the phones: (\d+); supervisors' corrections the next morning, version 2: (\d+)\)`).FindStringSubmatch(got)
+	dupes := regexp.MustCompile(`visits answered duplicate: (\d+)\); bad records in one sync: 3; nightly exports taken: 1 \((\d+) rows\)`).FindStringSubmatch(got)
+	if phones == nil || dupes == nil {
+		t.Fatalf("no block of what the phones did:\n%s", got)
+	}
+	n := func(s string) int64 { v, _ := strconv.ParseInt(s, 10, 64); return v }
+	if visits, performed, corrections := n(phones[2]), n(phones[3]), n(phones[4]); n(phones[1]) == 0 || performed == 0 ||
+		visits != performed+corrections+3+n(dupes[1]) || visits-n(dupes[1]) != rows["tes_sync"][0] || n(dupes[2]) != rows["tes_nightly"][0] {
+		t.Errorf("the phones pushed %v (%v), the message log has tes_sync %v, tes_nightly %v", phones[1:], dupes[1:], rows["tes_sync"], rows["tes_nightly"])
+	}
+	if !strings.Contains(got, "visits the hub flagged (on intake and in the nightly review): ") {
+		t.Errorf("the demo does not say which visits the hub flagged:\n%s", got)
+	}
 	// What the vendors saw matches the log: the providers got the
 	// deliveries of their pipelines, the case system its receipts.
 	vendors := regexp.MustCompile(`Omsorg Norr got (\d+) webhook deliveries, Hemtjänsten Söder (\d+) files over SFTP`).FindStringSubmatch(got)

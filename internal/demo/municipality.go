@@ -77,24 +77,5 @@ func NewMunicipality(seed uint64) *Municipality {
 	return m
 }
 
-// FollowOrders makes the municipality's visits follow its orders: a client with care
-// today (care: the provider of the client's order in force) is visited by that
-// provider's staff; one without (no order, declined, interrupted, ended) is not visited.
-func (m *Municipality) FollowOrders(care map[homecare.PersonID]string) {
-	for i := range m.Clients {
-		c := &m.Clients[i]
-		p, ok := care[c.PersonID]
-		if !ok {
-			c.VisitsPerDay = 0
-			continue
-		}
-		for j, prov := range m.Providers {
-			if prov.ID == p {
-				c.Provider = j
-			}
-		}
-	}
-}
-
 // Stockholm is the municipality's time zone.
 func Stockholm() *time.Location { return homecare.Stockholm() }

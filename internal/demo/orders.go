@@ -197,28 +197,6 @@ func decisionEnds(msgs []lifecaresim.OrderMessage, now time.Time) []lifecaresim.
 	return out
 }
 
-// CareToday returns the provider of each client whose order is in force in the hub's
-// store today and gives care: not rejected, ended or interrupted. The demo's TES visits
-// follow it, so staff visit the clients the orders say, for the provider the orders name.
-func CareToday(ctx context.Context, st *store.Store) (map[homecare.PersonID]string, error) {
-	tls, err := st.Timelines(ctx)
-	if err != nil {
-		return nil, err
-	}
-	today := st.Today()
-	care := map[homecare.PersonID]string{}
-	for _, tl := range tls {
-		o := tl.At(today)
-		switch {
-		case o.IsZero(), o.Status.Closed(), o.Status == homecare.OrderStatusRejected, o.Status == homecare.OrderStatusPaused,
-			today.Before(o.ValidFrom):
-			continue
-		}
-		care[o.Client.PersonID] = o.ProviderID
-	}
-	return care, nil
-}
-
 // crossProvider has Hemtjänsten Söder's system reject an order of Omsorg
 // Norr's, correctly signed with Söder's own secret: what a broken or
 // hostile provider system would do. The hub refuses it (403) and keeps the

@@ -1,24 +1,21 @@
 package demo
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/knutpunkt/knutpunkt/adapters/tes/tessim"
 	"github.com/knutpunkt/knutpunkt/internal/config"
 	"github.com/knutpunkt/knutpunkt/internal/homecare"
 	"github.com/knutpunkt/knutpunkt/internal/server"
@@ -51,9 +48,10 @@ type Options struct {
 
 // Summary is what the demo's hub did.
 type Summary struct {
-	Sent int
-	// Nightly is the TES nightly export file the hub took from its drop directory.
-	Nightly    string
+	// Phones is what the phones and TES did; Flags counts the visits the hub
+	// stored by the flags it set.
+	Phones     *PhoneReport
+	Flags      map[homecare.VisitFlag]int
 	Pipelines  map[string]*MessageCounts
 	DeadLetter []store.DeadLetterRecord
 	Totals     []store.VisitTotal
@@ -164,33 +162,28 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	care, err := CareToday(ctx, srv.Store())
+	// The tags at the clients' doors were registered when their care began.
+	if err := m.RegisterTags(ctx, srv.Store(), homecare.LocalDate(decided)); err != nil {
+		return nil, err
+	}
+	// The phones work from the orders in force each day: the clients, their insatser
+	// and schedules, the provider each order names.
+	timelines, err := srv.Store().Timelines(ctx)
 	if err != nil {
 		return nil, err
 	}
-	m.FollowOrders(care)
-	tes := &TES{URL: base + "/ingest/tes_sync", ExportDir: cfg.Vars["tes_export_dir"], Client: &http.Client{Timeout: 10 * time.Second},
+	tes := &TES{URL: base, ExportDir: cfg.Vars["tes_export_dir"], Client: &http.Client{Timeout: 10 * time.Second},
+		Plan: func(day homecare.Date) (tessim.Plan, error) { return m.Plan(OrdersInForce(timelines, day), day) },
 		Sync: func(at time.Time) {
 			if at.IsZero() {
 				night.Store(0)
 			} else {
 				night.Store(int64(time.Until(at)))
 			}
-		}}
-	sent, err := tes.Run(ctx, m, opts.Today, opts.Days, opts.Seed)
+		},
+		Settle: func(ctx context.Context) error { return waitSettled(ctx, srv.Store(), 25*time.Second) }}
+	phones, err := tes.Run(ctx, opts.Today, opts.Days, opts.Seed)
 	if err != nil {
-		return nil, err
-	}
-	if err := waitSettled(ctx, srv.Store(), 25*time.Second); err != nil {
-		return nil, err
-	}
-	corrected, late, err := tes.Afterwards(ctx, m, opts.Today, opts.Seed)
-	if err != nil {
-		return nil, err
-	}
-	sent += 2
-	// The nightly export dropped with the first day is taken within a poll or two.
-	if err := waitTaken(ctx, tes.ExportDir, tes.Nightly, 20*time.Second); err != nil {
 		return nil, err
 	}
 	if err := waitSettled(ctx, srv.Store(), 25*time.Second); err != nil {
@@ -213,25 +206,26 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	if err := orders.Settle(ctx, srv.Store()); err != nil {
 		return nil, err
 	}
-	sum, err := summarize(ctx, srv.Store(), sent, cfg.Visits.AcrossMidnight.Rule())
+	sum, err := summarize(ctx, srv.Store(), phones, cfg.Visits.AcrossMidnight.Rule())
 	if err != nil {
 		return nil, err
 	}
-	if corrected != "" {
-		if sum.Corrected, sum.Corrections, err = srv.Store().VisitHistory(ctx, "tes", corrected); err != nil {
+	if phones.Corrected != "" {
+		if sum.Corrected, sum.Corrections, err = srv.Store().VisitHistory(ctx, "tes", phones.Corrected); err != nil {
 			return nil, err
 		}
-		if sum.Late, err = srv.Store().Visit(ctx, "tes", late); err != nil {
-			return nil, err
-		}
-		sum.Reconcile = queued
 	}
+	if phones.Late != "" {
+		if sum.Late, err = srv.Store().Visit(ctx, "tes", phones.Late); err != nil {
+			return nil, err
+		}
+	}
+	sum.Reconcile = queued
 	if run, ok, err := srv.Store().LastJobRun(ctx, "executed"); err != nil {
 		return nil, err
 	} else if ok {
 		sum.Executed = orders.Executed(run)
 	}
-	sum.Nightly = tes.Nightly
 	if sum.Orders, err = orders.Summarize(ctx, srv.Store(), sentOrders); err != nil {
 		return nil, err
 	}
@@ -279,7 +273,7 @@ func waitSettled(ctx context.Context, st *store.Store, limit time.Duration) erro
 
 // summarize reads what the hub did; the executed time per day follows rule, the
 // municipality's visits.across_midnight.
-func summarize(ctx context.Context, st *store.Store, sent int, rule homecare.MidnightRule) (*Summary, error) {
+func summarize(ctx context.Context, st *store.Store, phones *PhoneReport, rule homecare.MidnightRule) (*Summary, error) {
 	pc, err := pipelineCounts(ctx, st)
 	if err != nil {
 		return nil, err
@@ -292,7 +286,19 @@ func summarize(ctx context.Context, st *store.Store, sent int, rule homecare.Mid
 	if err != nil {
 		return nil, err
 	}
-	return &Summary{Sent: sent, Pipelines: pc, DeadLetter: dls, Totals: totals}, nil
+	flags := map[homecare.VisitFlag]int{}
+	for day := phones.First.AddDays(-WarmUpDays); !phones.Last.Before(day); day = day.AddDays(1) {
+		vs, err := st.ListVisits(ctx, store.VisitFilter{LocalDateFrom: day, LocalDateTo: day, Limit: 1000})
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range vs {
+			for _, f := range v.Flags {
+				flags[f]++
+			}
+		}
+	}
+	return &Summary{Phones: phones, Flags: flags, Pipelines: pc, DeadLetter: dls, Totals: totals}, nil
 }
 
 // pipelineCounts reads the message log page by page (the demo's log is a
@@ -345,9 +351,12 @@ func pipelineCounts(ctx context.Context, st *store.Store) (map[string]*MessageCo
 
 // Print writes the summary as tables.
 func (s *Summary) Print(w io.Writer) {
-	fmt.Fprintf(w, "\nTES sent %d visits over HTTP, in phone syncs (tes_sync).\n", s.Sent)
-	if s.Nightly != "" {
-		fmt.Fprintf(w, "The nightly export %s was taken from the drop directory (tes_nightly): its rows are visits the phones had pushed, stored once.\n", s.Nightly)
+	if s.Phones != nil {
+		s.Phones.Print(w, s.Flags)
+		if n := len(s.Phones.Nightly); n > 0 {
+			fmt.Fprintf(w, "The nightly export %s (and %d more) was taken from the drop directory (tes_nightly): its rows are visits the phones had pushed, stored once.\n",
+				s.Phones.Nightly[0], n-1)
+		}
 	}
 	fmt.Fprintf(w, "\nMessage log: what each pipeline received, and what it delivered to its sink\n")
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -387,8 +396,12 @@ func (s *Summary) Print(w io.Writer) {
 			s.Corrected.ExternalID, c.FromVersion, c.ToVersion, strings.Join(fields, "; "), s.Corrected.ExternalID)
 	}
 	if s.Late.ExternalID != "" {
-		fmt.Fprintf(w, "A phone that had been offline synced visit %s of %s: stored, flagged %v.\n", s.Late.ExternalID, s.Late.LocalDate, s.Late.Flags)
-		fmt.Fprintf(w, "Client-days queued for the nightly reconciliation to read again: %d\n", len(s.Reconcile))
+		fmt.Fprintf(w, "A phone that had been offline for days synced visit %s of %s (ended %s, TES got it %s): stored, flagged %v (`knut visits show %s`).\n",
+			s.Late.ExternalID, s.Late.LocalDate, s.Late.EndAt.In(Stockholm()).Format("2006-01-02 15:04"),
+			s.Late.ReceivedAt.In(Stockholm()).Format("2006-01-02 15:04"), s.Late.Flags, s.Late.ExternalID)
+	}
+	if len(s.Reconcile) > 0 {
+		fmt.Fprintf(w, "Client-days queued for the nightly reconciliation to read again (a late visit or a correction): %d\n", len(s.Reconcile))
 		for _, d := range s.Reconcile {
 			fmt.Fprintf(w, "  %s  %s  %s\n", d.LocalDate, d.Provider, d.Reason)
 		}
@@ -408,211 +421,6 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
-}
-
-// TES simulates a TES-style registration system that pushes each visit to
-// the hub as it is registered, over HTTP, and retries while the hub says
-// 503, as the phone app's sync would.
-type TES struct {
-	URL    string
-	Client *http.Client
-	// ExportDir, if set, receives the nightly export (CSV) of the first day: the
-	// same visits the phones pushed, which the hub takes as known records.
-	ExportDir string
-	// Nightly is the name of the export file dropped there.
-	Nightly string
-	// Sync, if set, moves the hub's clock to when a day's visits arrive (the zero time:
-	// back to now), so that each day's sync is on time and only a late one is late.
-	Sync func(time.Time)
-	sent []TESVisit // the good visits sent, for Afterwards
-
-	mu    sync.Mutex
-	syncs int // syncs posted, for their ids
-}
-
-// Run registers days of visits ending the day before today, plus the bad
-// and duplicate messages a real feed has, and returns how many it sent.
-func (t *TES) Run(ctx context.Context, m *Municipality, today time.Time, days int, seed uint64) (int, error) {
-	var visits []TESVisit
-	seq, posted := 0, 0
-	first := today.AddDate(0, 0, -days)
-	for d := range days {
-		day := m.Visits(first.AddDate(0, 0, d), seed, &seq)
-		if d < days-1 && t.Sync != nil {
-			// The phones sync each evening: the day's visits arrive that day.
-			t.Sync(first.AddDate(0, 0, d).Add(21 * time.Hour))
-			if err := t.postAll(ctx, day); err != nil {
-				return 0, err
-			}
-			t.sent, posted = append(t.sent, day...), posted+len(day)
-			continue
-		}
-		visits = append(visits, day...)
-		t.sent = append(t.sent, day...)
-	}
-	if t.Sync != nil {
-		t.Sync(time.Time{}) // back to now
-	}
-	visits = append(visits, badVisits(t.sent[0])...)
-	// A phone that synced twice: the same visit arrives again.
-	visits = append(visits, t.sent[1])
-
-	if err := t.postAll(ctx, visits); err != nil {
-		return 0, err
-	}
-	if t.ExportDir != "" {
-		// The night after, the TES system exports the first day: records the hub has.
-		var day []TESVisit
-		for _, v := range t.sent {
-			if strings.HasPrefix(v.Start, first.Format(time.DateOnly)) {
-				day = append(day, v)
-			}
-		}
-		name, err := DropNightlyCSV(t.ExportDir, first, day)
-		if err != nil {
-			return 0, err
-		}
-		t.Nightly = name
-	}
-	return posted + len(visits), nil
-}
-
-// Afterwards is what a TES sends later than the day's sync: a supervisor's correction of
-// one visit the next morning (a new version, ended 15 minutes later: the staff member
-// forgot to tag out), and a phone that was offline syncing a visit from five days ago.
-// It returns the two visit ids.
-func (t *TES) Afterwards(ctx context.Context, m *Municipality, today time.Time, seed uint64) (corrected, late string, err error) {
-	seq := 900000
-	if len(t.sent) == 0 {
-		return "", "", nil
-	}
-	c := t.sent[len(t.sent)-1] // one of the last day's
-	end, err := time.ParseInLocation("2006-01-02 15:04:05", c.End, Stockholm())
-	if err != nil {
-		return "", "", err
-	}
-	c.End, c.Version = end.Add(15*time.Minute).Format("2006-01-02 15:04:05"), 2
-	old := m.Visits(today.AddDate(0, 0, -5), seed+1, &seq)
-	if len(old) == 0 {
-		return "", "", nil
-	}
-	l := old[0]
-	l.Offline = true
-	if err := t.postAll(ctx, []TESVisit{c, l}); err != nil {
-		return "", "", err
-	}
-	return c.VisitID, l.VisitID, nil
-}
-
-// postAll posts visits as the phones sync them: batches of up to 25, four
-// syncs at a time (the push API, /ingest/tes_sync).
-func (t *TES) postAll(ctx context.Context, visits []TESVisit) error {
-	work := make(chan []TESVisit)
-	errc := make(chan error, 1)
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			for batch := range work {
-				if err := t.post(ctx, batch); err != nil {
-					select {
-					case errc <- err:
-					default:
-					}
-				}
-			}
-		})
-	}
-	for len(visits) > 0 {
-		n := min(25, len(visits))
-		work <- visits[:n]
-		visits = visits[n:]
-	}
-	close(work)
-	wg.Wait()
-	select {
-	case err := <-errc:
-		return err
-	default:
-		return nil
-	}
-}
-
-// badVisits are what a real feed also carries: a client number that fails
-// its check digit (taken from the official test data's invalid cases), an
-// unknown registration method, and an end before the start.
-func badVisits(good TESVisit) []TESVisit {
-	badPnr := good
-	badPnr.VisitID += "-BADPNR"
-	badPnr.ClientPnr = "20150916-0006"
-	badMethod := good
-	badMethod.VisitID += "-BADMETHOD"
-	badMethod.Method = "BLUETOOTH"
-	reversed := good
-	reversed.VisitID += "-REVERSED"
-	reversed.Start, reversed.End = good.End, good.Start
-	return []TESVisit{badPnr, badMethod, reversed}
-}
-
-func (t *TES) post(ctx context.Context, visits []TESVisit) error {
-	t.mu.Lock()
-	t.syncs++
-	id := fmt.Sprintf("DEMO-SYNC-%05d", t.syncs)
-	t.mu.Unlock()
-	body, err := json.Marshal(map[string]any{"syncId": id, "deviceId": "PHONE-DEMO", "visits": visits})
-	if err != nil {
-		return err
-	}
-	for attempt := 1; ; attempt++ {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.URL, bytes.NewReader(body))
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := t.Client.Do(req)
-		if err != nil {
-			return fmt.Errorf("tes: post sync %s: %w", id, err)
-		}
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		resp.Body.Close()
-		switch {
-		case resp.StatusCode < 300:
-			return nil
-		case resp.StatusCode == http.StatusServiceUnavailable && attempt < 5:
-			time.Sleep(time.Duration(attempt) * 100 * time.Millisecond)
-		default:
-			return fmt.Errorf("tes: post sync %s: %s: %s", id, resp.Status, strings.TrimSpace(string(msg)))
-		}
-	}
-}
-
-// DropNightlyCSV writes day's visits as the TES nightly export
-// (schemas/tes/README.md: semicolon-separated, a header row) into dir, the
-// way an exporter should: aside, then renamed into place.
-func DropNightlyCSV(dir string, day time.Time, visits []TESVisit) (name string, err error) {
-	var b strings.Builder
-	b.WriteString("besok_id;version;personnummer;tagg;start;slut;hsa_id;utforare;enhet;metod;offline;status;insatser\n")
-	for _, v := range visits {
-		ins := make([]string, len(v.Insatser))
-		for i, in := range v.Insatser {
-			ins[i] = fmt.Sprintf("%s:%d", in.Code, in.Minutes)
-		}
-		offline := "nej"
-		if v.Offline {
-			offline = "ja"
-		}
-		version := ""
-		if v.Version > 0 {
-			version = strconv.Itoa(v.Version)
-		}
-		fmt.Fprintf(&b, "%s;%s;%s;%s;%s;%s;%s;%s;%s;%s;%s;%s;%s\n", v.VisitID, version, v.ClientPnr, v.TagUID, v.Start, v.End,
-			v.StaffHSAID, v.Provider, v.Unit, v.Method, offline, v.Status, strings.Join(ins, "|"))
-	}
-	name = "tes-export-" + day.Format(time.DateOnly) + ".csv"
-	tmp := filepath.Join(dir, "."+name+".tmp")
-	if err := os.WriteFile(tmp, []byte(b.String()), 0o640); err != nil {
-		return "", fmt.Errorf("tes: nightly export: %w", err)
-	}
-	return name, os.Rename(tmp, filepath.Join(dir, name))
 }
 
 // waitTaken waits until the hub has taken the file name from the drop

@@ -12,7 +12,9 @@ import (
 
 	"go.uber.org/zap/zapcore"
 
+	"github.com/knutpunkt/knutpunkt/adapters/tes/tessim"
 	"github.com/knutpunkt/knutpunkt/internal/demo"
+	"github.com/knutpunkt/knutpunkt/internal/homecare"
 	"github.com/knutpunkt/knutpunkt/internal/logging"
 	"github.com/knutpunkt/knutpunkt/internal/server"
 	"github.com/knutpunkt/knutpunkt/internal/store"
@@ -38,7 +40,7 @@ func (b *syncBuffer) String() string {
 
 // TestLogsMaskPersonalData: personal data never appears unmasked in logs.
 // A hub logging everything at debug level takes two days of the demo
-// municipality's visits over HTTP, the bad ones included, and afterwards
+// municipality's visits over HTTP as phone syncs (tessim), the bad ones included, and afterwards
 // its whole log is scanned for the clients' personnummer in every written
 // form and for unmasked values of name-like fields.
 func TestLogsMaskPersonalData(t *testing.T) {
@@ -83,10 +85,14 @@ func TestLogsMaskPersonalData(t *testing.T) {
 	m := demo.NewMunicipality(1)
 	url := "http://" + srv.Addr() + "/ingest/tes_visits"
 	today := time.Date(2026, 11, 23, 9, 0, 0, 0, demo.Stockholm())
-	tes := &demo.TES{URL: "http://" + srv.Addr() + "/ingest/tes_sync", Client: &http.Client{Timeout: 10 * time.Second}}
-	sent, err := tes.Run(t.Context(), m, today, 2, 1)
+	tes := &demo.TES{URL: "http://" + srv.Addr(), Client: &http.Client{Timeout: 10 * time.Second},
+		Plan: func(day homecare.Date) (tessim.Plan, error) { return m.Plan(nil, day) }}
+	phones, err := tes.Run(t.Context(), today, 2, 1)
 	if err != nil {
 		t.Fatalf("TES: %v", err)
+	}
+	if phones.Bad != 3 || phones.Duplicates == 0 {
+		t.Fatalf("TES sent %d bad visits and %d again, want 3 and some", phones.Bad, phones.Duplicates)
 	}
 	// More ways a client's number can reach an error message: broken JSON
 	// around it, and a valid number where the schema wants something else.
@@ -103,7 +109,7 @@ func TestLogsMaskPersonalData(t *testing.T) {
 			t.Fatalf("POST %s = %d %s", e.id, code, msg)
 		}
 	}
-	c := settle(t, srv.Store(), int64(sent-1+len(extra))) // one visit arrives twice
+	c := settle(t, srv.Store(), int64(phones.Visits-phones.Duplicates+len(extra))) // one sync arrives twice
 	if c[store.StatusDead] < 3+int64(len(extra)) {
 		t.Errorf("counts = %v, want at least %d dead", c, 3+len(extra))
 	}
