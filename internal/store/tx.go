@@ -209,13 +209,12 @@ type rowBuf struct {
 
 func newWriteBehind() *writeBehind {
 	return &writeBehind{
-		clients:  rowBuf{prefix: qEnsureClientsPrefix, suffix: qEnsureClientsSuffix, cols: 6},
-		messages: rowBuf{prefix: qInsertMessagesPrefix, suffix: qInsertMessagesSuffix, cols: 13, strict: true},
-		bodies:   rowBuf{prefix: qInsertBodiesPrefix, cols: 2},
-		visits:   rowBuf{prefix: qInsertVisitsPrefix, suffix: qInsertVisitsSuffix, cols: 27, strict: true},
-		staff:    rowBuf{prefix: qInsertVisitStaff, cols: 5},
-		insatser: rowBuf{prefix: qInsertVisitInsats, cols: 7},
-		// A client-day is queued once however many visits touch it.
+		clients:   rowBuf{prefix: qEnsureClientsPrefix, suffix: qEnsureClientsSuffix, cols: 6},
+		messages:  rowBuf{prefix: qInsertMessagesPrefix, suffix: qInsertMessagesSuffix, cols: 13, strict: true},
+		bodies:    rowBuf{prefix: qInsertBodiesPrefix, cols: 2},
+		visits:    rowBuf{prefix: qInsertVisitsPrefix, suffix: qInsertVisitsSuffix, cols: 27, strict: true},
+		staff:     rowBuf{prefix: qInsertVisitStaff, cols: 5},
+		insatser:  rowBuf{prefix: qInsertVisitInsats, cols: 7},
 		reconcile: rowBuf{prefix: qQueueReconcilePrefix, suffix: qQueueReconcileSuffix, cols: 5},
 	}
 }
@@ -255,7 +254,10 @@ func (w *writeBehind) addChildren(b *rowBuf, visitID string, rows []any, cols in
 
 const (
 	qQueueReconcilePrefix = `INSERT INTO reconcile_days (client_id, local_date, provider_ref, reason, queued_at) VALUES `
-	qQueueReconcileSuffix = ` ON CONFLICT (client_id, local_date, provider_ref) DO NOTHING`
+	// As queueReconcile's: a client-day queued again takes the newest reason and time. A
+	// flush holds each client-day once (Tx.queued), as an upsert of several rows must.
+	qQueueReconcileSuffix = ` ON CONFLICT (client_id, local_date, provider_ref)
+		DO UPDATE SET reason = excluded.reason, queued_at = excluded.queued_at`
 )
 
 // queueReconcileBehind is queueReconcile in a Writer's first pass: the row

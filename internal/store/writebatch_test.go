@@ -150,5 +150,23 @@ func TestWriterWriteBehindBatches(t *testing.T) {
 		if err != nil || len(hist) != 1 || v5.Status != homecare.VisitPartiallyDeclined {
 			t.Errorf("visit 5: status %s, %d corrections, %v; want corrected once", v5.Status, len(hist), err)
 		}
+
+		// Visit 5's client-day, queued for the correction, takes the reason
+		// of a late visit written behind after it.
+		extra := visit(4)
+		extra.ExternalID = "WB-extra"
+		m := inbound("wb-extra", "tes_visits", "tes", extra.ExternalID, t0)
+		m.Status = store.StatusProcessed
+		if err := run([]func(*store.Tx) error{importOp(ctx, s, m, extra)})[0]; err != nil {
+			t.Fatal(err)
+		}
+		if days, err = s.ReconcileDays(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range days {
+			if d.LocalDate == extra.LocalDate && d.Reason != "late" {
+				t.Errorf("client-day %s queued for %q after a late visit, want late", d.LocalDate, d.Reason)
+			}
+		}
 	})
 }
