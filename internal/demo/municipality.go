@@ -1,7 +1,8 @@
 // Package demo is the simulated municipality behind `knut demo` and the
 // benchmarks: providers, staff with test HSA-IDs, clients with official test
-// personnummer only, and a TES-like system that registers their visits and
-// pushes them to the hub over real HTTP on loopback.
+// personnummer only, and their TES system (adapters/tes/tessim: the staff's
+// phones registering visits from the orders in force) that pushes the phones'
+// syncs to the hub over real HTTP on loopback and drops the nightly export.
 package demo
 
 import (

@@ -150,6 +150,25 @@ func (s *simulated) shows(first homecare.Date, days int) bool {
 	return corrected && late
 }
 
+// pick simulates the days with the first of SimTries seeds drawn from seed whose days
+// show a correction and a late sync, else with the first.
+func (t *TES) pick(seed uint64, first homecare.Date, days int) (*simulated, error) {
+	var sim *simulated
+	for k := range uint64(SimTries) {
+		s, err := t.simulate(seed+k*0x9e3779b97f4a7c15, first, days)
+		if err != nil {
+			return nil, err
+		}
+		if s.shows(first, days) {
+			return s, nil
+		}
+		if sim == nil {
+			sim = s
+		}
+	}
+	return sim, nil
+}
+
 // Run simulates days days ending the day before today (and the warm-up days before
 // them), pushes the syncs of those days in order, each at its time, with the bad
 // records a real feed has in one of the last day's syncs and one sync sent twice,
@@ -158,19 +177,9 @@ func (s *simulated) shows(first homecare.Date, days int) bool {
 func (t *TES) Run(ctx context.Context, today time.Time, days int, seed uint64) (*PhoneReport, error) {
 	last := homecare.LocalDate(today).AddDays(-1)
 	first := last.AddDays(1 - days)
-	var sim *simulated
-	for k := range uint64(SimTries) {
-		s, err := t.simulate(seed+k*0x9e3779b97f4a7c15, first, days)
-		if err != nil {
-			return nil, err
-		}
-		if sim == nil {
-			sim = s
-		}
-		if s.shows(first, days) {
-			sim = s
-			break
-		}
+	sim, err := t.pick(seed, first, days)
+	if err != nil {
+		return nil, err
 	}
 	rep := &PhoneReport{Seed: sim.seed, First: first, Last: last, Pending: sim.pending}
 	if plan, err := t.Plan(last); err == nil {
