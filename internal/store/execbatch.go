@@ -19,7 +19,7 @@ type batchStmt struct {
 
 // errBatchRowsAffected is a statement of a batch that affected other than
 // the rows it wants.
-var errBatchRowsAffected = errors.New("statement affected fewer rows than wanted")
+var errBatchRowsAffected = errors.New("statement affected an unexpected number of rows")
 
 // execBatch runs stmts in order in the transaction and stops at the first
 // that fails or affects other than the rows it wants (errBatchRowsAffected).
