@@ -9,8 +9,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
-
-	"github.com/knutpunkt/knutpunkt/internal/homecare"
 )
 
 // Tx is one open transaction. It has the Store's write methods; what they
@@ -259,21 +257,6 @@ const (
 	qQueueReconcileSuffix = ` ON CONFLICT (client_id, local_date, provider_ref)
 		DO UPDATE SET reason = excluded.reason, queued_at = excluded.queued_at`
 )
-
-// queueReconcileBehind is queueReconcile in a Writer's first pass: the row
-// waits in the write-behind with the visit that queued it, instead of a
-// statement that would flush the batch's rows so far.
-func (t *Tx) queueReconcileBehind(clientID string, day homecare.Date, provider, reason string) {
-	key := clientID + "\x00" + day.String() + "\x00" + provider
-	if t.queued[key] {
-		return
-	}
-	if t.queued == nil {
-		t.queued = map[string]bool{}
-	}
-	t.queued[key] = true
-	t.wb.reconcile.add(clientID, day.String(), provider, reason, t.s.tv(t.s.clock()))
-}
 
 // wbChunks are the row counts of the multi-row statements a flush runs,
 // largest first: a batch prepares each at most once and runs the largest

@@ -116,7 +116,10 @@ func (t *Tx) recordCorrection(ctx context.Context, visitID string, cur, next hom
 }
 
 // queueReconcile marks a client's day with a provider for the nightly reconciliation to
-// read again.
+// read again, once per transaction. In a Writer's first pass the row waits in the
+// write-behind with the visit that queued it, instead of a statement that would flush the
+// batch's rows so far; otherwise it is one upsert. Either way a client-day queued again
+// takes the newest reason and time (qQueueReconcileSuffix).
 func (t *Tx) queueReconcile(ctx context.Context, clientID string, day homecare.Date, provider, reason string) error {
 	key := clientID + "\x00" + day.String() + "\x00" + provider
 	if t.queued[key] {
@@ -126,10 +129,12 @@ func (t *Tx) queueReconcile(ctx context.Context, clientID string, day homecare.D
 		t.queued = map[string]bool{}
 	}
 	t.queued[key] = true
-	if _, err := t.exec(ctx, `INSERT INTO reconcile_days (client_id, local_date, provider_ref, reason, queued_at)
-		VALUES (?, ?, ?, ?, ?) ON CONFLICT (client_id, local_date, provider_ref)
-		DO UPDATE SET reason = excluded.reason, queued_at = excluded.queued_at`, // a reader that took the day before this change must see it again
-		clientID, day.String(), provider, reason, t.s.tv(t.s.clock())); err != nil {
+	row := []any{clientID, day.String(), provider, reason, t.s.tv(t.s.clock())}
+	if t.wb != nil {
+		t.wb.reconcile.add(row...)
+		return nil
+	}
+	if _, err := t.exec(ctx, qQueueReconcilePrefix+`(?, ?, ?, ?, ?)`+qQueueReconcileSuffix, row...); err != nil {
 		return fmt.Errorf("queue reconciliation: %w", err)
 	}
 	return nil

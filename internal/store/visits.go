@@ -199,7 +199,9 @@ func (t *Tx) UpsertVisit(ctx context.Context, p PreparedVisit) (string, error) {
 		t.wb.addChildren(&t.wb.staff, id, p.staff, 4)
 		t.wb.addChildren(&t.wb.insatser, id, p.insatser, 6)
 		if slices.Contains(v.Flags, homecare.FlagLate) {
-			t.queueReconcileBehind(p.clientID, v.LocalDate, v.ProviderID, "late")
+			if err := t.queueReconcile(ctx, p.clientID, v.LocalDate, v.ProviderID, "late"); err != nil {
+				return "", fmt.Errorf("upsert visit %s/%s: %w", v.SourceSystem, v.ExternalID, err)
+			}
 		}
 		return id, nil
 	}
