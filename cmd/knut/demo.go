@@ -56,23 +56,33 @@ the hub stored and dead-lettered, then keeps serving (or exits with --once).`,
 	return cmd
 }
 
-// newDemoVisitsCmd writes the demo municipality's visits as TES JSON lines:
-// the input of the ingest benchmark and of `knut import` trials.
+// newDemoVisitsCmd writes the demo municipality's visits as TES JSON lines or
+// as the TES nightly CSV export: the inputs of the import benchmarks and of
+// `knut import` trials.
 func newDemoVisitsCmd() *cobra.Command {
 	var n int
 	var seed uint64
-	var start string
+	var start, format string
 	cmd := &cobra.Command{
 		Use:   "visits",
-		Short: "Write the demo municipality's TES visits as JSON lines to stdout",
+		Short: "Write the demo municipality's TES visits to stdout: JSON lines, or the nightly CSV export",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			day, err := time.ParseInLocation(time.DateOnly, start, demo.Stockholm())
 			if err != nil {
 				return fmt.Errorf("--start: %w", err)
 			}
+			m := demo.NewMunicipality(seed)
+			write := m.WriteVisitLines
+			switch format {
+			case "jsonl":
+			case "csv":
+				write = m.WriteVisitCSV
+			default:
+				return fmt.Errorf("--format: want jsonl or csv, got %q", format)
+			}
 			w := bufio.NewWriterSize(cmd.OutOrStdout(), 1<<16)
-			if err := demo.NewMunicipality(seed).WriteVisitLines(w, n, day, seed); err != nil {
+			if err := write(w, n, day, seed); err != nil {
 				return err
 			}
 			return w.Flush()
@@ -81,5 +91,6 @@ func newDemoVisitsCmd() *cobra.Command {
 	cmd.Flags().IntVarP(&n, "count", "n", 1000, "number of visits")
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "seed")
 	cmd.Flags().StringVar(&start, "start", "2026-01-01", "first day (YYYY-MM-DD)")
+	cmd.Flags().StringVar(&format, "format", "jsonl", "jsonl (the JSON export, a visit per line) or csv (the nightly CSV export, schemas/tes/README.md)")
 	return cmd
 }

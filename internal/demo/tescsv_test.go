@@ -1,12 +1,9 @@
 package demo
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
-	"flag"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -147,36 +144,4 @@ func asJSON(t *testing.T, v homecare.Visit) string {
 		t.Fatal(err)
 	}
 	return string(b)
-}
-
-var (
-	tesCSVFile = flag.String("tes-csv", "", "write the TES CSV export to this file (TestWriteTESCSVFile; testdata/bench/tes_csv.sh)")
-	tesCSVRows = flag.Int("tes-csv-rows", 1000, "rows for -tes-csv")
-)
-
-// TestWriteTESCSVFile writes the CSV import benchmark's input when asked to
-// with -tes-csv (there is no knut command for it):
-//
-//	go test -run '^TestWriteTESCSVFile$' ./internal/demo/ -args -tes-csv FILE -tes-csv-rows N
-//
-// The visits start on 2026-01-01 with seed 1, as `knut demo visits` does.
-func TestWriteTESCSVFile(t *testing.T) {
-	if *tesCSVFile == "" {
-		t.Skip("no -tes-csv file to write")
-	}
-	f, err := os.Create(*tesCSVFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := bufio.NewWriterSize(f, 1<<16)
-	err = NewMunicipality(1).WriteVisitCSV(w, *tesCSVRows, time.Date(2026, 1, 1, 0, 0, 0, 0, Stockholm()), 1)
-	if err == nil {
-		err = w.Flush()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
 }
