@@ -134,7 +134,8 @@ var functions = []funcDef{
 	{
 		Function: Function{"minutes", "minutes(x) → int; minutes(start, end) → int",
 			"Whole minutes from 45, 45.0, \"45\", \"PT45M\", \"PT1H30M\" or \"1:30\" (h:mm), rounded to the nearest minute; " +
-				"with two arguments, the minutes between two datetime() values. Fails on negative durations."},
+				"with two arguments, the minutes from earliest(start) to latest(end), so a visit across the repeated autumn " +
+				"hour counts it. Fails on negative durations and on a local time that does not exist."},
 		minArgs: 1, maxArgs: 2, types: []any{new(func(any) int), new(func(any, any) int)},
 		impl: (*funcCtx).minutes,
 	},
@@ -422,20 +423,36 @@ func localInstants(s string, loc *time.Location) (c []time.Time, zoned bool, err
 	// The wall clock read as UTC, then shifted by each offset the zone has
 	// a day before and a day after: an offset whose instant shows the same
 	// wall clock in loc is a reading of it. Time zones change offset at
-	// most once in two days, so these are all the candidates.
+	// most once in two days, so these are all the candidates; on the days
+	// without a change (all but two a year) both offsets are one, and the
+	// time Go parsed is the only reading.
+	_, before := t.Add(-24 * time.Hour).In(loc).Zone()
+	_, after := t.Add(24 * time.Hour).In(loc).Zone()
+	if before == after {
+		return []time.Time{t}, false, nil
+	}
 	wall, err := time.Parse("2006-01-02T15:04:05", s[:10]+"T"+s[11:16]+":"+secondsOf(s))
 	if err != nil {
 		return nil, false, errNotDatetime
 	}
-	for _, probe := range []time.Duration{-24 * time.Hour, 24 * time.Hour} {
-		_, off := wall.Add(probe).In(loc).Zone()
+	for _, off := range []int{before, after} {
 		cand := wall.Add(-time.Duration(off) * time.Second)
-		if cand.In(loc).Format("2006-01-02T15:04:05") == wall.Format("2006-01-02T15:04:05") && !slices.ContainsFunc(c, cand.Equal) {
+		if sameClock(cand.In(loc), wall) {
 			c = append(c, cand)
 		}
 	}
 	slices.SortFunc(c, time.Time.Compare)
 	return c, false, nil
+}
+
+// sameClock reports whether a and b show the same date and time of day,
+// each in its own location.
+func sameClock(a, b time.Time) bool {
+	ay, am, ad := a.Date()
+	by, bm, bd := b.Date()
+	ah, amin, as := a.Clock()
+	bh, bmin, bs := b.Clock()
+	return ay == by && am == bm && ad == bd && ah == bh && amin == bmin && as == bs
 }
 
 // secondsOf is the seconds of a zone-less datetime() string, "00" when it has none.
@@ -489,14 +506,21 @@ func (fc *funcCtx) minutes(args ...any) (any, error) {
 		if !okA || !okB {
 			return nil, nil
 		}
-		start, err := parseInstant(a, "", fc.loc)
+		starts, _, err := localInstants(a, fc.loc)
 		if err != nil {
-			return nil, fmt.Errorf("minutes: start: %w", errNotDatetime)
+			return nil, fmt.Errorf("minutes: start: %w", err)
 		}
-		end, err := parseInstant(b, "", fc.loc)
+		ends, _, err := localInstants(b, fc.loc)
 		if err != nil {
-			return nil, fmt.Errorf("minutes: end: %w", errNotDatetime)
+			return nil, fmt.Errorf("minutes: end: %w", err)
 		}
+		switch {
+		case len(starts) == 0:
+			return nil, fmt.Errorf("minutes: start: %w", errNoSuchLocalTime)
+		case len(ends) == 0:
+			return nil, fmt.Errorf("minutes: end: %w", errNoSuchLocalTime)
+		}
+		start, end := starts[0], ends[len(ends)-1]
 		if end.Before(start) {
 			return nil, fmt.Errorf("minutes: %w", errEndBefore)
 		}

@@ -78,6 +78,10 @@ func TestFunctions(t *testing.T) {
 		{call: "minutes(from('$.v'))", v: "ett", wantErr: "minutes: not a number of minutes"},
 		{call: "minutes('2026-11-23 08:02', '2026-11-23 08:34:40')", want: 33},
 		{call: "minutes('2026-10-25 01:30', '2026-10-25 03:30')", want: 180}, // autumn DST night has 25 hours
+		{call: "minutes('2026-10-25 02:40', '2026-10-25 02:10')", want: 30},  // 02:40 summer time to 02:10 winter time
+		{call: "minutes('2026-10-25 02:10', '2026-10-25 02:40')", want: 90},  // the repeated hour read as long as it can be
+		{call: "minutes('2026-10-25T02:10:00+01:00', '2026-10-25T02:40:00+01:00')", want: 30},
+		{call: "minutes('2026-03-29 02:30', '2026-03-29 03:10')", wantErr: "minutes: start: local time that does not exist"},
 		{call: "lookup('t', from('$.v'))", v: "A", want: "alpha"},
 		{call: "lookup('t', from('$.v'))", v: 1, want: true},
 		{call: "lookup('t', from('$.v'))", v: "Z", wantErr: `lookup t: unknown key (known: 1, A)`},
