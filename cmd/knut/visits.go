@@ -139,8 +139,8 @@ func newVisitsReviewCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s to %s: %d visits reviewed, %d flagged or cleared; now %d foreign_tag, %d unknown_tag, %d staff_overlap\n",
-				first, last, r.Visits, r.Changed, r.ForeignTag, r.UnknownTag, r.StaffOverlap)
+			fmt.Fprintf(cmd.OutOrStdout(), "%s to %s: %d visits reviewed, %d flagged or cleared; now %d foreign_tag, %d unknown_tag, %d staff_overlap, %d no_order\n",
+				first, last, r.Visits, r.Changed, r.ForeignTag, r.UnknownTag, r.StaffOverlap, r.NoOrder)
 			return nil
 		})
 	}

@@ -146,8 +146,8 @@ func reviewJob(st *store.Store) schedule.Job {
 		if err != nil {
 			return "", err
 		}
-		return fmt.Sprintf("%s to %s: %d visits reviewed, %d flagged or cleared; %d foreign_tag, %d unknown_tag, %d staff_overlap",
-			from, to, r.Visits, r.Changed, r.ForeignTag, r.UnknownTag, r.StaffOverlap), nil
+		return fmt.Sprintf("%s to %s: %d visits reviewed, %d flagged or cleared; %d foreign_tag, %d unknown_tag, %d staff_overlap, %d no_order",
+			from, to, r.Visits, r.Changed, r.ForeignTag, r.UnknownTag, r.StaffOverlap, r.NoOrder), nil
 	}}
 }
 

@@ -166,21 +166,23 @@ func tagAt(regs []TagRegistration, day homecare.Date) (homecare.PersonID, bool) 
 }
 
 // reviewFlags are the flags ReviewVisits decides; the others are the store step's.
-var reviewFlags = []homecare.VisitFlag{homecare.FlagForeignTag, homecare.FlagUnknownTag, homecare.FlagStaffOverlap}
+var reviewFlags = []homecare.VisitFlag{homecare.FlagForeignTag, homecare.FlagUnknownTag, homecare.FlagStaffOverlap, homecare.FlagNoOrder}
 
 // ReviewStats is what ReviewVisits found.
 type ReviewStats struct {
 	// Visits is how many visits it read; Changed how many it flagged or cleared.
 	Visits, Changed int
-	// ForeignTag, UnknownTag and StaffOverlap count the visits with each flag now.
-	ForeignTag, UnknownTag, StaffOverlap int
+	// ForeignTag, UnknownTag, StaffOverlap and NoOrder count the visits with each flag now.
+	ForeignTag, UnknownTag, StaffOverlap, NoOrder int
 }
 
 // ReviewVisits sets the flags that need other records than the visit itself on the
 // visits of the local days from..to: foreign_tag (a tag read at the start or end is at
 // another client's door that day), unknown_tag (at no door in the register) and
 // staff_overlap (a staff member on this visit was on another visit at the same time;
-// visits of cohabitants registered together, sharedVisitId, are one visit). It clears
+// visits of cohabitants registered together, sharedVisitId, are one visit) and no_order
+// (no order of the client with the visit's provider in force that day: what the
+// executed-time totals count apart). It clears
 // them where they no longer hold (a tag registered since, a correction), so running it
 // again changes nothing. The nightly visits job runs it for yesterday and the client-days
 // queued again; `knut visits review` for any days.
@@ -201,6 +203,10 @@ func (s *Store) ReviewVisits(ctx context.Context, from, to homecare.Date) (Revie
 		return st, fmt.Errorf("review visits: %w", err)
 	}
 	overlap := staffOverlaps(visits)
+	book, err := s.orderBook(ctx)
+	if err != nil {
+		return st, fmt.Errorf("review visits: %w", err)
+	}
 	for i, v := range visits {
 		if v.LocalDate.Before(from) {
 			continue
@@ -221,6 +227,13 @@ func (s *Store) ReviewVisits(ctx context.Context, from, to homecare.Date) (Revie
 		if overlap[i] {
 			want = append(want, homecare.FlagStaffOverlap)
 		}
+		_, clientID, _, err := s.personKey(v.Client.PersonID.Reveal())
+		if err != nil {
+			return st, fmt.Errorf("review visit %s/%s: %w", v.SourceSystem, v.ExternalID, err)
+		}
+		if book.inForce(clientID, v.ProviderID, v.LocalDate) == nil {
+			want = append(want, homecare.FlagNoOrder)
+		}
 		next := homecare.Visit{Flags: slices.DeleteFunc(slices.Clone(v.Flags), func(f homecare.VisitFlag) bool {
 			return slices.Contains(reviewFlags, f)
 		})}
@@ -233,6 +246,8 @@ func (s *Store) ReviewVisits(ctx context.Context, from, to homecare.Date) (Revie
 				st.UnknownTag++
 			case homecare.FlagStaffOverlap:
 				st.StaffOverlap++
+			case homecare.FlagNoOrder:
+				st.NoOrder++
 			}
 		}
 		if joinFlags(next.Flags) == joinFlags(v.Flags) {

@@ -19,6 +19,7 @@ func TestReviewVisits(t *testing.T) {
 		ctx := context.Background()
 		s, _ := openAt(t, db, "2026-11-24")
 		a, b := mustPID(t, testPNR1), mustPID(t, testPNR2)
+		orderSince(t, s, "2026-11-01") // a's order with omsorg-norr; b has none
 		day := mustDate(t, "2026-11-23")
 		if err := s.RegisterTag(ctx, "04:a2:24:b2", a, mustDate(t, "2026-11-01"), "inside the door frame", "os:test"); err != nil {
 			t.Fatal(err)
@@ -78,9 +79,14 @@ func TestReviewVisits(t *testing.T) {
 			"LOV-1": {homecare.FlagStaffOverlap}, "LOV-2": {homecare.FlagStaffOverlap},
 			"SAMBO-A": nil, "SAMBO-B": nil, "NEXT": nil,
 		}
+		// b has no order: b's visits are no_order too.
+		ofB := map[string]bool{"FOREIGN": true, "UNKNOWN": true, "OVERLAP-2": true, "LOV-2": true, "SAMBO-B": true, "NEXT": true}
 		check := func(want map[string][]homecare.VisitFlag) {
 			t.Helper()
 			for id, flags := range want {
+				if ofB[id] {
+					flags = append(slices.Clone(flags), homecare.FlagNoOrder)
+				}
 				v, err := s.Visit(ctx, "tes", id)
 				if err != nil {
 					t.Fatal(err)
@@ -91,7 +97,7 @@ func TestReviewVisits(t *testing.T) {
 			}
 		}
 		check(want)
-		if st.Visits != 10 || st.Changed != 6 || st.ForeignTag != 1 || st.UnknownTag != 1 || st.StaffOverlap != 4 {
+		if st.Visits != 10 || st.Changed != 8 || st.ForeignTag != 1 || st.UnknownTag != 1 || st.StaffOverlap != 4 || st.NoOrder != 6 {
 			t.Errorf("review = %+v", st)
 		}
 		// Again: nothing changes.
