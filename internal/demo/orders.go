@@ -438,7 +438,7 @@ func (w *OrderWorld) Summarize(ctx context.Context, st *store.Store, sent int) (
 	today := st.Today()
 	s.Quarter = report.QuarterOf(today)
 	s.IVO = report.IVO(tls, s.Quarter, today)
-	for _, job := range []string{"orders", "ivo", "statistics"} {
+	for _, job := range []string{"visits", "orders", "ivo", "statistics"} {
 		if run, ok, err := st.LastJobRun(ctx, job); err != nil {
 			return nil, err
 		} else if ok {
