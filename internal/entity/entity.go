@@ -105,6 +105,43 @@ var Kinds = []Kind{
 			return res.Stale, err
 		},
 	},
+	{
+		// A directory's snapshot: every person it lists, one canonical staff record per
+		// line (JSON lines, as a mapping gives them for a snapshot of entries), synced as
+		// one (store.Tx.SyncStaff): joiners, movers and leavers, under the mass-removal
+		// guard. A snapshot that lists nobody names no directory and is refused: an empty
+		// answer is a broken directory until someone says otherwise.
+		Name: "staff",
+		Decode: func(body []byte, opts homecare.ValidateOptions) (any, error) {
+			var people []homecare.DirectoryPerson
+			for i, line := range bytes.Split(body, []byte("\n")) {
+				if len(bytes.TrimSpace(line)) == 0 {
+					continue
+				}
+				var p homecare.DirectoryPerson
+				if err := decodeStrict(line, &p); err != nil {
+					return nil, fmt.Errorf("record %d: %w", i+1, err)
+				}
+				if err := p.Validate(opts); err != nil {
+					return nil, fmt.Errorf("record %d: %w", i+1, err)
+				}
+				people = append(people, p)
+			}
+			if len(people) == 0 {
+				return nil, errors.New("an empty snapshot: the directory listed nobody (a broken answer until someone says otherwise; nobody was ended)")
+			}
+			return people, nil
+		},
+		Apply: func(ctx context.Context, tx *store.Tx, e any, msgID string) (bool, error) {
+			people := e.([]homecare.DirectoryPerson)
+			_, err := tx.SyncStaff(ctx, people[0].Directory, people, store.DefaultSyncGuard, msgID)
+			if err != nil {
+				// The same snapshot again would fail the same way.
+				return false, adapters.Permanent(err)
+			}
+			return false, nil
+		},
+	},
 }
 
 func kind(name string) (Kind, bool) {

@@ -127,3 +127,41 @@ func TestVisitDecodeLimits(t *testing.T) {
 		}
 	}
 }
+
+// TestStaffSnapshotDecode: a directory snapshot is JSON lines of canonical staff
+// records, each strict and valid; an empty one is refused, never taken as "nobody works
+// here any more".
+func TestStaffSnapshotDecode(t *testing.T) {
+	hsa := strings.Join(strings.Fields(readCanonical(t, "staff_hsa.json")), " ")
+	lov := strings.Join(strings.Fields(readCanonical(t, "staff_lov.json")), " ")
+	decode := entity.Decoders(homecare.ValidateOptions{AllowTestHSAIDs: true})["staff"]
+	tests := []struct {
+		name, body string
+		want       int
+		wantErr    string
+	}{
+		{"two records", hsa + "\n" + lov + "\n", 2, ""},
+		{"empty", "\n\n", 0, "staff: an empty snapshot"},
+		{"an unknown field", `{"directory":"hsa","provider_id":"p","staff_ref":"x","nick":"y"}`, 0, `staff: record 1: json: unknown field "nick"`},
+		{"a malformed HSA-ID", lov + "\n" + `{"directory":"hsa","provider_id":"p","hsa_ids":["SE-1"]}`, 0, "staff: record 2: hsa_ids[0]: hsa-id:"},
+		{"an HSA-ID twice", `{"directory":"hsa","provider_id":"p","hsa_ids":["TSTNMT2321000156-1","TSTNMT2321000156-1"]}`, 0, "hsa_ids[1]: listed twice"},
+		{"nobody to know them by", `{"directory":"hsa","provider_id":"p"}`, 0, "hsa_ids or staff_ref is required"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, err := decode([]byte(tt.body))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := e.([]homecare.DirectoryPerson); len(got) != tt.want {
+				t.Errorf("%d records, want %d", len(got), tt.want)
+			}
+		})
+	}
+}
