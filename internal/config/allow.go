@@ -13,8 +13,9 @@ import (
 // Allow names the callers an HTTP endpoint answers: a pipeline's
 // `allow:` and the operators' `http.operators`. A caller is named by its
 // client certificate: the HSA-ID in its subject serialNumber (SITHS), its
-// organisation number, or its whole subject. In YAML it is `any` or a list
-// of {hsa_id: …}, {org_no: …} and {subject: …}.
+// organisation number, or its whole subject; or, for staff the directory
+// sync knows, the provider they work for. In YAML it is `any` or a list of
+// {hsa_id: …}, {org_no: …}, {subject: …} and {provider: …}.
 type Allow struct {
 	// Any lets every caller in, certificate or not: `any`, for
 	// development on loopback; production refuses it.
@@ -22,6 +23,10 @@ type Allow struct {
 	HSAIDs   []string
 	OrgNos   []string
 	Subjects []string
+	// Providers lets in staff whose HSA-ID a directory sync lists as
+	// working for one of these providers, while they do (a leaver's
+	// certificate stops working at the next sync).
+	Providers []string
 }
 
 var orgNoRE = regexp.MustCompile(`^[0-9]{10}$`)
@@ -30,7 +35,7 @@ var orgNoRE = regexp.MustCompile(`^[0-9]{10}$`)
 // with the node, the path below path and the message, so that each caller
 // of it can say where in its own file the problem is.
 func DecodeAllow(n *yaml.Node, path string, report func(n *yaml.Node, path, msg string)) *Allow {
-	const want = `must be "any" or a non-empty list of {hsa_id: …}, {org_no: …} or {subject: …}`
+	const want = `must be "any" or a non-empty list of {hsa_id: …}, {org_no: …}, {subject: …} or {provider: …}`
 	a := &Allow{}
 	if n.Kind == yaml.ScalarNode && n.Value == "any" {
 		a.Any = true
@@ -43,7 +48,7 @@ func DecodeAllow(n *yaml.Node, path string, report func(n *yaml.Node, path, msg 
 	for i, e := range n.Content {
 		at := fmt.Sprintf("%s[%d]", path, i)
 		if e.Kind != yaml.MappingNode || len(e.Content) != 2 {
-			report(e, at, "must have exactly one of hsa_id, org_no, subject")
+			report(e, at, "must have exactly one of hsa_id, org_no, subject, provider")
 			continue
 		}
 		k, v := e.Content[0], e.Content[1]
@@ -68,8 +73,13 @@ func DecodeAllow(n *yaml.Node, path string, report func(n *yaml.Node, path, msg 
 				report(v, at, "must not be empty")
 			}
 			a.Subjects = append(a.Subjects, val)
+		case "provider":
+			if strings.TrimSpace(val) == "" {
+				report(v, at, "must not be empty")
+			}
+			a.Providers = append(a.Providers, val)
 		default:
-			report(k, at, "unknown key (known: hsa_id, org_no, subject)")
+			report(k, at, "unknown key (known: hsa_id, org_no, subject, provider)")
 		}
 	}
 	return a

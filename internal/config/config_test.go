@@ -39,7 +39,7 @@ func TestParse(t *testing.T) {
 		{name: "operators", yaml: "http:\n  operators:\n    - {hsa_id: SE2120001234-OPS1}\n    - {org_no: '2120001234'}\n    - {subject: 'CN=Prometheus,O=Nacka kommun,C=SE'}\n"},
 		{name: "operators any", yaml: "http: {operators: any}\n"},
 		{name: "operators bad entry", yaml: "http:\n  operators:\n    - {org_no: 212000-1234}\n", wantErr: []string{"knut.yaml:3", "[0].org_no: must be a 10-digit organisationsnummer"}},
-		{name: "operators unknown key", yaml: "http:\n  operators:\n    - {hsaid: SE2120001234-OPS1}\n", wantErr: []string{"[0].hsaid: unknown key (known: hsa_id, org_no, subject)"}},
+		{name: "operators unknown key", yaml: "http:\n  operators:\n    - {hsaid: SE2120001234-OPS1}\n", wantErr: []string{"[0].hsaid: unknown key (known: hsa_id, org_no, subject, provider)"}},
 		{name: "operators required in production", yaml: "environment: production\nstore: {dsn: x.db, key: 'env:K'}\nhttp: {tls: {cert: c.pem, key: k.pem, client_ca: ca.pem}}\n",
 			wantErr: []string{"http.operators: is required in production"}},
 		{name: "operators any refused in production", yaml: "environment: production\nstore: {dsn: x.db, key: 'env:K'}\nhttp: {operators: any, tls: {cert: c.pem, key: k.pem, client_ca: ca.pem}}\n",

@@ -66,8 +66,9 @@ func (p principal) actor() string {
 	return "anonymous"
 }
 
-// allows reports whether a lets p in.
-func allows(a *pipeline.Allow, p principal) bool {
+// allows reports whether a lets p in; staff is what the directory syncs say of p's
+// HSA-ID (zero when they list it nowhere).
+func allows(a *pipeline.Allow, p principal, staff store.StaffCaller) bool {
 	switch {
 	case a == nil:
 		return false
@@ -76,7 +77,8 @@ func allows(a *pipeline.Allow, p principal) bool {
 	}
 	return p.HSAID != "" && slices.Contains(a.HSAIDs, p.HSAID) ||
 		p.OrgNo != "" && slices.Contains(a.OrgNos, p.OrgNo) ||
-		p.Subject != "" && slices.Contains(a.Subjects, p.Subject)
+		p.Subject != "" && slices.Contains(a.Subjects, p.Subject) ||
+		staff.ProviderID != "" && staff.LeftOn.IsZero() && slices.Contains(a.Providers, staff.ProviderID)
 }
 
 // guard answers 403, and audits the refusal, for a caller a does not let
@@ -84,12 +86,30 @@ func allows(a *pipeline.Allow, p principal) bool {
 func guard(a *pipeline.Allow, what string, st *store.Store, log *zap.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := principalOf(r)
-		if allows(a, p) {
+		// A certificate's HSA-ID the directory syncs list names a person and their
+		// provider; one whose holder left is refused whatever the allow list says,
+		// from the sync that found it, without a restart.
+		var staff store.StaffCaller
+		if p.HSAID != "" {
+			var err error
+			if staff, _, err = st.StaffByHSAID(r.Context(), p.HSAID); err != nil {
+				log.Error("look up the caller's HSA-ID", zap.Error(err))
+				writeError(w, http.StatusServiceUnavailable, "the hub cannot check this caller now; retry later")
+				return
+			}
+		}
+		detail := "not on the allow list"
+		switch {
+		case !staff.LeftOn.IsZero():
+			detail = "the certificate's holder left " + staff.ProviderID + " on " + staff.LeftOn.String() + " (directory " + staff.Directory + ")"
+		case allows(a, p, staff):
 			next.ServeHTTP(w, r)
 			return
+		case staff.ProviderID != "":
+			detail += " (staff of " + staff.ProviderID + ")"
 		}
 		if _, err := st.Audit(r.Context(), store.AuditEntry{Actor: p.actor(), Action: "http." + r.Method, Outcome: store.AuditDenied,
-			Resource: what, Detail: "not on the allow list; path " + r.URL.Path}); err != nil {
+			Resource: what, Detail: detail + "; path " + r.URL.Path}); err != nil {
 			log.Error("audit a refusal", zap.Error(err))
 			writeError(w, http.StatusServiceUnavailable, "the hub cannot record this request now; retry later")
 			return

@@ -19,6 +19,7 @@ import (
 
 	"github.com/knutpunkt/knutpunkt/internal/config"
 	"github.com/knutpunkt/knutpunkt/internal/demo"
+	"github.com/knutpunkt/knutpunkt/internal/homecare"
 	"github.com/knutpunkt/knutpunkt/internal/server"
 	"github.com/knutpunkt/knutpunkt/internal/store"
 )
@@ -179,5 +180,75 @@ func TestProductionRefusesUnguardedPipelines(t *testing.T) {
 				t.Fatalf("server.New = %v, want an error containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestStaffCallers: an allow list may name a provider, whose staff (as the directory
+// sync lists them) are let in; a person the sync found gone is refused from then on,
+// also where the list names their HSA-ID, without a restart; the refusal is audited
+// with the reason.
+func TestStaffCallers(t *testing.T) {
+	hub := newPKI(t)
+	serverCert := hub.issue(t, pkix.Name{CommonName: "knut.test"}, true, hub)
+	keyDER, _ := x509.MarshalECPrivateKey(serverCert.PrivateKey.(*ecdsa.PrivateKey))
+	writePEM(t, filepath.Join(hub.dir, "server.pem"), "CERTIFICATE", serverCert.Certificate[0])
+	writePEM(t, filepath.Join(hub.dir, "server-key.pem"), "EC PRIVATE KEY", keyDER)
+	cfg := repoConfig(t, "")
+	cfg.HTTP.TLS.Cert = filepath.Join(hub.dir, "server.pem")
+	cfg.HTTP.TLS.Key = filepath.Join(hub.dir, "server-key.pem")
+	cfg.HTTP.TLS.ClientCA = filepath.Join(hub.dir, "ca.pem")
+	cfg.Vars["tes_callers"] = "[{provider: omsorg-norr}, {hsa_id: SE2321000016-CARL}]"
+	srv := start(t, cfg, zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel)))
+
+	person := func(hsa, provider string) homecare.DirectoryPerson {
+		return homecare.DirectoryPerson{Directory: "hsa", ProviderID: provider, HSAIDs: []homecare.HSAID{homecare.HSAID(hsa)}}
+	}
+	anna, bert, carl := person("SE2321000016-ANNA", "omsorg-norr"), person("SE2321000016-BERT", "hemtjanst-soder"), person("SE2321000016-CARL", "omsorg-norr")
+	others := []homecare.DirectoryPerson{person("SE2321000016-D001", "omsorg-norr"), person("SE2321000016-D002", "omsorg-norr"),
+		person("SE2321000016-D003", "omsorg-norr"), person("SE2321000016-D004", "omsorg-norr")}
+	if _, err := srv.Store().SyncStaff(t.Context(), "hsa", append([]homecare.DirectoryPerson{anna, bert, carl}, others...), store.DefaultSyncGuard, "test"); err != nil {
+		t.Fatal(err)
+	}
+	post := func(hsa string) int {
+		t.Helper()
+		cert := hub.issue(t, pkix.Name{CommonName: "Staff", SerialNumber: hsa}, false, hub)
+		c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: hub.caPool, Certificates: []tls.Certificate{cert}}}}
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, "https://"+srv.Addr()+"/ingest/tes_visits", strings.NewReader(`{}`))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for hsa, want := range map[string]int{"SE2321000016-ANNA": 202, "SE2321000016-BERT": 403, "SE2321000016-CARL": 202, "SE2321000016-NOBODY": 403} {
+		if got := post(hsa); got != want {
+			t.Errorf("before: %s = %d, want %d", hsa, got, want)
+		}
+	}
+	// Anna and Carl leave: the next sync lists neither.
+	if _, err := srv.Store().SyncStaff(t.Context(), "hsa", append([]homecare.DirectoryPerson{bert}, others...), store.DefaultSyncGuard, "test"); err != nil {
+		t.Fatal(err)
+	}
+	for _, hsa := range []string{"SE2321000016-ANNA", "SE2321000016-CARL"} {
+		if got := post(hsa); got != http.StatusForbidden {
+			t.Errorf("after leaving: %s = %d, want 403", hsa, got)
+		}
+	}
+	records, err := srv.Store().ListAudit(t.Context(), store.AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var details []string
+	for _, r := range records {
+		details = append(details, r.Actor+": "+r.Detail)
+	}
+	all := strings.Join(details, "\n")
+	for _, want := range []string{"hsa:SE2321000016-BERT: not on the allow list (staff of hemtjanst-soder)",
+		"hsa:SE2321000016-CARL: the certificate's holder left omsorg-norr on"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("audit trail lacks %q:\n%s", want, all)
+		}
 	}
 }

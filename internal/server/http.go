@@ -118,7 +118,7 @@ func handler(in *ingress, ep endpoints, maxBody int64, log *zap.Logger) http.Han
 		}
 		if err := errors.Join(errs...); err != nil {
 			reason := "not ready"
-			if allows(ops, principalOf(r)) {
+			if allows(ops, principalOf(r), store.StaffCaller{}) { // detail for a named operator only
 				reason = err.Error()
 			}
 			writeError(w, http.StatusServiceUnavailable, reason)

@@ -72,11 +72,11 @@ func (s StaffSync) Count(kind StaffEventKind) int {
 }
 
 type staffRow struct {
-	ID         string  `db:"id"`
-	ExternalID string  `db:"external_id"`
-	Digest     string  `db:"record_digest"`
-	LeftOn     *string `db:"left_on"`
-	Hash       []byte  `db:"person_id_hash"`
+	ID         string    `db:"id"`
+	ExternalID string    `db:"external_id"`
+	Digest     string    `db:"record_digest"`
+	LeftOn     dateValue `db:"left_on"`
+	Hash       []byte    `db:"person_id_hash"`
 }
 
 // SyncStaff compares a directory's snapshot with the staff the hub holds from it, on the
@@ -150,7 +150,7 @@ func (tx *Tx) SyncStaff(ctx context.Context, directory string, people []homecare
 
 		active := 0
 		for _, r := range current {
-			if r.LeftOn == nil {
+			if r.LeftOn == "" {
 				active++
 			}
 		}
@@ -195,9 +195,9 @@ func (tx *Tx) SyncStaff(ctx context.Context, directory string, people []homecare
 				w.event = StaffEvent{Kind: StaffJoined, Key: p.Key()}
 			case w.row == nil:
 				w.event = StaffEvent{Kind: StaffLeft, Key: p.Key(), Reason: endReason(p, today)} // listed, but gone already
-			case w.row.LeftOn == nil && !activeNow:
+			case w.row.LeftOn == "" && !activeNow:
 				w.event = StaffEvent{Kind: StaffLeft, Key: p.Key(), Reason: endReason(p, today)}
-			case w.row.LeftOn != nil && activeNow:
+			case w.row.LeftOn != "" && activeNow:
 				w.event = StaffEvent{Kind: StaffJoined, Key: p.Key(), Reason: "back in the directory"}
 			case w.row.Digest != w.digest:
 				w.event = StaffEvent{Kind: StaffChanged, Key: p.Key(), Fields: []string{"record"}}
@@ -206,7 +206,7 @@ func (tx *Tx) SyncStaff(ctx context.Context, directory string, people []homecare
 		}
 		var vanished []*staffRow
 		for i := range current {
-			if r := &current[i]; r.LeftOn == nil && !seen[r.ID] {
+			if r := &current[i]; r.LeftOn == "" && !seen[r.ID] {
 				vanished = append(vanished, r)
 			}
 		}
@@ -351,4 +351,38 @@ func (s *Store) StaffEvents(ctx context.Context, directory string) ([]StaffEvent
 		}
 	}
 	return out, nil
+}
+
+// StaffCaller is what the directory syncs say about the holder of an HSA-ID: the
+// provider they work for, and whether they left.
+type StaffCaller struct {
+	ProviderID string
+	Directory  string
+	// LeftOn is the day a sync found them gone; zero while they work.
+	LeftOn homecare.Date
+}
+
+// StaffByHSAID returns the staff member holding hsaID, for a caller's certificate;
+// ok is false for an HSA-ID no directory sync listed (a system's function certificate,
+// staff of a directory the hub does not sync).
+func (s *Store) StaffByHSAID(ctx context.Context, hsaID string) (c StaffCaller, ok bool, err error) {
+	var rows []struct {
+		Provider string    `db:"provider_ref"`
+		Source   string    `db:"source_system"`
+		LeftOn   dateValue `db:"left_on"`
+	}
+	if err := s.sel(ctx, &rows, `SELECT s.provider_ref, s.source_system, s.left_on FROM staff_hsa_ids h
+		JOIN staff s ON s.id = h.staff_id WHERE h.hsa_id = ?`, hsaID); err != nil {
+		return c, false, fmt.Errorf("staff by hsa-id: %w", err)
+	}
+	if len(rows) == 0 {
+		return c, false, nil
+	}
+	c = StaffCaller{ProviderID: rows[0].Provider, Directory: strings.TrimPrefix(rows[0].Source, "dir:")}
+	if rows[0].LeftOn != "" {
+		if c.LeftOn, err = homecare.ParseDate(dateString(rows[0].LeftOn)); err != nil {
+			return c, false, fmt.Errorf("staff by hsa-id: %w", err)
+		}
+	}
+	return c, true, nil
 }
