@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -20,9 +22,9 @@ import (
 func newReportCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "report",
-		Short: "The IVO report of decisions not executed in three months, and the monthly statistics for Socialstyrelsen (CSV)",
+		Short: "The IVO report, the monthly statistics for Socialstyrelsen, and the quarterly access review",
 	}
-	cmd.AddCommand(newReportIVOCmd(), newReportStatisticsCmd())
+	cmd.AddCommand(newReportIVOCmd(), newReportStatisticsCmd(), newReportAccessCmd())
 	return cmd
 }
 
@@ -40,12 +42,9 @@ func newReportIVOCmd() *cobra.Command {
 	loadConfig := configFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		today := homecare.LocalDate(time.Now())
-		q := report.QuarterOf(today).Prev()
-		if quarter != "" {
-			var err error
-			if q, err = report.ParseQuarter(quarter); err != nil {
-				return err
-			}
+		q, err := quarterFlag(quarter)
+		if err != nil {
+			return err
 		}
 		day, err := reportDay(asOf, q.Last().AddDays(1), today)
 		if err != nil {
@@ -98,6 +97,126 @@ func newReportStatisticsCmd() *cobra.Command {
 		})
 	}
 	return cmd
+}
+
+func newReportAccessCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "access",
+		Short: "The quarterly access review (behörighetsgranskning): everyone with access per provider, flagged, with their log lists",
+		Long: `access lists, per provider, everyone with access during the quarter: the staff the
+directory syncs listed (with their commissions), and every other HSA-ID that called the hub,
+each with what the manager checks: left but still with access, access without a commission,
+no activity in 90 days, visits to another provider's clients, not in any directory. --log
+adds each person's log list (what they did through the hub, from the audit trail). The
+table is for reading, --csv for a spreadsheet; ` + "`knut report access sign`" + ` records the
+manager's sign-off. Producing the review is audited.`,
+		Args: cobra.NoArgs,
+	}
+	var quarter, out, provider string
+	var asCSV, withLog bool
+	cmd.Flags().StringVar(&quarter, "quarter", "", "the quarter, e.g. 2026Q4 (default the one before today's)")
+	cmd.Flags().StringVar(&provider, "provider", "", "only this provider's people")
+	cmd.Flags().BoolVar(&asCSV, "csv", false, "CSV with a header row instead of the table")
+	cmd.Flags().BoolVar(&withLog, "log", false, "each person's log list under them (table only)")
+	cmd.Flags().StringVar(&out, "out", "", "write to this file instead of standard output")
+	purpose := purposeFlag(cmd)
+	loadConfig := configFlag(cmd)
+	cmd.AddCommand(newReportAccessSignCmd())
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		q, err := quarterFlag(quarter)
+		if err != nil {
+			return err
+		}
+		return withStore(cmd, loadConfig, func(ctx context.Context, st *store.Store) error {
+			facts, err := st.AccessFacts(ctx, q.First(), q.Last())
+			if err != nil {
+				return err
+			}
+			lines := report.Access(facts, q)
+			if provider != "" {
+				lines = slices.DeleteFunc(lines, func(l report.AccessLine) bool { return l.ProviderID != provider })
+			}
+			signed, err := accessSignOffs(ctx, st, q)
+			if err != nil {
+				return err
+			}
+			if err := auditReport(ctx, st, "report.access", q.String(), *purpose); err != nil {
+				return err
+			}
+			return writeTo(cmd, out, func(w io.Writer) error {
+				if asCSV {
+					return report.WriteAccessCSV(w, lines)
+				}
+				return report.WriteAccessTable(w, lines, signed, withLog)
+			})
+		})
+	}
+	return cmd
+}
+
+func newReportAccessSignCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "sign",
+		Short: "Record a provider's manager signing off the quarter's access review (audited: the audit trail is the record)",
+		Args:  cobra.NoArgs,
+	}
+	var quarter, provider, by string
+	cmd.Flags().StringVar(&quarter, "quarter", "", "the quarter, e.g. 2026Q4 (default the one before today's)")
+	cmd.Flags().StringVar(&provider, "provider", "", "the provider whose review is signed off (required)")
+	cmd.Flags().StringVar(&by, "by", "", "the manager's HSA-ID (required)")
+	loadConfig := configFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		q, err := quarterFlag(quarter)
+		if err != nil {
+			return err
+		}
+		if provider == "" {
+			return fmt.Errorf("--provider is required")
+		}
+		if _, err := homecare.ParseHSAID(by, true); err != nil {
+			return fmt.Errorf("--by: %w", err)
+		}
+		return withStore(cmd, loadConfig, func(ctx context.Context, st *store.Store) error {
+			if _, err := st.Audit(ctx, store.AuditEntry{Actor: "hsa:" + by, Action: accessSignAction, Outcome: store.AuditOK,
+				Resource: accessReviewResource(q, provider), Detail: "recorded by " + operator()}); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s's access review %s signed off by %s\n", provider, q, by)
+			return nil
+		})
+	}
+	return cmd
+}
+
+const accessSignAction = "report.access.sign"
+
+func accessReviewResource(q report.Quarter, provider string) string {
+	return "access_review:" + q.String() + ":" + provider
+}
+
+// accessSignOffs are the sign-offs of q's review by provider, from the audit trail.
+func accessSignOffs(ctx context.Context, st *store.Store, q report.Quarter) (map[string][]string, error) {
+	records, err := st.ListAudit(ctx, store.AuditFilter{})
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]string{}
+	prefix := "access_review:" + q.String() + ":"
+	for _, r := range records {
+		if r.Action == accessSignAction && strings.HasPrefix(r.Resource, prefix) {
+			p := strings.TrimPrefix(r.Resource, prefix)
+			out[p] = append(out[p], strings.TrimPrefix(r.Actor, "hsa:")+" at "+r.At.UTC().Format(time.RFC3339))
+		}
+	}
+	return out, nil
+}
+
+// quarterFlag is --quarter, or the quarter before today's.
+func quarterFlag(s string) (report.Quarter, error) {
+	if s == "" {
+		return report.QuarterOf(homecare.LocalDate(time.Now())).Prev(), nil
+	}
+	return report.ParseQuarter(s)
 }
 
 // reportDay is --as-of, or def, but never after today.
