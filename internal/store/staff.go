@@ -33,6 +33,9 @@ type StaffEvent struct {
 	Reason string
 	// Fields are the fields that changed.
 	Fields []string
+	// Directory, ProviderID and Day are filled in when read back (StaffEvents).
+	Directory, ProviderID string
+	Day                   homecare.Date
 }
 
 // SyncGuard is how many leavers one sync may record before it is taken for a broken
@@ -331,21 +334,31 @@ func endReason(p homecare.DirectoryPerson, day homecare.Date) string {
 	return "commissions ended"
 }
 
-// StaffEvents returns the events of directory's syncs, oldest first.
+// StaffEvents returns the events of directory's syncs ("" for every directory), oldest
+// first.
 func (s *Store) StaffEvents(ctx context.Context, directory string) ([]StaffEvent, error) {
 	var rows []struct {
-		Kind   string `db:"kind"`
-		Key    string `db:"external_id"`
-		Reason string `db:"reason"`
-		Fields string `db:"fields"`
+		Kind      string    `db:"kind"`
+		Key       string    `db:"external_id"`
+		Reason    string    `db:"reason"`
+		Fields    string    `db:"fields"`
+		Directory string    `db:"directory"`
+		Provider  string    `db:"provider_ref"`
+		Day       dateValue `db:"day"`
 	}
-	if err := s.sel(ctx, &rows, `SELECT e.kind, s.external_id, e.reason, e.fields FROM staff_events e
-		JOIN staff s ON s.id = e.staff_id WHERE e.directory = ? ORDER BY e.at, e.id`, directory); err != nil {
+	if err := s.sel(ctx, &rows, `SELECT e.kind, s.external_id, e.reason, e.fields, e.directory, s.provider_ref, e.day
+		FROM staff_events e JOIN staff s ON s.id = e.staff_id WHERE ? = '' OR e.directory = ? ORDER BY e.at, e.id`,
+		directory, directory); err != nil {
 		return nil, fmt.Errorf("staff events: %w", err)
 	}
 	out := make([]StaffEvent, len(rows))
 	for i, r := range rows {
-		out[i] = StaffEvent{Kind: StaffEventKind(r.Kind), Key: r.Key, Reason: r.Reason}
+		day, err := homecare.ParseDate(dateString(r.Day))
+		if err != nil {
+			return nil, fmt.Errorf("staff events: %w", err)
+		}
+		out[i] = StaffEvent{Kind: StaffEventKind(r.Kind), Key: r.Key, Reason: r.Reason, Directory: r.Directory,
+			ProviderID: r.Provider, Day: day}
 		if r.Fields != "" {
 			out[i].Fields = strings.Split(r.Fields, ",")
 		}

@@ -109,7 +109,13 @@ func TestSyncStaff(t *testing.T) {
 		}
 		all, err := s.StaffEvents(ctx, "hsa")
 		if err != nil || len(all) != 11+6+1+1 {
-			t.Errorf("staff events = %d, %v; want 19", len(all), err)
+			t.Fatalf("staff events = %d, %v; want 19", len(all), err)
+		}
+		if e := all[0]; e.Kind != store.StaffJoined || e.Directory != "hsa" || e.ProviderID != "omsorg-norr" || e.Day != mustDate(t, "2026-11-24") {
+			t.Errorf("first event = %+v", e)
+		}
+		if every, err := s.StaffEvents(ctx, ""); err != nil || len(every) != len(all) {
+			t.Errorf("every directory's events = %d, %v", len(every), err)
 		}
 	})
 }
