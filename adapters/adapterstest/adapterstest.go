@@ -17,6 +17,9 @@
 //     and the sink recovers after the outage.
 //  5. source delivery: an emitted message reaches deliver; after a deliver
 //     error it is redelivered; after success it is acked exactly once.
+//     (Features.Snapshot: the vendor's whole state is delivered per poll;
+//     the snapshot carrying the message is redelivered under the same
+//     external-id and not again while nothing changed.)
 //  6. source cancel: cancelling ctx makes Receive return promptly, leaving no
 //     goroutine behind (goleak).
 //  7. check (Features.Check): Check fails after Down and passes after Up.
@@ -67,6 +70,20 @@ type Features struct {
 	// JSON array, one per line), so a message is the value without the
 	// whitespace around it, and the cases compare bodies trimmed.
 	Framed bool
+	// Snapshot: the source delivers the vendor's whole state as one message
+	// per poll, as a directory sync does (LDAP has neither a queue nor an
+	// acknowledgement). An emitted message is then a record of that state
+	// which every later snapshot carries, and the vendor implements
+	// Unpacker to list the emitted bodies in a delivered snapshot. The
+	// source cases tell deliveries apart by the emitted bodies they carry,
+	// and wait for a successful delivery where they would wait for the
+	// vendor's ack (Acked and Pending are not called). Case 5 expects the
+	// snapshot that carries the message to be delivered again after a
+	// deliver error under the same external-id header (so the hub stores it
+	// once) and not again while the state is unchanged; since a snapshot's
+	// headers are the source's own, not the emitted message's, it compares
+	// no emitted headers.
+	Snapshot bool
 	// NoFinalRejection: the vendor has no documented final rejection, so
 	// case 4 checks only that transient failures are not permanent.
 	NoFinalRejection bool
@@ -106,6 +123,15 @@ type SourceVendor interface {
 	Acked() int
 	// Pending counts emitted messages not yet acknowledged.
 	Pending() int
+}
+
+// Unpacker is implemented by the fake vendors of Features.Snapshot
+// sources.
+type Unpacker interface {
+	// Unpack returns the bodies of the emitted messages that a delivered
+	// snapshot carries, byte-exact, in any order; none for a snapshot of an
+	// empty state.
+	Unpack(snapshot knutpunkt.Message) ([][]byte, error)
 }
 
 // SinkVendor is a fake vendor receiving from a sink.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -62,20 +63,29 @@ var errDeliver = errors.New("adapterstest: deliver fails on purpose")
 // recorder is the kit's DeliverFunc. It identifies messages by body and
 // fails the attempts that failOn selects.
 type recorder struct {
-	key    func(body []byte) string // how messages are told apart (sourceSuite.key)
-	failOn func(m knutpunkt.Message, attempt int) bool
-	v      SourceVendor
+	key      func(body []byte) string // how messages are told apart (sourceSuite.key)
+	failOn   func(m knutpunkt.Message, attempt int) bool
+	v        SourceVendor
+	t        testing.TB
+	snapshot bool // Features.Snapshot: v is an Unpacker, Acked is not called
 
 	mu          sync.Mutex
 	attempts    map[string]int
+	snapTries   map[string]int      // Features.Snapshot: attempts per whole snapshot body
+	externalIDs map[string][]string // Features.Snapshot: external-id of each attempt per emitted body
 	last        map[string]knutpunkt.Message
 	successes   []string // bodies, in the order deliver returned nil
 	ackedEarly  bool     // the vendor had more acks than successes at a call
 	successSeen int
 }
 
-func (s sourceSuite) newRecorder(v SourceVendor, failOn func(m knutpunkt.Message, attempt int) bool) *recorder {
-	return &recorder{key: s.key, v: v, failOn: failOn, attempts: map[string]int{}, last: map[string]knutpunkt.Message{}}
+func (s sourceSuite) newRecorder(t testing.TB, v SourceVendor, failOn func(m knutpunkt.Message, attempt int) bool) *recorder {
+	r := &recorder{key: s.key, v: v, t: t, failOn: failOn, attempts: map[string]int{}, last: map[string]knutpunkt.Message{},
+		snapshot: s.h.Features.Snapshot, snapTries: map[string]int{}, externalIDs: map[string][]string{}}
+	if _, ok := v.(Unpacker); r.snapshot && !ok {
+		t.Fatalf("Features.Snapshot is set but the vendor %T is not an adapterstest.Unpacker", v)
+	}
+	return r
 }
 
 // key is a body as the suite compares it: as it is, or trimmed when the
@@ -88,6 +98,9 @@ func (s sourceSuite) key(body []byte) string {
 }
 
 func (r *recorder) deliver(_ context.Context, m knutpunkt.Message) (adapters.Receipt, error) {
+	if r.snapshot {
+		return r.deliverSnapshot(m)
+	}
 	acked := r.v.Acked()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -103,6 +116,44 @@ func (r *recorder) deliver(_ context.Context, m knutpunkt.Message) (adapters.Rec
 	r.successes = append(r.successes, body)
 	r.successSeen++
 	return adapters.Receipt{ID: m.ID}, nil
+}
+
+// deliverSnapshot is deliver for Features.Snapshot: the attempt failOn
+// sees is the whole snapshot's, and each emitted body the snapshot carries
+// counts an attempt and, on success, a delivery.
+func (r *recorder) deliverSnapshot(m knutpunkt.Message) (adapters.Receipt, error) {
+	bodies, err := r.v.(Unpacker).Unpack(m)
+	if err != nil {
+		r.t.Errorf("Unpack(delivered snapshot): %v", err)
+		return adapters.Receipt{}, errDeliver
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.snapTries[string(m.Body)]++
+	keys := make([]string, len(bodies))
+	for i, b := range bodies {
+		keys[i] = r.key(b)
+		r.attempts[keys[i]]++
+		r.last[keys[i]] = m.Clone()
+		r.externalIDs[keys[i]] = append(r.externalIDs[keys[i]], m.Headers[knutpunkt.HeaderExternalID])
+	}
+	if r.failOn != nil && r.failOn(m, r.snapTries[string(m.Body)]) {
+		return adapters.Receipt{}, errDeliver
+	}
+	r.successes = append(r.successes, keys...)
+	r.successSeen++
+	return adapters.Receipt{ID: m.ID}, nil
+}
+
+// acked reports whether m counts as acknowledged: the vendor saw n acks, or
+// (Features.Snapshot) a snapshot carrying m was delivered.
+func (r *recorder) acked(m knutpunkt.Message, n int) bool {
+	if !r.snapshot {
+		return r.v.Acked() == n
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Contains(r.successes, r.key(m.Body))
 }
 
 func (r *recorder) attemptsOf(m knutpunkt.Message) int {
@@ -169,25 +220,38 @@ func (s sourceSuite) lazyConnect(t *testing.T) {
 
 func (s sourceSuite) delivery(t *testing.T) {
 	src, v := s.open(t)
-	rec := s.newRecorder(v, func(_ knutpunkt.Message, attempt int) bool { return attempt == 1 })
+	rec := s.newRecorder(t, v, func(_ knutpunkt.Message, attempt int) bool { return attempt == 1 })
 	startReceive(t, src, rec.deliver)
 	m := testMessage(newPrefix(), 0)
 	if err := v.Emit(t.Context(), m.Clone()); err != nil {
 		t.Fatalf("Emit: %v", err)
 	}
 	eventually(t, "the message to be redelivered after a deliver error", func() bool { return rec.attemptsOf(m) >= 2 })
-	eventually(t, "the vendor to see exactly one ack and nothing pending", func() bool { return v.Acked() == 1 && v.Pending() == 0 })
+	if s.h.Features.Snapshot {
+		eventually(t, "a snapshot carrying the message to be delivered", func() bool { return rec.acked(m, 1) })
+	} else {
+		eventually(t, "the vendor to see exactly one ack and nothing pending", func() bool { return v.Acked() == 1 && v.Pending() == 0 })
+	}
 	time.Sleep(quiet)
 	if n := rec.attemptsOf(m); n != 2 {
 		t.Errorf("message delivered %d times, want 2 (one failure, one success)", n)
 	}
-	if n := v.Acked(); n != 1 {
-		t.Errorf("vendor saw %d acks, want exactly 1", n)
+	if !s.h.Features.Snapshot {
+		if n := v.Acked(); n != 1 {
+			t.Errorf("vendor saw %d acks, want exactly 1", n)
+		}
 	}
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	if rec.ackedEarly {
 		t.Error("the vendor was acked before deliver returned nil")
+	}
+	if s.h.Features.Snapshot {
+		ids := rec.externalIDs[rec.key(m.Body)]
+		if len(ids) != 2 || ids[0] == "" || ids[0] != ids[1] {
+			t.Errorf("external-id of the failed and the redelivered snapshot = %q, want the same, not empty", ids)
+		}
+		return
 	}
 	checkHeaders(t, s.h.Features, "delivered", m, rec.last[rec.key(m.Body)])
 }
@@ -196,13 +260,13 @@ func (s sourceSuite) cancel(t *testing.T) {
 	yml, v := s.h.Vendor(t)
 	before := goleak.IgnoreCurrent()
 	src := s.openWith(t, yml, v)
-	rec := s.newRecorder(v, nil)
+	rec := s.newRecorder(t, v, nil)
 	r := startReceive(t, src, rec.deliver)
 	m := testMessage(newPrefix(), 0)
 	if err := v.Emit(t.Context(), m); err != nil {
 		t.Fatalf("Emit: %v", err)
 	}
-	eventually(t, "the ack", func() bool { return v.Acked() == 1 })
+	eventually(t, "the ack", func() bool { return rec.acked(m, 1) })
 	start := time.Now()
 	r.stop(t)
 	if d := time.Since(start); d > prompt {
@@ -239,7 +303,8 @@ func (s sourceSuite) close(t *testing.T) {
 		}
 	}
 	done := make(chan error, 1)
-	go func() { done <- src.Receive(t.Context(), s.newRecorder(v, nil).deliver) }()
+	rec := s.newRecorder(t, v, nil)
+	go func() { done <- src.Receive(t.Context(), rec.deliver) }()
 	select {
 	case err := <-done:
 		if !errors.Is(err, adapters.ErrClosed) {
@@ -260,12 +325,13 @@ func (s sourceSuite) secrets(t *testing.T) {
 			errs = append(errs, err)
 		}
 	}
-	rec := s.newRecorder(v, func(_ knutpunkt.Message, attempt int) bool { return attempt == 1 })
+	rec := s.newRecorder(t, v, func(_ knutpunkt.Message, attempt int) bool { return attempt == 1 })
 	r := startReceive(t, src, rec.deliver)
-	if err := v.Emit(t.Context(), testMessage(newPrefix(), 0)); err != nil {
+	m := testMessage(newPrefix(), 0)
+	if err := v.Emit(t.Context(), m); err != nil {
 		t.Fatalf("Emit: %v", err)
 	}
-	eventually(t, "the ack", func() bool { return v.Acked() == 1 })
+	eventually(t, "the ack", func() bool { return rec.acked(m, 1) })
 	v.Down()
 	if c, ok := src.(adapters.Checker); ok {
 		record(c.Check(t.Context()))
@@ -298,7 +364,7 @@ func (s sourceSuite) ordered(t *testing.T) {
 	}
 	// A failure in the middle must not let a later message overtake.
 	third := s.key(testMessage(prefix, 3).Body)
-	rec := s.newRecorder(v, func(m knutpunkt.Message, attempt int) bool { return s.key(m.Body) == third && attempt == 1 })
+	rec := s.newRecorder(t, v, func(m knutpunkt.Message, attempt int) bool { return s.key(m.Body) == third && attempt == 1 })
 	startReceive(t, src, rec.deliver)
 	eventually(t, "every message to be delivered", func() bool { return len(rec.delivered()) >= n })
 	if diff := cmp.Diff(want, rec.delivered()); diff != "" {

@@ -7,6 +7,7 @@ package all
 import (
 	_ "github.com/knutpunkt/knutpunkt/adapters/file"     // file source and sink
 	_ "github.com/knutpunkt/knutpunkt/adapters/http"     // http source and sink
+	_ "github.com/knutpunkt/knutpunkt/adapters/ldap"     // ldap source (directory snapshots of staff)
 	_ "github.com/knutpunkt/knutpunkt/adapters/lifecare" // lifecare source and sink (case system orders and receipts)
 	_ "github.com/knutpunkt/knutpunkt/adapters/memory"   // memory source and sink (tests, demo)
 	_ "github.com/knutpunkt/knutpunkt/adapters/provider" // provider sink (orders to providers) and source (their acknowledgements)
