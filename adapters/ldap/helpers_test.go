@@ -1,8 +1,10 @@
 package ldap_test
 
 import (
-	"fmt"
+	"strings"
 	"testing"
+
+	goldap "github.com/go-ldap/ldap/v3"
 
 	"github.com/knutpunkt/knutpunkt/adapters"
 	"github.com/knutpunkt/knutpunkt/adapters/ldap"
@@ -11,10 +13,19 @@ import (
 
 const passwordRef = adapters.Secret("env:KNUT_LDAP_TEST_PASSWORD")
 
-// config points the source at s; extra YAML lines are appended.
+// config points the source at s; extra YAML lines are appended, replacing
+// the defaults' keys they name.
 func config(s *ldaptest.Server, extra string) []byte {
-	return fmt.Appendf(nil, "directory: ldap-test\nurl: %s\nbind_dn: %s\npassword: %s\nbase_dn: %s\ntimeout: 5s\n%s",
-		s.URL, ldaptest.ServiceDN, passwordRef, ldaptest.People, extra)
+	lines := []string{"directory: ldap-test", "url: " + s.URL, "bind_dn: " + ldaptest.ServiceDN,
+		"password: " + string(passwordRef), "base_dn: " + ldaptest.People, "timeout: 5s"}
+	var out []string
+	for _, l := range lines {
+		key, _, _ := strings.Cut(l, ":")
+		if !strings.Contains("\n"+extra, "\n"+key+":") {
+			out = append(out, l)
+		}
+	}
+	return []byte(strings.Join(out, "\n") + "\n" + extra)
 }
 
 func secrets() adapters.MapSecrets {
@@ -34,3 +45,5 @@ func newSource(t testing.TB, s *ldaptest.Server, extra string) *ldap.Source {
 	t.Cleanup(func() { src.Close() })
 	return src
 }
+
+func goldapDel(dn string) *goldap.DelRequest { return goldap.NewDelRequest(dn, nil) }

@@ -120,7 +120,9 @@ func (s *Source) Receive(ctx context.Context, deliver adapters.DeliverFunc) erro
 		switch { // log changes only, not every poll of an outage
 		case err != nil && !failing:
 			s.log.Warn("directory sync failed, will retry at the next poll", zap.Error(err))
-		case err == nil && failing:
+		case err != nil:
+			s.log.Debug("directory sync failed again", zap.Error(err))
+		case failing:
 			s.log.Info("directory sync recovered")
 		}
 		failing = err != nil
@@ -251,6 +253,19 @@ func (s *Source) connect(ctx context.Context) (*goldap.Conn, error) {
 // whole directory.
 var ErrTruncated = errors.New("the directory's answer is incomplete; no snapshot delivered")
 
+// refusals are the LDAP results that refuse the search as asked, rather
+// than stop its answer short.
+var refusals = map[uint16]bool{
+	goldap.LDAPResultNoSuchObject:             true,
+	goldap.LDAPResultInsufficientAccessRights: true,
+	goldap.LDAPResultInvalidDNSyntax:          true,
+	goldap.LDAPResultUnwillingToPerform:       true,
+	goldap.LDAPResultProtocolError:            true,
+	goldap.LDAPResultOperationsError:          true,
+	goldap.LDAPResultInappropriateMatching:    true,
+	goldap.LDAPResultUndefinedAttributeType:   true,
+}
+
 // search runs the paged subtree search, page by page, refusing anything
 // short of the complete answer.
 func (s *Source) search(conn *goldap.Conn) ([]*goldap.Entry, error) {
@@ -262,15 +277,12 @@ func (s *Source) search(conn *goldap.Conn) ([]*goldap.Entry, error) {
 		res, err := conn.Search(req)
 		if err != nil {
 			var le *goldap.Error
-			if errors.As(err, &le) {
-				switch le.ResultCode {
-				case goldap.LDAPResultSizeLimitExceeded, goldap.LDAPResultTimeLimitExceeded,
-					goldap.LDAPResultAdminLimitExceeded, goldap.LDAPResultReferral,
-					goldap.ErrorNetwork, goldap.LDAPResultUnavailableCriticalExtension:
-					return nil, fmt.Errorf("search %s, page %d after %d entries: %w: %w", s.cfg.BaseDN, page, len(entries), ErrTruncated, err)
-				}
+			if errors.As(err, &le) && refusals[le.ResultCode] {
+				return nil, fmt.Errorf("search %s, page %d: %w", s.cfg.BaseDN, page, err)
 			}
-			return nil, fmt.Errorf("search %s, page %d: %w", s.cfg.BaseDN, page, err)
+			// A limit, a referral, a paging error, a connection lost: the
+			// answer stopped short.
+			return nil, fmt.Errorf("search %s, page %d after %d entries: %w: %w", s.cfg.BaseDN, page, len(entries), ErrTruncated, err)
 		}
 		if len(res.Referrals) > 0 {
 			return nil, fmt.Errorf("search %s: %d referrals (search continuation references), which the source does not follow: %w",
