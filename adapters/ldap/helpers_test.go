@@ -1,6 +1,7 @@
 package ldap_test
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 
@@ -47,3 +48,5 @@ func newSource(t testing.TB, s *ldaptest.Server, extra string) *ldap.Source {
 }
 
 func goldapDel(dn string) *goldap.DelRequest { return goldap.NewDelRequest(dn, nil) }
+
+func reflectLen(v any) int { return reflect.ValueOf(v).Len() }

@@ -25,7 +25,7 @@ import (
 var people = []ldaptest.Person{
 	{UID: "b.berg", GivenName: "Britt", SN: "Berg", HSAIDs: []string{"SE2321000016-B002"}, PersonalID: "194001042383",
 		Mail: "britt.berg@kommun.example", Title: "Undersköterska", OUs: []string{"Hemtjänst Norr"}, EmployeeNumber: "4712"},
-	{UID: "a.oberg", GivenName: "Åsa", SN: "Öberg", HSAIDs: []string{"SE2321000016-A001", "SE2321000016-A00X"}, PersonalID: "194001052382",
+	{UID: "a.oberg", GivenName: "Åsa", SN: "Öberg", HSAIDs: []string{"SE2321000016-A001", "SE2321000016-A00X"}, PersonalID: "198207062392",
 		OUs: []string{"Hemtjänst Norr", "Nattpatrullen"}, EmployeeNumber: "4711", EndDate: "20261231000000Z"},
 	{UID: "c.lind", GivenName: "Carl", SN: "Lind", EmployeeNumber: "4713"},
 }
@@ -42,7 +42,7 @@ func TestSnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"dn":"uid=a.oberg,ou=people,dc=kommun,dc=se","attributes":{"hsaIdentity":["SE2321000016-A001","SE2321000016-A00X"],"personalIdentityNumber":["194001052382"],"givenName":["Åsa"],"sn":["Öberg"],"ou":["Hemtjänst Norr","Nattpatrullen"],"employeeNumber":["4711"],"hsaEndDate":["20261231000000Z"]}}
+	want := `{"dn":"uid=a.oberg,ou=people,dc=kommun,dc=se","attributes":{"hsaIdentity":["SE2321000016-A001","SE2321000016-A00X"],"personalIdentityNumber":["198207062392"],"givenName":["Åsa"],"sn":["Öberg"],"ou":["Hemtjänst Norr","Nattpatrullen"],"employeeNumber":["4711"],"hsaEndDate":["20261231000000Z"]}}
 {"dn":"uid=b.berg,ou=people,dc=kommun,dc=se","attributes":{"hsaIdentity":["SE2321000016-B002"],"personalIdentityNumber":["194001042383"],"givenName":["Britt"],"sn":["Berg"],"mail":["britt.berg@kommun.example"],"title":["Undersköterska"],"ou":["Hemtjänst Norr"],"employeeNumber":["4712"]}}
 {"dn":"uid=c.lind,ou=people,dc=kommun,dc=se","attributes":{"givenName":["Carl"],"sn":["Lind"],"employeeNumber":["4713"]}}
 `
