@@ -200,19 +200,19 @@ func (s *Source) Snapshot(ctx context.Context) (Snapshot, error) {
 	defer conn.Close()
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
-	entries, err := s.search(conn)
-	if err != nil {
+	enc := newEncoder(s.attrs)
+	if err := s.search(conn, enc); err != nil {
 		if ctx.Err() != nil {
 			return Snapshot{}, ctx.Err()
 		}
 		return Snapshot{}, err
 	}
-	body, err := encode(entries, s.attrs)
+	body, err := enc.body()
 	if err != nil {
 		return Snapshot{}, err
 	}
 	sum := sha256.Sum256(body)
-	return Snapshot{Body: body, Count: len(entries), Digest: hex.EncodeToString(sum[:])}, nil
+	return Snapshot{Body: body, Count: len(enc.lines), Digest: hex.EncodeToString(sum[:])}, nil
 }
 
 // connect dials, upgrades with StartTLS if configured and binds.
@@ -268,30 +268,33 @@ var refusals = map[uint16]bool{
 
 // search runs the paged subtree search, page by page, refusing anything
 // short of the complete answer.
-func (s *Source) search(conn *goldap.Conn) ([]*goldap.Entry, error) {
+func (s *Source) search(conn *goldap.Conn, enc *encoder) error {
 	paging := goldap.NewControlPaging(uint32(s.cfg.PageSize))
 	req := goldap.NewSearchRequest(s.cfg.BaseDN, goldap.ScopeWholeSubtree, goldap.NeverDerefAliases,
 		0, 0, false, s.cfg.Filter, s.attrs, []goldap.Control{paging})
-	var entries []*goldap.Entry
 	for page := 1; ; page++ {
 		res, err := conn.Search(req)
 		if err != nil {
 			var le *goldap.Error
 			if errors.As(err, &le) && refusals[le.ResultCode] {
-				return nil, fmt.Errorf("search %s, page %d: %w", s.cfg.BaseDN, page, err)
+				return fmt.Errorf("search %s, page %d: %w", s.cfg.BaseDN, page, err)
 			}
 			// A limit, a referral, a paging error, a connection lost: the
 			// answer stopped short.
-			return nil, fmt.Errorf("search %s, page %d after %d entries: %w: %w", s.cfg.BaseDN, page, len(entries), ErrTruncated, err)
+			return fmt.Errorf("search %s, page %d after %d entries: %w: %w", s.cfg.BaseDN, page, len(enc.lines), ErrTruncated, err)
 		}
 		if len(res.Referrals) > 0 {
-			return nil, fmt.Errorf("search %s: %d referrals (search continuation references), which the source does not follow: %w",
+			return fmt.Errorf("search %s: %d referrals (search continuation references), which the source does not follow: %w",
 				s.cfg.BaseDN, len(res.Referrals), ErrTruncated)
 		}
-		entries = append(entries, res.Entries...)
+		for _, e := range res.Entries {
+			if err := enc.add(e); err != nil {
+				return err
+			}
+		}
 		ctl, _ := goldap.FindControl(res.Controls, goldap.ControlTypePaging).(*goldap.ControlPaging)
 		if ctl == nil || len(ctl.Cookie) == 0 {
-			return entries, nil
+			return nil
 		}
 		paging.SetCookie(ctl.Cookie)
 	}
