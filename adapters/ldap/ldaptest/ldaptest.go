@@ -16,8 +16,15 @@ package ldaptest
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/pem"
 	"fmt"
+	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -73,6 +80,10 @@ type Options struct {
 	// SizeLimit is slapd's sizelimit for everyone but the rootdn: the most
 	// entries one search may return, paged or not. 0 is unlimited.
 	SizeLimit int
+	// TLS makes slapd also listen for ldaps:// (Server.LDAPSURL) and offer
+	// StartTLS, with a certificate for 127.0.0.1 from a CA of the test's own
+	// (Server.CAFile).
+	TLS bool
 }
 
 // Server is a running slapd.
@@ -81,6 +92,11 @@ type Server struct {
 	URL string
 	// Addr is 127.0.0.1:PORT.
 	Addr string
+	// LDAPSURL is ldaps://127.0.0.1:PORT2 with Options.TLS, else empty.
+	LDAPSURL string
+	// CAFile is the PEM of the CA that signed slapd's certificate
+	// (Options.TLS).
+	CAFile string
 
 	t    testing.TB
 	dir  string
@@ -140,11 +156,17 @@ access to attrs=userPassword by anonymous auth by * none
 access to * by users read by * none
 `, SchemaDir, dir, limit, Suffix, AdminDN, AdminPassword)
 	s := &Server{t: t, dir: dir, conf: filepath.Join(dir, "slapd.conf")}
+	s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
+	s.URL = "ldap://" + s.Addr
+	if opts.TLS {
+		s.CAFile = filepath.Join(dir, "ca.pem")
+		writeCerts(t, s.CAFile, filepath.Join(dir, "server.pem"), filepath.Join(dir, "server-key.pem"))
+		conf = fmt.Sprintf("TLSCertificateFile %[1]s/server.pem\nTLSCertificateKeyFile %[1]s/server-key.pem\n", dir) + conf
+		s.LDAPSURL = "ldaps://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
+	}
 	if err := os.WriteFile(s.conf, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
-	s.URL = "ldap://" + s.Addr
 	s.Up()
 	t.Cleanup(s.Down)
 	s.Add(t, fmt.Sprintf(`dn: %s
@@ -189,7 +211,11 @@ func (s *Server) Up() {
 	}
 	var logs bytes.Buffer
 	// -d 0 keeps slapd in the foreground, so the test owns the process.
-	cmd := exec.Command(SlapdPath, "-f", s.conf, "-h", s.URL+"/", "-d", "0")
+	urls := s.URL + "/"
+	if s.LDAPSURL != "" {
+		urls += " " + s.LDAPSURL + "/"
+	}
+	cmd := exec.Command(SlapdPath, "-f", s.conf, "-h", urls, "-d", "0")
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -360,4 +386,54 @@ func Entries(ps ...Person) string {
 		b.WriteString(p.LDIF())
 	}
 	return b.String()
+}
+
+// writeCerts writes a CA and a server certificate for 127.0.0.1 it signed.
+func writeCerts(t testing.TB, caFile, certFile, keyFile string) {
+	t.Helper()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	ca := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ldaptest CA"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:    x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	caCert, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leafDER, err := x509.CreateCertificate(rand.Reader, leaf, caCert, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, block := range map[string]*pem.Block{
+		caFile:   {Type: "CERTIFICATE", Bytes: caDER},
+		certFile: {Type: "CERTIFICATE", Bytes: leafDER},
+		keyFile:  {Type: "PRIVATE KEY", Bytes: keyDER},
+	} {
+		if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
