@@ -1,6 +1,7 @@
 package ldap_test
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -112,6 +113,46 @@ func TestPipeline(t *testing.T) {
 			}
 			if got := reflectLen(res.Writes[0].Entity); got != tt.want {
 				t.Errorf("staff records = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestPipelineSamples runs testdata/pipelines/testdata/ldap_staff, the
+// samples pipelines/testdata/ldap_staff will hold once the pipeline moves
+// to pipelines/ (its golden is written there by go test ./pipelines
+// -update): NAME.json with NAME.headers.json, and NAME.err for bad input.
+func TestPipelineSamples(t *testing.T) {
+	p := loadPipeline(t, "")
+	inputs, err := filepath.Glob("testdata/pipelines/testdata/ldap_staff/*.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range inputs {
+		if strings.HasSuffix(in, ".headers.json") || strings.HasSuffix(in, ".golden.json") {
+			continue
+		}
+		base := strings.TrimSuffix(in, ".json")
+		t.Run(filepath.Base(base), func(t *testing.T) {
+			body, err := os.ReadFile(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := knutpunkt.Message{ID: filepath.Base(base), Body: body, Headers: map[string]string{knutpunkt.HeaderExternalID: "sample"}}
+			hdr, err := os.ReadFile(base + ".headers.json")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(hdr, &m.Headers); err != nil {
+				t.Fatal(err)
+			}
+			_, err = p.Process(t.Context(), m)
+			want, readErr := os.ReadFile(base + ".err")
+			switch {
+			case readErr == nil && (err == nil || !strings.Contains(err.Error(), strings.TrimSpace(string(want))) || !adapters.IsPermanent(err)):
+				t.Errorf("Process = %v, want a permanent error containing %q", err, strings.TrimSpace(string(want)))
+			case readErr != nil && err != nil:
+				t.Errorf("Process: %v", err)
 			}
 		})
 	}
