@@ -6,6 +6,7 @@ package all
 
 import (
 	_ "github.com/knutpunkt/knutpunkt/adapters/file"     // file source and sink
+	_ "github.com/knutpunkt/knutpunkt/adapters/hsa"      // hsa source (HSA directory staff over RIV-TA)
 	_ "github.com/knutpunkt/knutpunkt/adapters/http"     // http source and sink
 	_ "github.com/knutpunkt/knutpunkt/adapters/ldap"     // ldap source (directory snapshots of staff)
 	_ "github.com/knutpunkt/knutpunkt/adapters/lifecare" // lifecare source and sink (case system orders and receipts)
