@@ -41,31 +41,21 @@ func shared(t testing.TB, rel string) string {
 func contractsDir(t testing.TB) string { return shared(t, "ext/riv-ta-hsa") }
 
 // testPNRs are Skatteverket's official test personnummer (12 digits) from
-// ../shared/ext/personnummer/list.json.
+// ../shared/ext/personnummer/allPins.json.
 func testPNRs(t testing.TB) []string {
 	t.Helper()
-	b, err := os.ReadFile(shared(t, "ext/personnummer/list.json"))
+	b, err := os.ReadFile(shared(t, "ext/personnummer/allPins.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var list []struct {
-		Long  string `json:"long_format"`
-		Valid bool   `json:"valid"`
-		Type  string `json:"type"`
-	}
+	var list []string
 	if err := json.Unmarshal(b, &list); err != nil {
 		t.Fatal(err)
 	}
-	var out []string
-	for _, p := range list {
-		if p.Valid && p.Type == "ssn" && len(p.Long) == 12 {
-			out = append(out, p.Long)
-		}
+	if len(list) < 20_000 {
+		t.Fatalf("only %d test personnummer in allPins.json", len(list))
 	}
-	if len(out) < 10 {
-		t.Fatalf("only %d test personnummer in list.json", len(out))
-	}
-	return out
+	return list
 }
 
 // env is a PKI and a simulator.

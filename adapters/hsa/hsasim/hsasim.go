@@ -200,7 +200,7 @@ func (s *Server) Up() {
 }
 
 // SetFault injects f into calls of op ("" for every operation) from the
-// at-th call counted from now (1 = the next call); NoFault clears it.
+// at-th such call counted from now (1 = the next); NoFault clears it.
 func (s *Server) SetFault(f Fault, op string, at int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -332,10 +332,11 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	s.calls++
 	fault := NoFault
-	if s.fault != NoFault && (s.faultOp == "" || s.faultOp == op.Name) && s.calls >= s.faultAt {
-		fault = s.fault
+	if s.fault != NoFault && (s.faultOp == "" || s.faultOp == op.Name) {
+		if s.calls++; s.calls >= s.faultAt {
+			fault = s.fault
+		}
 	}
 	var payload []byte
 	switch op.Name {
