@@ -102,12 +102,81 @@ func LoadContracts(dir string) (*Contracts, error) {
 // Validate checks a payload element (request or response) of op against
 // its responder XSD. The error lists the XSD's problems (element paths and
 // rules, never values: internal/schema rewords libxml2's texts).
+//
+// internal/schema parses at most schema.DefaultMaxXMLElements elements
+// per document, fewer than an answer of 20,000 members holds. A larger
+// payload is validated in parts: its root start tag (which carries every
+// namespace declaration the payload inherits), as many whole top-level
+// children as keep under the limit, its end tag. The payload types are
+// sequences of repeated children, so each part is an instance of the same
+// type and every byte of the payload is validated against the XSD.
 func (c *Contracts) Validate(op Operation, payload []byte) error {
 	x := c.xsd[op.Name]
 	if x == nil {
 		return fmt.Errorf("no contract for %s", op.Name)
 	}
-	return x.Validate(payload)
+	if bytes.Count(payload, []byte("<")) < partElements {
+		return x.Validate(payload)
+	}
+	return validateParts(x, payload)
+}
+
+// partElements bounds the tags of one part (each element has at most two).
+const partElements = schema.DefaultMaxXMLElements * 9 / 10
+
+func validateParts(x *schema.XSD, payload []byte) error {
+	d := xml.NewDecoder(bytes.NewReader(payload))
+	var root []byte
+	for root == nil {
+		tok, err := d.Token()
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrNotSOAP, err)
+		}
+		if _, ok := tok.(xml.StartElement); ok {
+			root = payload[:d.InputOffset()]
+		}
+	}
+	i := bytes.IndexAny(root, " \t\r\n/>")
+	if i < 0 || bytes.HasSuffix(root, []byte("/>")) {
+		return x.Validate(payload)
+	}
+	start := bytes.IndexByte(root, '<')
+	end := []byte("</" + string(root[start+1:i]) + ">")
+	part := append([]byte(nil), root...)
+	tags := 0
+	flush := func() error {
+		part = append(part, end...)
+		err := x.Validate(part)
+		part, tags = append(part[:0], root...), 0
+		return err
+	}
+	for {
+		off := d.InputOffset()
+		tok, err := d.Token()
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrNotSOAP, err)
+		}
+		switch t := tok.(type) {
+		case xml.EndElement:
+			return flush()
+		case xml.StartElement:
+			_ = t
+			if err := d.Skip(); err != nil {
+				return fmt.Errorf("%w: %v", ErrNotSOAP, err)
+			}
+			child := payload[off:d.InputOffset()]
+			n := bytes.Count(child, []byte("<"))
+			if tags > 0 && tags+n > partElements {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+			part = append(part, child...)
+			tags += n
+		default:
+			part = append(part, payload[off:d.InputOffset()]...)
+		}
+	}
 }
 
 // Envelope wraps payload in a SOAP 1.1 envelope whose header carries the
@@ -183,8 +252,10 @@ func (f *Fault) Error() string {
 // envelope.
 var ErrNotSOAP = errors.New("not a SOAP 1.1 envelope")
 
-// limits bound an envelope before any parser sees it.
-var limits = schema.XMLLimits{}
+// limits bound an envelope before encoding/xml sees it: its size is
+// bounded by the caller (an answer of 20,000 members has about 200,000
+// elements).
+var limits = schema.XMLLimits{MaxElements: 4_000_000}
 
 // Split parses a SOAP 1.1 envelope: DTDs are refused, sizes are bounded
 // (schema.XMLLimits), Envelope and Body must be in the SOAP 1.1 namespace
