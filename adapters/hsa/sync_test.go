@@ -274,11 +274,6 @@ func TestBothIdentifiersRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := e.source(t, "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = src
 	client := hsa.NewClient(hsa.ClientConfig{URL: e.sim.URL, LogicalAddress: logicalAddress, Timeout: 5 * time.Second, AllowTestIDs: true,
 		TLS: clientTLS(t, e)}, c)
 	q := hsa.EmployeeQuery{PersonHSAID: "TSTNMT2321000156-P00000", PersonalIdentityNumber: testPNRs(t)[0]}
@@ -343,4 +338,29 @@ func fmtFields(l observer.LoggedEntry) string {
 		b.WriteString(k + "=" + fmt.Sprint(v) + " ")
 	}
 	return b.String()
+}
+
+// TestPause: the calls of a sync go one at a time with the configured
+// pause between them.
+func TestPause(t *testing.T) {
+	e := start(t)
+	pnrs := testPNRs(t)
+	for i := range 3 {
+		e.sim.AddEmployee(staff(i, pnrs[i]))
+	}
+	src, err := e.source(t, "pause: 30ms\n", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	if _, err := src.Snapshot(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	// 7 calls: the member list, then two per member; 6 pauses.
+	if took := time.Since(began); took < 6*30*time.Millisecond {
+		t.Errorf("sync of 7 calls took %v, want at least 6 pauses of 30ms", took)
+	}
+	if n := e.sim.MaxInFlight(); n != 1 {
+		t.Errorf("%d calls at once, want 1", n)
+	}
 }

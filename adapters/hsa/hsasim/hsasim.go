@@ -112,6 +112,8 @@ type Server struct {
 	requests map[string]int
 	srv      *http.Server
 	down     bool
+	inFlight int
+	maxIn    int
 }
 
 // Start starts a simulator on 127.0.0.1 (a free port).
@@ -215,6 +217,14 @@ func (s *Server) Requests(op string) int {
 	return s.requests[op]
 }
 
+// MaxInFlight is the most requests the server has handled at once: 1 for
+// a client that calls one at a time, as the contract asks.
+func (s *Server) MaxInFlight() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.maxIn
+}
+
 // Today is the simulated day.
 func (s *Server) Today() time.Time {
 	s.mu.Lock()
@@ -308,7 +318,14 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	s.requests[op.Name]++
+	s.inFlight++
+	s.maxIn = max(s.maxIn, s.inFlight)
 	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.inFlight--
+		s.mu.Unlock()
+	}()
 	m, err := soap.Split(body)
 	if err != nil {
 		writeFault(w, http.StatusInternalServerError, "Client", err.Error())
