@@ -34,6 +34,7 @@ import (
 	_ "embed"
 
 	"github.com/knutpunkt/knutpunkt/adapters"
+	"github.com/knutpunkt/knutpunkt/adapters/internal/snapshot"
 )
 
 // Name is the registry key.
@@ -42,13 +43,13 @@ const Name = "hsa"
 // Headers of a snapshot besides content-type, source-system and external-id.
 const (
 	// HeaderSnapshotCount is the number of staff records in the snapshot.
-	HeaderSnapshotCount = "snapshot-count"
+	HeaderSnapshotCount = snapshot.HeaderCount
 	// HeaderSnapshotDigest is the SHA-256 of the body, hex.
-	HeaderSnapshotDigest = "snapshot-digest"
+	HeaderSnapshotDigest = snapshot.HeaderDigest
 )
 
 // ContentType is the content type of a snapshot: JSON lines.
-const ContentType = "application/x-ndjson"
+const ContentType = snapshot.ContentType
 
 //go:embed sample_source.yaml
 var sampleSource []byte

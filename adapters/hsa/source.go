@@ -2,7 +2,6 @@ package hsa
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -12,16 +11,15 @@ import (
 	"net/url"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"go.uber.org/zap"
 
-	"github.com/knutpunkt/knutpunkt"
 	"github.com/knutpunkt/knutpunkt/adapters"
 	"github.com/knutpunkt/knutpunkt/adapters/hsa/internal/soap"
+	"github.com/knutpunkt/knutpunkt/adapters/internal/snapshot"
 )
 
 // Source syncs the configured commissions' members as snapshots. See the
@@ -33,9 +31,7 @@ type Source struct {
 	closed chan struct{}
 	once   sync.Once
 	mu     sync.Mutex // one sync (and so one call) at a time
-
-	chain string // external id of the last snapshot delivered (or a random start)
-	last  string // digest of the last snapshot delivered
+	poller *snapshot.Poller
 }
 
 var (
@@ -77,106 +73,25 @@ func NewSource(cfg SourceConfig, env adapters.Env) (*Source, error) {
 		URL: cfg.URL, LogicalAddress: cfg.LogicalAddress, Timeout: cfg.Timeout, Pause: cfg.Pause, AllowTestIDs: cfg.AllowTestIDs,
 		TLS: &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool, Certificates: []tls.Certificate{cert}, ServerName: u.Hostname()},
 	}, contracts)
-	nonce := make([]byte, 16)
-	_, _ = rand.Read(nonce)
-	return &Source{
+	s := &Source{
 		cfg: cfg, client: client, closed: make(chan struct{}),
-		log:   env.Logger.With(zap.String("directory", cfg.Directory), zap.String("url", cfg.URL)),
-		chain: "start:" + hex.EncodeToString(nonce),
-	}, nil
+		log: env.Logger.With(zap.String("directory", cfg.Directory), zap.String("url", cfg.URL)),
+	}
+	s.poller = &snapshot.Poller{Source: cfg.Directory, Prefix: "hsa-", Interval: cfg.PollInterval, Log: s.log,
+		Take: func(ctx context.Context) (snapshot.Snapshot, error) {
+			snap, err := s.Snapshot(ctx)
+			return snapshot.Snapshot{Body: snap.Body, Count: snap.Count, Digest: snap.Digest,
+				Log: []zap.Field{zap.Int("protected", snap.Protected)}}, err
+		}}
+	return s, nil
 }
 
 // Receive implements adapters.Source: a sync at once and then every
-// poll_interval. A failed sync or delivery is logged once per outage and
-// tried again at the next poll. An unchanged snapshot is not delivered
+// poll_interval (snapshot.Poller). An unchanged snapshot is not delivered
 // again.
 func (s *Source) Receive(ctx context.Context, deliver adapters.DeliverFunc) error {
-	select {
-	case <-s.closed:
-		return adapters.ErrClosed
-	default:
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() {
-		select {
-		case <-s.closed:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	defer s.client.CloseIdle()
-	ticker := time.NewTicker(s.cfg.PollInterval)
-	defer ticker.Stop()
-	var failing bool
-	for {
-		err := s.sync(ctx, deliver)
-		select {
-		case <-s.closed:
-			return adapters.ErrClosed
-		default:
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		switch {
-		case err != nil && !failing:
-			s.log.Warn("hsa sync failed, will retry at the next poll", zap.Error(err))
-		case err != nil:
-			s.log.Debug("hsa sync failed again", zap.Error(err))
-		case failing:
-			s.log.Info("hsa sync recovered")
-		}
-		failing = err != nil
-		select {
-		case <-s.closed:
-			return adapters.ErrClosed
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-ticker.C:
-		}
-	}
-}
-
-func (s *Source) sync(ctx context.Context, deliver adapters.DeliverFunc) error {
-	start := time.Now()
-	snap, err := s.Snapshot(ctx)
-	if err != nil {
-		return err
-	}
-	if snap.Digest == s.last {
-		s.log.Debug("hsa unchanged", zap.Int("staff", snap.Count), zap.Duration("took", time.Since(start)))
-		return nil
-	}
-	id := nextExternalID(s.chain, snap.Digest)
-	m := knutpunkt.Message{
-		Headers: map[string]string{
-			knutpunkt.HeaderContentType:  ContentType,
-			knutpunkt.HeaderSourceSystem: s.cfg.Directory,
-			knutpunkt.HeaderExternalID:   id,
-			HeaderSnapshotCount:          strconv.Itoa(snap.Count),
-			HeaderSnapshotDigest:         snap.Digest,
-		},
-		Body: snap.Body,
-	}
-	r, err := deliver(ctx, m)
-	if err != nil {
-		return fmt.Errorf("deliver snapshot of %d staff: %w", snap.Count, err)
-	}
-	s.chain, s.last = id, snap.Digest
-	s.log.Info("hsa snapshot delivered", zap.Int("staff", snap.Count), zap.Int("protected", snap.Protected),
-		zap.String("message_id", r.ID), zap.Bool("duplicate", r.Duplicate), zap.Duration("took", time.Since(start)))
-	return nil
-}
-
-// nextExternalID is the external id of a snapshot whose digest is digest,
-// delivered after the one whose external id is prev: SHA-256 of both, hex
-// (the digest of the snapshot, chained). The same snapshot retried keeps
-// its id, so the hub stores it once; a directory back in an earlier state
-// gets a new id, so the hub does not take it for the earlier snapshot.
-func nextExternalID(prev, digest string) string {
-	h := sha256.Sum256([]byte(prev + "\n" + digest))
-	return "hsa-" + hex.EncodeToString(h[:])
+	return s.poller.Run(ctx, s.closed, deliver)
 }
 
 // Snapshot is one sync's result, encoded.

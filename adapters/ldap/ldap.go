@@ -22,6 +22,7 @@ import (
 	_ "embed"
 
 	"github.com/knutpunkt/knutpunkt/adapters"
+	"github.com/knutpunkt/knutpunkt/adapters/internal/snapshot"
 )
 
 // Name is the registry key.
@@ -30,16 +31,16 @@ const Name = "ldap"
 // Headers of a snapshot besides content-type, source-system and external-id.
 const (
 	// HeaderSnapshotCount is the number of entries in the snapshot.
-	HeaderSnapshotCount = "snapshot-count"
+	HeaderSnapshotCount = snapshot.HeaderCount
 	// HeaderSnapshotDigest is the SHA-256 of the body, hex.
-	HeaderSnapshotDigest = "snapshot-digest"
+	HeaderSnapshotDigest = snapshot.HeaderDigest
 	// HeaderEmploymentEndAttribute names the attribute that holds the end
 	// of employment (employment_end_attribute), for the mapping.
 	HeaderEmploymentEndAttribute = "employment-end-attribute"
 )
 
 // ContentType is the content type of a snapshot: JSON lines.
-const ContentType = "application/x-ndjson"
+const ContentType = snapshot.ContentType
 
 //go:embed sample_source.yaml
 var sampleSource []byte

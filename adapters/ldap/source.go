@@ -2,7 +2,6 @@ package ldap
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -12,15 +11,13 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"strconv"
 	"sync"
-	"time"
 
 	goldap "github.com/go-ldap/ldap/v3"
 	"go.uber.org/zap"
 
-	"github.com/knutpunkt/knutpunkt"
 	"github.com/knutpunkt/knutpunkt/adapters"
+	"github.com/knutpunkt/knutpunkt/adapters/internal/snapshot"
 )
 
 // Source syncs a directory's persons as snapshots. See the package doc.
@@ -32,12 +29,7 @@ type Source struct {
 	attrs    []string
 	closed   chan struct{}
 	once     sync.Once
-
-	// chain is the external id of the last snapshot delivered, or a
-	// random value per start before the first (see nextExternalID).
-	chain string
-	// last is the digest of the last snapshot delivered.
-	last string
+	poller   *snapshot.Poller
 }
 
 var (
@@ -72,115 +64,28 @@ func NewSource(cfg SourceConfig, env adapters.Env) (*Source, error) {
 			tc.RootCAs = pool
 		}
 	}
-	nonce := make([]byte, 16)
-	_, _ = rand.Read(nonce)
-	return &Source{
+	s := &Source{
 		cfg:      cfg,
 		password: pw,
 		tls:      tc,
 		log:      env.Logger.With(zap.String("directory", cfg.Directory), zap.String("url", cfg.URL)),
 		attrs:    cfg.attributes(),
 		closed:   make(chan struct{}),
-		chain:    "start:" + hex.EncodeToString(nonce),
-	}, nil
+	}
+	s.poller = &snapshot.Poller{Source: cfg.Directory, Prefix: "ldap-", Interval: cfg.PollInterval, Log: s.log,
+		Headers: map[string]string{HeaderEmploymentEndAttribute: cfg.EmploymentEndAttribute},
+		Take: func(ctx context.Context) (snapshot.Snapshot, error) {
+			snap, err := s.Snapshot(ctx)
+			return snapshot.Snapshot{Body: snap.Body, Count: snap.Count, Digest: snap.Digest}, err
+		}}
+	return s, nil
 }
 
 // Receive implements adapters.Source: a sync at once and then every
-// poll_interval. A failed sync (the directory unreachable, a truncated
-// answer) or a failed delivery is logged once per outage and tried again
-// at the next poll. An unchanged snapshot is not delivered again.
+// poll_interval (snapshot.Poller). An unchanged snapshot is not delivered
+// again.
 func (s *Source) Receive(ctx context.Context, deliver adapters.DeliverFunc) error {
-	select {
-	case <-s.closed:
-		return adapters.ErrClosed
-	default:
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() { // Close ends a running Receive
-		select {
-		case <-s.closed:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	ticker := time.NewTicker(s.cfg.PollInterval)
-	defer ticker.Stop()
-	var failing bool
-	for {
-		err := s.sync(ctx, deliver)
-		select {
-		case <-s.closed:
-			return adapters.ErrClosed
-		default:
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		switch { // log changes only, not every poll of an outage
-		case err != nil && !failing:
-			s.log.Warn("directory sync failed, will retry at the next poll", zap.Error(err))
-		case err != nil:
-			s.log.Debug("directory sync failed again", zap.Error(err))
-		case failing:
-			s.log.Info("directory sync recovered")
-		}
-		failing = err != nil
-		select {
-		case <-s.closed:
-			return adapters.ErrClosed
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-ticker.C:
-		}
-	}
-}
-
-// sync takes one snapshot and delivers it unless it is the one delivered
-// last.
-func (s *Source) sync(ctx context.Context, deliver adapters.DeliverFunc) error {
-	start := time.Now()
-	snap, err := s.Snapshot(ctx)
-	if err != nil {
-		return err
-	}
-	if snap.Digest == s.last {
-		s.log.Debug("directory unchanged", zap.Int("entries", snap.Count), zap.Duration("took", time.Since(start)))
-		return nil
-	}
-	id := nextExternalID(s.chain, snap.Digest)
-	m := knutpunkt.Message{
-		Headers: map[string]string{
-			knutpunkt.HeaderContentType:  ContentType,
-			knutpunkt.HeaderSourceSystem: s.cfg.Directory,
-			knutpunkt.HeaderExternalID:   id,
-			HeaderSnapshotCount:          strconv.Itoa(snap.Count),
-			HeaderSnapshotDigest:         snap.Digest,
-			HeaderEmploymentEndAttribute: s.cfg.EmploymentEndAttribute,
-		},
-		Body: snap.Body,
-	}
-	r, err := deliver(ctx, m)
-	if err != nil {
-		return fmt.Errorf("deliver snapshot of %d entries: %w", snap.Count, err)
-	}
-	s.chain, s.last = id, snap.Digest
-	s.log.Info("directory snapshot delivered", zap.Int("entries", snap.Count), zap.String("message_id", r.ID),
-		zap.Bool("duplicate", r.Duplicate), zap.Duration("took", time.Since(start)))
-	return nil
-}
-
-// nextExternalID is the external id of a snapshot whose digest is digest,
-// delivered after the one whose external id is prev: SHA-256 of both, hex.
-// The same snapshot retried after a failed delivery keeps its id, so the
-// hub stores it once; a directory that changes back to an earlier state
-// (someone removed and restored) gets a new id, so the hub does not answer
-// it as the duplicate of the earlier snapshot and keeps the state in
-// between. Each start chains from a random value, so the first snapshot
-// after a restart is processed again (a no-op diff when nothing changed).
-func nextExternalID(prev, digest string) string {
-	h := sha256.Sum256([]byte(prev + "\n" + digest))
-	return "ldap-" + hex.EncodeToString(h[:])
+	return s.poller.Run(ctx, s.closed, deliver)
 }
 
 // Snapshot is one search's result, encoded.
