@@ -203,6 +203,7 @@ func (s *Store) ReviewVisits(ctx context.Context, from, to homecare.Date) (Revie
 		return st, fmt.Errorf("review visits: %w", err)
 	}
 	overlap := staffOverlaps(visits)
+	var changed [][3]string // flags, source system, external id
 	book, err := s.orderBook(ctx)
 	if err != nil {
 		return st, fmt.Errorf("review visits: %w", err)
@@ -253,15 +254,21 @@ func (s *Store) ReviewVisits(ctx context.Context, from, to homecare.Date) (Revie
 		if joinFlags(next.Flags) == joinFlags(v.Flags) {
 			continue
 		}
-		if err := s.write(ctx, func(tx *Tx) error {
-			_, err := tx.exec(ctx, `UPDATE visits SET flags = ? WHERE source_system = ? AND external_id = ?`,
-				joinFlags(next.Flags), v.SourceSystem, v.ExternalID)
-			return err
-		}); err != nil {
-			return st, fmt.Errorf("review visit %s/%s: %w", v.SourceSystem, v.ExternalID, err)
-		}
-		st.Changed++
+		changed = append(changed, [3]string{joinFlags(next.Flags), v.SourceSystem, v.ExternalID})
 	}
+	// One transaction for the days' changes: a night's review commits once.
+	err = s.write(ctx, func(tx *Tx) error {
+		for _, c := range changed {
+			if _, err := tx.exec(ctx, `UPDATE visits SET flags = ? WHERE source_system = ? AND external_id = ?`, c[0], c[1], c[2]); err != nil {
+				return fmt.Errorf("review visit %s/%s: %w", c[1], c[2], err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return st, err
+	}
+	st.Changed = len(changed)
 	return st, nil
 }
 
