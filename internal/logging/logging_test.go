@@ -219,6 +219,10 @@ func TestMaskString(t *testing.T) {
 		{"140370-2390", "140370-****"},
 		{"140370+2390", "140370+****"},
 		{"140370 2390", "140370 ****"},
+		// A message id is no personnummer, though a run of it reads as one by chance;
+		// a number beside an id still is.
+		{"message 01a23ff3-689e-73f9-aba4-4803157488c3: body", "message 01a23ff3-689e-73f9-aba4-4803157488c3: body"},
+		{"01a23ff3-689e-73f9-aba4-4803157488c3 194001042383", "01a23ff3-689e-73f9-aba4-4803157488c3 19400104-****"},
 	}
 	for _, tt := range tests {
 		if got := logging.MaskString(tt.in); got != tt.want {

@@ -98,7 +98,7 @@ func MaskString(s string) string {
 		} else if run != 10 && run != 12 {
 			continue
 		}
-		if !isPersonID(s[start:end]) {
+		if !isPersonID(s[start:end]) || inUUID(s, start, end) {
 			continue
 		}
 		if b == nil {
@@ -271,4 +271,44 @@ func maskJSONValue(dec *json.Decoder, out *bytes.Buffer) error {
 func writeJSONString(out *bytes.Buffer, s string) {
 	b, _ := json.Marshal(s) // a string always marshals
 	out.Write(b)
+}
+
+// inUUID reports whether s[start:end] lies inside a UUID (8-4-4-4-12 hex
+// digits): a message id such as 01a23ff3-689e-73f9-aba4-4803157488c3 holds
+// digit runs that read as a personnummer by chance, and masking them would
+// break the id where an operator needs it whole.
+func inUUID(s string, start, end int) bool {
+	lo, hi := start, end
+	for lo > 0 && isHexOrDash(s[lo-1]) {
+		lo--
+	}
+	for hi < len(s) && isHexOrDash(s[hi]) {
+		hi++
+	}
+	for i := lo; i+36 <= hi; i++ { // a UUID within the hex-and-dash token that covers the run
+		if i <= start && end <= i+36 && isUUID(s[i:i+36]) {
+			return true
+		}
+	}
+	return false
+}
+
+func isUUID(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch i {
+		case 8, 13, 18, 23:
+			if s[i] != '-' {
+				return false
+			}
+		default:
+			if !isHexOrDash(s[i]) || s[i] == '-' {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func isHexOrDash(c byte) bool {
+	return isDigit(c) || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' || c == '-'
 }
