@@ -87,23 +87,34 @@ func mutate(t *testing.T, ext string, body []byte) [][]byte {
 	t.Helper()
 	switch ext {
 	case ".json":
-		var doc any
-		if err := json.Unmarshal(body, &doc); err != nil {
-			t.Fatal(err)
+		// One document, or JSON lines (a directory snapshot): each line's
+		// values in turn, the other lines as they are.
+		lines := [][]byte{body}
+		if !json.Valid(body) {
+			lines = bytes.Split(bytes.TrimSpace(body), []byte("\n"))
 		}
 		var out [][]byte
-		for i := 0; ; i++ {
-			n := i
-			v, ok := replaceLeaf(doc, &n)
-			if !ok {
-				return out
-			}
-			b, err := json.Marshal(v)
-			if err != nil {
+		for li, line := range lines {
+			var doc any
+			if err := json.Unmarshal(line, &doc); err != nil {
 				t.Fatal(err)
 			}
-			out = append(out, b)
+			for i := 0; ; i++ {
+				n := i
+				v, ok := replaceLeaf(doc, &n)
+				if !ok {
+					break
+				}
+				b, err := json.Marshal(v)
+				if err != nil {
+					t.Fatal(err)
+				}
+				variant := slices.Clone(lines)
+				variant[li] = b
+				out = append(out, bytes.Join(variant, []byte("\n")))
+			}
 		}
+		return out
 	case ".xml":
 		// Text between tags and attribute values, except namespace
 		// declarations and the XML declaration.

@@ -56,6 +56,12 @@ type Config struct {
 	HTTP HTTP `yaml:"http"`
 	// Pipelines is the directory of pipeline files. Default "pipelines".
 	Pipelines string `yaml:"pipelines"`
+	// DisabledPipelines names pipelines in that directory this deployment does
+	// not run: their files are still loaded and checked (a typo is still an
+	// error), but no source starts and no path is mounted. A pipeline that needs
+	// what a machine lacks (a directory's contracts and certificate, a vendor
+	// not yet contracted) is shipped and switched on where it can run.
+	DisabledPipelines []string `yaml:"disabled_pipelines"`
 	// Mappings is the directory of mapping files. Default "mappings".
 	Mappings string `yaml:"mappings"`
 	// Schemas is the directory of schemas. Default "schemas".

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/knutpunkt/knutpunkt/internal/config"
 	"github.com/knutpunkt/knutpunkt/internal/homecare"
@@ -28,7 +29,20 @@ var embeddedVars = map[string]string{
 	"tes_callers":             "any",
 	"hemtjanst_soder_callers": "any",
 	"omsorg_norr_callers":     "any",
+	// The HSA directory (pipelines/hsa_staff.yaml); StartDirectory points the
+	// rest at its simulator where the RIV-TA contracts are found.
+	"hsa_url":              "https://127.0.0.1:8093/hsa",
+	"hsa_logical_address":  "TSTNMT2321000156-HSA0",
+	"hsa_contracts":        "/usr/share/knut/riv-ta-hsa",
+	"hsa_cert_file":        "/etc/knut/hsa-function.pem",
+	"hsa_key":              "env:KNUT_HSA_CLIENT_KEY",
+	"hsa_ca_file":          "/etc/knut/siths-ca.pem",
+	"hsa_poll_interval":    "1h",
+	"omsorg_norr_hsa_unit": "TSTNMT2321000156-ON01",
 }
+
+// embeddedDisabled are knut.yaml's disabled pipelines (TestEmbeddedConfig keeps them equal).
+var embeddedDisabled = []string{"hsa_staff"}
 
 // embeddedOrders are knut.yaml's order rules (TestEmbeddedConfig keeps them equal).
 var embeddedOrders = config.Orders{InferExecutionFromVisits: []string{"lifecare"}, ReceiptsPipeline: "lifecare_receipts"}
@@ -68,6 +82,7 @@ func writeEmbedded(dir string) (*config.Config, error) {
 	}
 	cfg.Orders = embeddedOrders
 	cfg.Visits = embeddedVisits
+	cfg.DisabledPipelines = slices.Clone(embeddedDisabled)
 	if err := cfg.Validate(); err != nil {
 		return nil, errors.Join(errors.New("demo: built-in config"), err)
 	}

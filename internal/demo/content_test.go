@@ -24,6 +24,9 @@ func TestEmbeddedConfig(t *testing.T) {
 		repo.Orders.ReceiptsPipeline != embeddedOrders.ReceiptsPipeline {
 		t.Errorf("built-in orders %+v, knut.yaml has %+v", embeddedOrders, repo.Orders)
 	}
+	if !slices.Equal(repo.DisabledPipelines, embeddedDisabled) {
+		t.Errorf("built-in disabled pipelines %v, knut.yaml has %v", embeddedDisabled, repo.DisabledPipelines)
+	}
 	if repo.Visits != embeddedVisits {
 		t.Errorf("built-in visits %+v, knut.yaml has %+v", embeddedVisits, repo.Visits)
 	}

@@ -64,6 +64,8 @@ type Summary struct {
 	Reconcile   []store.ReconcileDay
 	// Executed is the executed time the case system got from the night's executed job.
 	Executed *ExecutedSummary
+	// Directory is the staff directory's syncs and the quarter's access review.
+	Directory *Directory
 }
 
 // MessageCounts are one pipeline's messages in the log by status: the
@@ -123,6 +125,13 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		return nil, err
 	}
 	defer orders.Close()
+	m := NewMunicipality(opts.Seed)
+	directory, dirSecrets, err := StartDirectory(opts.Dir, opts.Root, cfg, m, opts.Today)
+	if err != nil {
+		return nil, err
+	}
+	defer directory.Close()
+	secrets = withSecrets(secrets, dirSecrets)
 	// The hub's clock is the demo's: today, until the night passes (below).
 	var night atomic.Int64
 	clock := func() time.Time { return time.Now().Add(time.Duration(night.Load())) }
@@ -141,7 +150,6 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		return nil, err
 	}
 
-	m := NewMunicipality(opts.Seed)
 	base := "http://" + srv.Addr()
 	where := "a temporary directory, removed at the end"
 	if kept {
@@ -150,7 +158,12 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	fmt.Fprintf(opts.Out, "Knutpunkt demo: %s, %d clients, %d providers; hub on %s\n  pipelines, mappings and schemas: %s\n  store: %s, %s\n",
 		m.Name, len(m.Clients), len(m.Providers), base, content, cfg.Store.DSN, where)
 
-	// The orders come first: decided five months ago, in force a week later, with what
+	// The staff come first: the hub's first sync of the directory at start.
+	if err := directory.WaitSynced(ctx, srv.Store()); err != nil {
+		return nil, err
+	}
+
+	// Then the orders: decided five months ago, in force a week later, with what
 	// happened since (changes, hospital stays, trips, ends), and today the decisions'
 	// end dates. The visits of the last days follow the orders in force.
 	var clients []homecare.PersonID
@@ -187,6 +200,11 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		return nil, err
 	}
 	if err := waitSettled(ctx, srv.Store(), 25*time.Second); err != nil {
+		return nil, err
+	}
+
+	// The directory's next morning: a leaver and a joiner, seen at the next sync.
+	if err := directory.NextDay(ctx, srv.Store(), m, opts.Today); err != nil {
 		return nil, err
 	}
 
@@ -229,6 +247,10 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	if sum.Orders, err = orders.Summarize(ctx, srv.Store(), sentOrders); err != nil {
 		return nil, err
 	}
+	if err := directory.Summarize(ctx, srv.Store(), homecare.LocalDate(opts.Today)); err != nil {
+		return nil, err
+	}
+	sum.Directory = directory
 	sum.Print(opts.Out)
 	if kept {
 		fmt.Fprintf(opts.Out, "\nThe store is kept in %s; `knut serve` with store.dsn set to it shows it again.\n", cfg.Store.DSN)
@@ -411,6 +433,9 @@ func (s *Summary) Print(w io.Writer) {
 	}
 	if s.Orders != nil {
 		s.Orders.Print(w)
+	}
+	if s.Directory != nil {
+		s.Directory.Print(w)
 	}
 }
 

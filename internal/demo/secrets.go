@@ -27,3 +27,23 @@ func (f fallback) Resolve(s adapters.Secret) (string, error) {
 	}
 	return adapters.EnvSecrets{}.Resolve(s)
 }
+
+// withSecrets resolves extra's references first and the rest through r.
+func withSecrets(r adapters.SecretResolver, extra adapters.MapSecrets) adapters.SecretResolver {
+	if len(extra) == 0 {
+		return r
+	}
+	return layered{extra, r}
+}
+
+type layered struct {
+	first adapters.MapSecrets
+	next  adapters.SecretResolver
+}
+
+func (l layered) Resolve(s adapters.Secret) (string, error) {
+	if v, ok := l.first[s]; ok {
+		return v, nil
+	}
+	return l.next.Resolve(s)
+}

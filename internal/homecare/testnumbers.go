@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	_ "embed"
+	"fmt"
 	"slices"
 	"strconv"
 	"sync"
@@ -98,6 +99,43 @@ func OfficialTestPersonIDs() []PersonID {
 			panic("homecare: bad demo person id: " + err.Error())
 		}
 		out[i] = p
+	}
+	return out
+}
+
+// OfficialTestPersonIDsBorn returns n official test personnummer of people born in the
+// years from, from+1, … (one a year, starting again at from when n exceeds the years), none of
+// them among OfficialTestPersonIDs: the demo's and the simulators' staff, adults who are not
+// the demo's clients. The same arguments give the same numbers.
+func OfficialTestPersonIDsBorn(from, to, n int) []PersonID {
+	clients := map[string]bool{}
+	for _, s := range demoPersonIDs {
+		clients[s] = true
+	}
+	all := officialTestNumbers()
+	taken := map[uint64]bool{}
+	var out []PersonID
+	for len(out) < n {
+		before := len(out)
+		for year := from; year <= to && len(out) < n; year++ {
+			lo := uint64(year) * 1e8
+			for i, _ := slices.BinarySearch(all, lo); i < len(all) && all[i] < lo+1e8; i++ {
+				v := all[i]
+				if day := v / 1e4 % 100; taken[v] || day > 31 || clients[strconv.FormatUint(v, 10)] {
+					continue // used, a samordningsnummer (day + 60), or a client
+				}
+				p, err := ParsePersonID(strconv.FormatUint(v, 10))
+				if err != nil {
+					continue
+				}
+				taken[v] = true
+				out = append(out, p)
+				break
+			}
+		}
+		if len(out) == before {
+			panic(fmt.Sprintf("homecare: fewer than %d official test numbers born %d-%d", n, from, to))
+		}
 	}
 	return out
 }

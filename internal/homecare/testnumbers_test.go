@@ -142,3 +142,36 @@ func TestOfficialTestPersonIDs(t *testing.T) {
 		t.Error("OfficialTestPersonIDs returns shared storage")
 	}
 }
+
+// TestOfficialTestPersonIDsBorn: the staff's numbers are official test personnummer of the
+// years asked, none a samordningsnummer or a demo client, distinct, and the same every time.
+func TestOfficialTestPersonIDsBorn(t *testing.T) {
+	clients := map[homecare.PersonID]bool{}
+	for _, p := range homecare.OfficialTestPersonIDs() {
+		clients[p] = true
+	}
+	got := homecare.OfficialTestPersonIDsBorn(1970, 1979, 14)
+	if len(got) != 14 {
+		t.Fatalf("got %d numbers, want 14", len(got))
+	}
+	seen := map[homecare.PersonID]bool{}
+	for i, p := range got {
+		digits := p.Reveal()
+		year, _ := strconv.Atoi(digits[:4])
+		day, _ := strconv.Atoi(digits[6:8])
+		switch {
+		case !homecare.IsOfficialTestNumber(p):
+			t.Errorf("%d: not an official test number", i)
+		case year != 1970+i%10:
+			t.Errorf("%d: born %d, want %d", i, year, 1970+i%10)
+		case day > 31:
+			t.Errorf("%d: a samordningsnummer", i)
+		case clients[p] || seen[p]:
+			t.Errorf("%d: a demo client's number or given twice", i)
+		}
+		seen[p] = true
+	}
+	if again := homecare.OfficialTestPersonIDsBorn(1970, 1979, 14); !slices.Equal(again, got) {
+		t.Error("a second call gave other numbers")
+	}
+}

@@ -22,13 +22,14 @@ const (
 	// FlagNoCommission: listed by a directory that keeps commissions, with none valid
 	// in the quarter.
 	FlagNoCommission = "no_commission"
-	// FlagInactive: no call to the hub and no visit registered in the 90 days to the
-	// quarter's end (the access may not be needed).
+	// FlagInactive: access for the 90 days to the quarter's end, and no call to the
+	// hub and no visit registered in them (the access may not be needed).
 	FlagInactive = "inactive_90_days"
 	// FlagOtherProvider: registered visits for another provider than their own.
 	FlagOtherProvider = "other_provider_clients"
-	// FlagNotInDirectory: called the hub with an HSA-ID no directory sync lists (a
-	// system's function certificate, or staff of a directory the hub does not sync).
+	// FlagNotInDirectory: called the hub, or registered visits, with an HSA-ID no
+	// directory sync lists (a system's function certificate, or staff of a directory
+	// the hub does not sync).
 	FlagNotInDirectory = "not_in_directory"
 )
 
@@ -102,7 +103,10 @@ func Access(facts []store.AccessFacts, q Quarter) []AccessLine {
 		if f.Directory != "" && keepsCommissions[f.Directory] && l.Commissions == 0 && (f.LeftOn.IsZero() || first.Before(f.LeftOn)) {
 			l.Flags = append(l.Flags, FlagNoCommission)
 		}
-		if (f.LeftOn.IsZero() || last.Before(f.LeftOn)) && (l.LastActivity.IsZero() || l.LastActivity.Before(last.AddDays(1-InactiveDays))) {
+		// Inactive: access for the 90 days to the quarter's end, and nothing done in them.
+		since := last.AddDays(1 - InactiveDays)
+		known := f.Since.IsZero() || homecare.LocalDate(f.Since.In(loc)).Before(since)
+		if known && (f.LeftOn.IsZero() || last.Before(f.LeftOn)) && (l.LastActivity.IsZero() || l.LastActivity.Before(since)) {
 			l.Flags = append(l.Flags, FlagInactive)
 		}
 		if f.ForeignVisits > 0 {

@@ -47,7 +47,12 @@ func TestAccessFlags(t *testing.T) {
 		{"no commission in the quarter", func(f *store.AccessFacts) { f.Commissions = ended }, report.FlagNoCommission},
 		{"inactive for 90 days", func(f *store.AccessFacts) { f.LastActivity = at("2026-09-15") }, report.FlagInactive},
 		{"never active", func(f *store.AccessFacts) { f.LastActivity = time.Time{} }, report.FlagInactive},
+		{"never active, known for 90 days", func(f *store.AccessFacts) { f.LastActivity, f.Since = time.Time{}, at("2026-10-02") }, report.FlagInactive},
+		{"never active, joined within 90 days", func(f *store.AccessFacts) { f.LastActivity, f.Since = time.Time{}, at("2026-10-03") }, ""},
 		{"another provider's clients", func(f *store.AccessFacts) { f.ForeignVisits = 2 }, report.FlagOtherProvider},
+		{"registered visits, in no directory", func(f *store.AccessFacts) {
+			*f = store.AccessFacts{HSAIDs: []string{"TSTNMT2321000156-2001"}, ProviderID: "hemtjanst-soder", LastActivity: at("2026-12-01"), Visits: 3}
+		}, report.FlagNotInDirectory},
 		{"not in any directory", func(f *store.AccessFacts) {
 			*f = store.AccessFacts{HSAIDs: []string{"SE2321000016-SYS1"}, LastActivity: at("2026-12-01")}
 		}, report.FlagNotInDirectory},

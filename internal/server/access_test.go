@@ -173,6 +173,7 @@ func TestProductionRefusesUnguardedPipelines(t *testing.T) {
 			cfg := repoConfig(t, "")
 			cfg.Environment = config.Production
 			cfg.HTTP.Listen = "127.0.0.1:0"
+			cfg.DisabledPipelines = nil // knut.yaml's name pipelines this directory does not have
 			cfg.Pipelines = writePipelines(t, map[string]string{"tes_visits": "from:\n  http:\n    source_system: tes\n" + tt.allow +
 				"steps:\n  - validate: {schema: tes/export.schema.json}\n"})
 			_, err := server.New(t.Context(), cfg, server.Options{Logger: zap.NewNop(), Secrets: demo.Secrets(nil)})

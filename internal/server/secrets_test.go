@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/knutpunkt/knutpunkt/internal/config"
 	"github.com/knutpunkt/knutpunkt/internal/demo"
 	"github.com/knutpunkt/knutpunkt/internal/server"
 	"github.com/knutpunkt/knutpunkt/internal/store"
@@ -65,5 +66,34 @@ to:
 	code, answer = postAs(t, base+"/ingest/to_vendor", jsonCT, "V-1", []byte(`{}`))
 	if code != http.StatusServiceUnavailable {
 		t.Errorf("POST to the pipeline without its secret = %d %s, want 503 (the sender retries)", code, answer)
+	}
+}
+
+// A disabled pipeline is loaded and checked but not run: its ingest path is not
+// mounted, the others are. A name that is no pipeline stops a production hub.
+func TestDisabledPipelines(t *testing.T) {
+	tes, err := os.ReadFile("../../pipelines/tes_visits.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := repoConfig(t, "")
+	cfg.Pipelines = writePipelines(t, map[string]string{"tes_visits": string(tes), "tes_off": string(tes)})
+	cfg.DisabledPipelines = []string{"tes_off"}
+	srv := startWith(t, cfg, server.Options{Secrets: demo.Secrets(nil)})
+	base := "http://" + srv.Addr()
+	if code, answer := postAs(t, base+"/ingest/tes_visits", jsonCT, "TES-ON-1", tesJSON("TES-ON-1", nil)); code != http.StatusAccepted {
+		t.Errorf("POST to the enabled pipeline = %d %s, want 202", code, answer)
+	}
+	if code, answer := postAs(t, base+"/ingest/tes_off", jsonCT, "TES-OFF-1", tesJSON("TES-OFF-1", nil)); code != http.StatusNotFound {
+		t.Errorf("POST to the disabled pipeline = %d %s, want 404", code, answer)
+	}
+
+	prod := repoConfig(t, "")
+	prod.Pipelines = cfg.Pipelines
+	prod.Environment = config.Production
+	prod.DisabledPipelines = []string{"tes_of"}
+	if _, err := server.New(t.Context(), prod, server.Options{Secrets: demo.Secrets(nil)}); err == nil ||
+		!strings.Contains(err.Error(), `disabled_pipelines: "tes_of": no such pipeline`) {
+		t.Errorf("a production hub disabling a pipeline that does not exist: %v, want an error naming it", err)
 	}
 }

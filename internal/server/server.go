@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 
@@ -88,6 +89,15 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 	plans, err := pipeline.LoadDir(cfg.Path(cfg.Pipelines), Resources(cfg, opts.Registry))
 	if err != nil {
 		return nil, err
+	}
+	plans, err = enabled(plans, cfg.DisabledPipelines)
+	if err != nil {
+		// A typo would run what was meant off: production does not start so; elsewhere
+		// (a test's own pipelines beside the repository's knut.yaml) it is said.
+		if cfg.Environment == config.Production {
+			return nil, err
+		}
+		opts.Logger.Warn("disabled_pipelines names a pipeline that does not exist", zap.Error(err))
 	}
 	s.plans = plans
 	if s.store, err = OpenStore(ctx, cfg, opts.Secrets, opts.Clock); err != nil {
@@ -307,3 +317,16 @@ func (s *Server) Close() error {
 type storeChecker struct{ s *store.Store }
 
 func (c storeChecker) Check(ctx context.Context) error { return c.s.Ping(ctx) }
+
+// enabled returns plans without the disabled ones, and an error naming each
+// disabled name that is no pipeline.
+func enabled(plans []*pipeline.Plan, disabled []string) ([]*pipeline.Plan, error) {
+	var errs []error
+	for _, name := range disabled {
+		if planNamed(plans, name) == nil {
+			errs = append(errs, fmt.Errorf("disabled_pipelines: %q: no such pipeline", name))
+		}
+	}
+	return slices.DeleteFunc(slices.Clone(plans), func(p *pipeline.Plan) bool { return slices.Contains(disabled, p.Name) }),
+		errors.Join(errs...)
+}

@@ -36,11 +36,15 @@ type AccessFacts struct {
 	// Visits counts the visits they registered in the period; ForeignVisits those for
 	// another provider than theirs.
 	Visits, ForeignVisits int
+	// Since is when the hub first knew them: a directory sync first listed them, or
+	// their first call or visit; "no activity in 90 days" needs 90 days of access.
+	Since time.Time
 }
 
 // AccessFacts returns the facts of everyone with access in from..to (local days, both
 // inclusive): every person a directory sync lists who had not left before from, and
-// every other HSA-ID the audit trail shows calling the hub then.
+// every other HSA-ID the audit trail shows calling the hub, or a visit shows registered,
+// then (no directory lists them: their provider is the one they registered visits for).
 func (s *Store) AccessFacts(ctx context.Context, from, to homecare.Date) ([]AccessFacts, error) {
 	loc := homecare.Stockholm()
 	start, end := from.In(loc), to.AddDays(1).In(loc)
@@ -54,9 +58,10 @@ func (s *Store) AccessFacts(ctx context.Context, from, to homecare.Date) ([]Acce
 		Title    string    `db:"title"`
 		Prot     bool      `db:"protected_person"`
 		LeftOn   dateValue `db:"left_on"`
+		Created  nullTime  `db:"created_at"`
 	}
 	if err := s.sel(ctx, &people, `SELECT id, source_system, external_id, provider_ref, given_name, family_name, title,
-		protected_person, left_on FROM staff WHERE source_system LIKE 'dir:%' AND (left_on IS NULL OR left_on >= ?)
+		protected_person, left_on, created_at FROM staff WHERE source_system LIKE 'dir:%' AND (left_on IS NULL OR left_on >= ?)
 		ORDER BY provider_ref, external_id`, from.String()); err != nil {
 		return nil, fmt.Errorf("access facts: staff: %w", err)
 	}
@@ -90,7 +95,7 @@ func (s *Store) AccessFacts(ctx context.Context, from, to homecare.Date) ([]Acce
 		Start    nullTime `db:"start_at"`
 	}
 	if err := s.sel(ctx, &visits, `SELECT vs.hsa_id, v.provider_ref, v.start_at FROM visit_staff vs JOIN visits v ON v.id = vs.visit_id
-		WHERE vs.hsa_id <> '' AND v.start_at < ?`, s.tv(end)); err != nil {
+		WHERE vs.hsa_id <> '' AND v.start_at < ? ORDER BY v.start_at`, s.tv(end)); err != nil {
 		return nil, fmt.Errorf("access facts: visits: %w", err)
 	}
 
@@ -99,7 +104,7 @@ func (s *Store) AccessFacts(ctx context.Context, from, to homecare.Date) ([]Acce
 	byID := map[string]int{}
 	for i, p := range people {
 		f := AccessFacts{Directory: strings.TrimPrefix(p.Source, "dir:"), Key: p.Key, ProviderID: p.Provider,
-			GivenName: p.Given, FamilyName: p.Family, Title: p.Title, Protected: p.Prot}
+			GivenName: p.Given, FamilyName: p.Family, Title: p.Title, Protected: p.Prot, Since: p.Created.Time}
 		if p.LeftOn != "" {
 			d, err := homecare.ParseDate(dateString(p.LeftOn))
 			if err != nil {
@@ -151,7 +156,7 @@ func (s *Store) AccessFacts(ctx context.Context, from, to homecare.Date) ([]Acce
 				continue
 			}
 			if f = callers[hsa]; f == nil {
-				f = &AccessFacts{HSAIDs: []string{hsa}}
+				f = &AccessFacts{HSAIDs: []string{hsa}, Since: r.At.Time}
 				callers[hsa] = f
 				order = append(order, hsa)
 			}
@@ -166,7 +171,21 @@ func (s *Store) AccessFacts(ctx context.Context, from, to homecare.Date) ([]Acce
 	for _, v := range visits {
 		f := byHSA[v.HSAID]
 		if f == nil {
-			continue
+			f = callers[v.HSAID]
+		}
+		if f == nil {
+			if v.Start.Time.Before(start) {
+				continue
+			}
+			f = &AccessFacts{HSAIDs: []string{v.HSAID}, ProviderID: v.Provider, Since: v.Start.Time}
+			callers[v.HSAID] = f
+			order = append(order, v.HSAID)
+		}
+		if f.Directory == "" && f.ProviderID == "" {
+			f.ProviderID = v.Provider // a caller who also registers visits
+		}
+		if f.Since.IsZero() || v.Start.Time.Before(f.Since) {
+			f.Since = v.Start.Time
 		}
 		if v.Start.Time.After(f.LastActivity) {
 			f.LastActivity = v.Start.Time

@@ -38,19 +38,29 @@ func TestAccessFacts(t *testing.T) {
 		if _, err := s.UpsertVisit(ctx, v); err != nil {
 			t.Fatal(err)
 		}
+		// Staff of a provider whose directory the hub does not sync, seen in a visit.
+		v.ExternalID, v.Staff = "SODER", []homecare.VisitStaff{{HSAID: "TSTNMT2321000156-3001", Role: homecare.RolePrimary}}
+		if _, err := s.UpsertVisit(ctx, v); err != nil {
+			t.Fatal(err)
+		}
 		facts, err := s.AccessFacts(ctx, mustDate(t, "2026-10-01"), mustDate(t, "2026-12-31"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(facts) != 2 {
-			t.Fatalf("facts = %+v, want Anna and the system", facts)
+		if len(facts) != 3 {
+			t.Fatalf("facts = %+v, want Anna, the system and Söder's staff", facts)
 		}
-		sys, a := facts[0], facts[1] // the caller no directory lists sorts first (no provider)
+		// By provider: the caller no directory lists first (none), then Söder's, then Anna.
+		sys, soder, a := facts[0], facts[1], facts[2]
+		if soder.Directory != "" || soder.ProviderID != "hemtjanst-soder" || soder.HSAIDs[0] != "TSTNMT2321000156-3001" ||
+			soder.Visits != 1 || soder.ForeignVisits != 0 || soder.Since.IsZero() {
+			t.Errorf("Söder's staff = %+v", soder)
+		}
 		if sys.Directory != "" || len(sys.Log) != 1 || sys.HSAIDs[0] != "SE2321000016-SYS1" {
 			t.Errorf("system caller = %+v", sys)
 		}
 		if a.Key != "hsa:TSTNMT2321000156-1024" || len(a.HSAIDs) != 2 || len(a.Commissions) != 1 || len(a.Log) != 1 ||
-			a.Visits != 2 || a.ForeignVisits != 1 || a.LastActivity.Before(time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)) {
+			a.Visits != 2 || a.ForeignVisits != 1 || a.LastActivity.Before(time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)) || a.Since.IsZero() {
 			t.Errorf("Anna = %+v", a)
 		}
 		// A quarter before: her calls and visits are not in it.
