@@ -33,8 +33,8 @@ import (
 // serve` on loopback (and the CSV cases through `knut import` beside it),
 // on SQLite and PostgreSQL, and checks what must hold for all of them:
 //
-//   - each request is answered within a second and the hub stays up
-//     (/healthz answers 200 after the last one);
+//   - each request is answered, none hangs (answerBound), and the hub stays
+//     up (/healthz answers 200 after the last one);
 //   - the hub makes no outbound connection: every URL a case can smuggle in
 //     ({{CANARY}}) and every vendor the pipelines deliver to points at a
 //     canary listener that must see nothing;
@@ -157,6 +157,12 @@ func loadCorpus(t *testing.T) corpus {
 	}
 	return c
 }
+
+// answerBound is how long a hostile request may take to be answered: a hub that
+// reads a bomb to the end, or hangs on it, takes far longer. A quiet machine answers
+// each within a second (logged above that); the bound leaves room for a CI machine
+// busy with other tests, where an 11 MiB upload on loopback once took 1.07 s.
+const answerBound = 5 * time.Second
 
 func TestHostileCorpus(t *testing.T) {
 	c := loadCorpus(t)
@@ -326,13 +332,15 @@ func runCorpus(t *testing.T, c corpus, dsn string) {
 		}
 		// A full hub answers 503 with Retry-After, and the sender comes
 		// back, as the vendors' clients do; every answer, that one too,
-		// comes within a second.
+		// comes within answerBound.
 		busy := time.Now()
 		for {
 			start := time.Now()
 			res, err := postCase(t.Context(), client, "http://"+addr, tg, hc, body)
-			if took := time.Since(start); took > time.Second {
-				t.Errorf("case %s: answered in %v, want within 1s", hc.Name, took.Round(time.Millisecond))
+			if took := time.Since(start); took > answerBound {
+				t.Errorf("case %s: answered in %v, want within %v", hc.Name, took.Round(time.Millisecond), answerBound)
+			} else if took > time.Second {
+				t.Logf("case %s: answered in %v (a quiet machine answers within a second)", hc.Name, took.Round(time.Millisecond))
 			}
 			if err != nil {
 				t.Errorf("case %s: %v", hc.Name, err)
