@@ -123,6 +123,23 @@ type Env struct {
 	// Replays remembers the signed requests a source accepted, so that one
 	// captured and sent again is refused. Nil remembers nothing.
 	Replays ReplayGuard
+	// Cursors keeps a polled source's position at the vendor (the last
+	// event id read, a date) in the hub's store, so that a restart goes on
+	// where the last run stopped. Nil keeps nothing: the source starts
+	// from its configured beginning each time.
+	Cursors CursorStore
+}
+
+// CursorStore keeps polled sources' cursors durably, one value per key
+// (the source names its own keys; the hub scopes them by the adapter
+// instance, Env.Name). A source saves a cursor only after deliver
+// returned nil for every message before it, so a crash re-reads, and
+// the hub's deduplication by external id drops, what was already stored.
+type CursorStore interface {
+	// Cursor returns the value saved under key, and false when none was.
+	Cursor(ctx context.Context, key string) (string, bool, error)
+	// SaveCursor replaces the value under key.
+	SaveCursor(ctx context.Context, key, value string) error
 }
 
 // OrderScope answers, for an adapter that takes messages from providers,

@@ -83,6 +83,9 @@ type Config struct {
 	Orders Orders `yaml:"orders"`
 	// Visits are the municipality's rules for counting visits as executed time.
 	Visits Visits `yaml:"visits"`
+	// Locks are the keyless locks' key lifecycle: whom the hub gives keys, through
+	// which pipeline.
+	Locks Locks `yaml:"locks"`
 	// Vars are the values of ${name} references in pipeline files, e.g. a
 	// provider's webhook URL: what one municipality's deployment sets.
 	Vars map[string]string `yaml:"vars"`
@@ -101,6 +104,24 @@ type Orders struct {
 	// ReceiptsPipeline is the pipeline an inferred execution is handed to, so the case
 	// system hears of it as of a provider's report (e.g. lifecare_receipts); empty: none.
 	ReceiptsPipeline string `yaml:"receipts_pipeline"`
+}
+
+// Locks configure the key lifecycle (internal/keys): the hub gives the directory-listed
+// staff of the provider an order names a key to the client's lock while the order is in
+// force, and revokes it when the order ends or pauses, the provider changes, the person
+// leaves or is blocked.
+type Locks struct {
+	// Vendor names the lock vendor the grants are at (the key_grants rows' vendor), e.g. nuki.
+	Vendor string `yaml:"vendor"`
+	// KeysPipeline is the pipeline the key grant changes are handed to (its sink is the
+	// vendor's adapter); empty: no key lifecycle.
+	KeysPipeline string `yaml:"keys_pipeline"`
+	// ConvergeInterval is how often `knut serve` compares the grants it wants with those
+	// it has handed on (default 1m); an emergency revoke does not wait for it.
+	ConvergeInterval time.Duration `yaml:"converge_interval"`
+	// ResendAfter is how long a change may wait for the vendor's confirmation before the
+	// next comparison hands it on again, numbered anew (default 15m).
+	ResendAfter time.Duration `yaml:"resend_after"`
 }
 
 // Visits are a municipality's rules for executed time (utförd tid) and where it goes.
@@ -226,6 +247,7 @@ func Default(dir string) *Config {
 		Log:             Log{Level: "info"},
 		ShutdownTimeout: 30 * time.Second,
 		Visits:          Visits{AcrossMidnight: MidnightRule(homecare.StartDay)},
+		Locks:           Locks{ConvergeInterval: time.Minute, ResendAfter: 15 * time.Minute},
 		dir:             dir,
 	}
 }
@@ -425,6 +447,15 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("shutdown_timeout: must be a positive duration such as 30s"))
+	}
+	if c.Locks.KeysPipeline != "" && c.Locks.Vendor == "" {
+		errs = append(errs, errors.New("locks.vendor: is required with locks.keys_pipeline (the vendor the grants are at, e.g. nuki)"))
+	}
+	if c.Locks.ConvergeInterval <= 0 {
+		errs = append(errs, errors.New("locks.converge_interval: must be a positive duration such as 1m"))
+	}
+	if c.Locks.ResendAfter <= 0 {
+		errs = append(errs, errors.New("locks.resend_after: must be a positive duration such as 15m"))
 	}
 	if c.HTTP.MaxBody <= 0 {
 		errs = append(errs, errors.New("http.max_body: must be a positive size such as 512KiB or 10MiB"))

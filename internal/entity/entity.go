@@ -142,6 +142,105 @@ var Kinds = []Kind{
 			return false, nil
 		},
 	},
+	{
+		// A lock event, stored once per (vendor, event_ref), resolved to its grant.
+		Name: "lock_event",
+		Decode: func(body []byte, _ homecare.ValidateOptions) (any, error) {
+			var e homecare.LockEvent
+			if err := decodeStrict(body, &e); err != nil {
+				return nil, err
+			}
+			if err := e.Validate(); err != nil {
+				return nil, err
+			}
+			return e, nil
+		},
+		Apply: func(ctx context.Context, tx *store.Tx, e any, msgID string) (bool, error) {
+			_, err := tx.InsertLockEvent(ctx, e.(homecare.LockEvent), msgID)
+			return false, err
+		},
+	},
+	{
+		// A lock vendor's answer to a key grant change: what it now holds.
+		Name: "key_grant_result",
+		Decode: func(body []byte, opts homecare.ValidateOptions) (any, error) {
+			var r vendorResult
+			if err := decodeStrict(body, &r); err != nil {
+				return nil, err
+			}
+			if err := r.Validate(opts); err != nil {
+				return nil, err
+			}
+			return r, nil
+		},
+		Apply: func(ctx context.Context, tx *store.Tx, e any, _ string) (bool, error) {
+			r := e.(vendorResult)
+			err := tx.ApplyKeyGrantResult(ctx, r.vendor(), r.KeyGrantResult)
+			if errors.Is(err, store.ErrNotFound) {
+				return false, adapters.Permanent(err) // no change of the hub's: nothing will make it one
+			}
+			return false, err
+		},
+	},
+	{
+		// A lock vendor's list of the grants it holds (JSON lines), for drift repair.
+		Name: "key_grants",
+		Decode: func(body []byte, opts homecare.ValidateOptions) (any, error) {
+			snap := vendorGrants{allowTest: opts.AllowTestHSAIDs}
+			for i, line := range bytes.Split(body, []byte("\n")) {
+				if len(bytes.TrimSpace(line)) == 0 {
+					continue
+				}
+				var g struct {
+					Vendor string `json:"vendor"`
+					homecare.VendorGrant
+				}
+				if err := decodeStrict(line, &g); err != nil {
+					return nil, fmt.Errorf("grant %d: %w", i+1, err)
+				}
+				if g.Vendor == "" || g.LockRef == "" {
+					return nil, fmt.Errorf("grant %d: vendor and lock_ref are required", i+1)
+				}
+				if snap.vendor != "" && g.Vendor != snap.vendor {
+					return nil, fmt.Errorf("grant %d: vendor %s in a list of %s", i+1, g.Vendor, snap.vendor)
+				}
+				snap.vendor = g.Vendor
+				snap.grants = append(snap.grants, g.VendorGrant)
+			}
+			if snap.vendor == "" {
+				return nil, errors.New("an empty grant list names no vendor: send it with one grant line at least (vendor, lock_ref)")
+			}
+			return snap, nil
+		},
+		Apply: func(ctx context.Context, tx *store.Tx, e any, _ string) (bool, error) {
+			snap := e.(vendorGrants)
+			_, err := tx.CompareVendorGrants(ctx, snap.vendor, snap.grants, snap.allowTest)
+			return false, err
+		},
+	},
+}
+
+// vendorResult is a key grant result with the vendor it is from.
+type vendorResult struct {
+	Vendor string `json:"vendor"`
+	homecare.KeyGrantResult
+}
+
+func (r vendorResult) vendor() string { return r.Vendor }
+
+// Validate checks the result and that it names its vendor.
+func (r vendorResult) Validate(opts homecare.ValidateOptions) error {
+	if r.Vendor == "" {
+		return errors.Join(errors.New("vendor: is required"), r.KeyGrantResult.Validate(opts))
+	}
+	return r.KeyGrantResult.Validate(opts)
+}
+
+// vendorGrants is one vendor's grant list.
+type vendorGrants struct {
+	vendor    string
+	grants    []homecare.VendorGrant
+	allowTest bool
 }
 
 func kind(name string) (Kind, bool) {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/knutpunkt/knutpunkt/adapters"
 	"github.com/knutpunkt/knutpunkt/internal/config"
+	"github.com/knutpunkt/knutpunkt/internal/keys"
 	"github.com/knutpunkt/knutpunkt/internal/router"
 	"github.com/knutpunkt/knutpunkt/internal/store"
 )
@@ -91,6 +92,10 @@ type endpoints struct {
 	// caller (outside production, where config requires the list).
 	operators *config.Allow
 	st        *store.Store
+	// keys is the key lifecycle behind POST /keys/revoke (operators only); nil: none.
+	keys *keys.Engine
+	// allowTest accepts test-form HSA-IDs (outside production).
+	allowTest bool
 }
 
 // handler builds the hub's HTTP routes. /healthz answers everyone: a load
@@ -129,6 +134,7 @@ func handler(in *ingress, ep endpoints, maxBody int64, log *zap.Logger) http.Han
 	})
 	mux.Handle("GET /metrics", guard(ops, "endpoint:/metrics", ep.st, log,
 		promhttp.HandlerFor(ep.metrics, promhttp.HandlerOpts{Registry: ep.metrics})))
+	mux.Handle("POST /keys/revoke", guard(ops, "endpoint:/keys/revoke", ep.st, log, revokeHandler(ep.keys, ep.allowTest)))
 	return identify(log, mux)
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/knutpunkt/knutpunkt/adapters"
 	"github.com/knutpunkt/knutpunkt/internal/config"
+	"github.com/knutpunkt/knutpunkt/internal/keys"
 	"github.com/knutpunkt/knutpunkt/internal/pipeline"
 	"github.com/knutpunkt/knutpunkt/internal/router"
 	"github.com/knutpunkt/knutpunkt/internal/schedule"
@@ -71,6 +72,7 @@ type Server struct {
 	httpSrv *http.Server
 	ln      net.Listener
 
+	keys      *keys.Engine
 	unlock    func() error // releases the store's serve lock
 	closeOnce sync.Once
 	closeErr  error
@@ -118,7 +120,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 		Logger:          opts.Logger,
 		Env: func(name string) adapters.Env {
 			env := adapters.Env{Name: name, Logger: opts.Logger.Named("adapter"), Secrets: opts.Secrets,
-				HTTPClient: opts.HTTPClient, Orders: orderScope{s.store}, Replays: replayGuard{s.store}}
+				HTTPClient: opts.HTTPClient, Orders: orderScope{s.store}, Replays: replayGuard{s.store},
+				Cursors: cursorStore{st: s.store, scope: name}}
 			if p := planNamed(plans, name); p != nil { // a source's Env; sinks mount nothing
 				env.Ingress = ingressFor{in: in, plan: p, env: cfg.Environment, st: s.store, log: opts.Logger}
 			}
@@ -136,6 +139,9 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 			return nil, err
 		}
 		opts.Logger.Warn("inferred executions will not reach the case system", zap.Error(err))
+	}
+	if s.keys, err = keyEngine(cfg, plans, s.store, s.router, opts); err != nil {
+		return nil, err
 	}
 	s.sched = schedule.New(jobMemory{s.store}, opts.Clock, opts.Logger.Named("schedule"),
 		Jobs(s.store, cfg, s.router)...)
@@ -157,7 +163,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 		}
 		s.httpSrv = &http.Server{
 			Handler: handler(in, endpoints{metrics: s.metrics, ready: []Checker{storeChecker{s.store}, s.router},
-				operators: cfg.HTTP.Operators, st: s.store}, maxBody, opts.Logger.Named("http")),
+				operators: cfg.HTTP.Operators, st: s.store, keys: s.keys,
+				allowTest: cfg.Environment != config.Production}, maxBody, opts.Logger.Named("http")),
 			ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog:          zap.NewStdLog(opts.Logger.Named("http")),
 		}
@@ -199,6 +206,9 @@ func (s *Server) Run(ctx context.Context) error {
 	if err := s.sched.Start(runCtx); err != nil {
 		stop()
 		return errors.Join(err, <-routerDone)
+	}
+	if s.keys != nil {
+		go s.convergeKeys(runCtx)
 	}
 	httpDone := make(chan error, 1)
 	if s.httpSrv != nil {
@@ -278,6 +288,9 @@ func (s *Server) Addr() string {
 
 // Store is the hub's store.
 func (s *Server) Store() *store.Store { return s.store }
+
+// Keys is the key lifecycle; nil when locks.keys_pipeline names no pipeline.
+func (s *Server) Keys() *keys.Engine { return s.keys }
 
 // Router is the hub's router.
 func (s *Server) Router() *router.Router { return s.router }
