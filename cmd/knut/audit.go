@@ -118,7 +118,23 @@ func newAuditListCmd() *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(out, "%d records\n", len(records))
-			return nil
+			if f.ClientPersonID == "" {
+				return nil
+			}
+			// Who opened the client's door: the lock events, as the audit trail's companion.
+			pid, _ := homecare.ParsePersonID(f.ClientPersonID)
+			evs, err := st.LockEvents(ctx, store.LockEventFilter{Client: pid, From: f.From, To: f.To})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "\nThe client's door (%d lock events; `knut keys events --client`):\n", len(evs))
+			w = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "AT\tLOCK\tACTION\tRESULT\tSTAFF\tFINDING")
+			for _, e := range evs {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", e.OccurredAt.UTC().Format(time.RFC3339), e.LockRef, e.Action, e.Result,
+					orDash(e.Holder), orDash(e.Finding))
+			}
+			return w.Flush()
 		})
 	}
 	return cmd

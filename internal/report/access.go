@@ -31,6 +31,9 @@ const (
 	// directory sync lists (a system's function certificate, or staff of a directory
 	// the hub does not sync).
 	FlagNotInDirectory = "not_in_directory"
+	// FlagDoorWithoutGrant: a lock logged them opening a door with no key grant of
+	// theirs in force there (`knut keys events --findings`).
+	FlagDoorWithoutGrant = "door_without_grant"
 )
 
 // InactiveDays is how long without activity FlagInactive takes.
@@ -48,6 +51,7 @@ type AccessLine struct {
 	Title        string
 	LeftOn       homecare.Date
 	Commissions  int // valid at some time in the quarter
+	Keys         int // doors whose key grant they held in the quarter
 	LastActivity homecare.Date
 	Visits       int
 	Reads        int // the hub calls in their log list
@@ -58,7 +62,7 @@ type AccessLine struct {
 
 // AccessColumns are the review's CSV columns, in order.
 var AccessColumns = []string{"quarter", "provider", "directory", "hsa_ids", "name", "title", "left_on",
-	"commissions_in_quarter", "last_activity", "visits", "hub_calls", "flags"}
+	"commissions_in_quarter", "keys", "last_activity", "visits", "hub_calls", "flags"}
 
 // Access returns the quarter's review from the store's facts (store.AccessFacts over the
 // quarter): a line per person, by provider, with its flags.
@@ -75,7 +79,7 @@ func Access(facts []store.AccessFacts, q Quarter) []AccessLine {
 	for _, f := range facts {
 		l := AccessLine{Quarter: q.String(), ProviderID: f.ProviderID, Directory: f.Directory, HSAIDs: strings.Join(f.HSAIDs, "+"),
 			Name: strings.TrimSpace(f.GivenName + " " + f.FamilyName), Title: f.Title, LeftOn: f.LeftOn,
-			Visits: f.Visits, Reads: len(f.Log), Log: f.Log}
+			Keys: f.Keys, Visits: f.Visits, Reads: len(f.Log), Log: f.Log}
 		if f.Protected {
 			l.Name = "(skyddad personuppgift)"
 		}
@@ -97,7 +101,7 @@ func Access(facts []store.AccessFacts, q Quarter) []AccessLine {
 		switch {
 		case f.Directory == "":
 			l.Flags = append(l.Flags, FlagNotInDirectory)
-		case !f.LeftOn.IsZero() && (runsPastLeaving || afterLeaving):
+		case !f.LeftOn.IsZero() && (runsPastLeaving || afterLeaving || f.KeysAfterLeaving > 0):
 			l.Flags = append(l.Flags, FlagLeftWithAccess)
 		}
 		if f.Directory != "" && keepsCommissions[f.Directory] && l.Commissions == 0 && (f.LeftOn.IsZero() || first.Before(f.LeftOn)) {
@@ -112,6 +116,9 @@ func Access(facts []store.AccessFacts, q Quarter) []AccessLine {
 		if f.ForeignVisits > 0 {
 			l.Flags = append(l.Flags, FlagOtherProvider)
 		}
+		if f.LockFindings > 0 {
+			l.Flags = append(l.Flags, FlagDoorWithoutGrant)
+		}
 		out = append(out, l)
 	}
 	return out
@@ -125,7 +132,7 @@ func WriteAccessCSV(w io.Writer, lines []AccessLine) error {
 	}
 	for _, l := range lines {
 		if err := cw.Write([]string{l.Quarter, l.ProviderID, l.Directory, l.HSAIDs, l.Name, l.Title, dateCol(l.LeftOn),
-			strconv.Itoa(l.Commissions), dateCol(l.LastActivity), strconv.Itoa(l.Visits), strconv.Itoa(l.Reads),
+			strconv.Itoa(l.Commissions), strconv.Itoa(l.Keys), dateCol(l.LastActivity), strconv.Itoa(l.Visits), strconv.Itoa(l.Reads),
 			strings.Join(l.Flags, "+")}); err != nil {
 			return err
 		}
@@ -150,10 +157,10 @@ func WriteAccessTable(w io.Writer, lines []AccessLine, signed map[string][]strin
 			for _, s := range signed[provider] {
 				fmt.Fprintf(tw, "  signed off by %s\n", s)
 			}
-			fmt.Fprintln(tw, "  HSA-ID\tNAME\tTITLE\tLEFT\tCOMMISSIONS\tLAST ACTIVE\tVISITS\tHUB CALLS\tFLAGS")
+			fmt.Fprintln(tw, "  HSA-ID\tNAME\tTITLE\tLEFT\tCOMMISSIONS\tKEYS\tLAST ACTIVE\tVISITS\tHUB CALLS\tFLAGS")
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%s\t%d\t%d\t%s\n", l.HSAIDs, l.Name, l.Title, dateCol(l.LeftOn), l.Commissions,
-			dateCol(l.LastActivity), l.Visits, l.Reads, strings.Join(l.Flags, ", "))
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%d\t%s\t%d\t%d\t%s\n", l.HSAIDs, l.Name, l.Title, dateCol(l.LeftOn), l.Commissions,
+			l.Keys, dateCol(l.LastActivity), l.Visits, l.Reads, strings.Join(l.Flags, ", "))
 		if withLog {
 			for _, r := range l.Log {
 				fmt.Fprintf(tw, "      %s\t%s\t%s\t%s\n", r.At.UTC().Format(time.RFC3339), r.Action, r.Outcome, r.Resource)

@@ -50,6 +50,11 @@ func TestAccessFlags(t *testing.T) {
 		{"never active, known for 90 days", func(f *store.AccessFacts) { f.LastActivity, f.Since = time.Time{}, at("2026-10-02") }, report.FlagInactive},
 		{"never active, joined within 90 days", func(f *store.AccessFacts) { f.LastActivity, f.Since = time.Time{}, at("2026-10-03") }, ""},
 		{"another provider's clients", func(f *store.AccessFacts) { f.ForeignVisits = 2 }, report.FlagOtherProvider},
+		{"left, a key still granted", func(f *store.AccessFacts) {
+			f.LeftOn, f.Commissions, f.Keys, f.KeysAfterLeaving = day("2026-11-15"), endedOnLeaving, 1, 1
+		}, report.FlagLeftWithAccess},
+		{"left, keys revoked before", func(f *store.AccessFacts) { f.LeftOn, f.Commissions, f.Keys = day("2026-11-15"), endedOnLeaving, 1 }, ""},
+		{"opened a door without a grant", func(f *store.AccessFacts) { f.LockFindings = 1 }, report.FlagDoorWithoutGrant},
 		{"registered visits, in no directory", func(f *store.AccessFacts) {
 			*f = store.AccessFacts{HSAIDs: []string{"TSTNMT2321000156-2001"}, ProviderID: "hemtjanst-soder", LastActivity: at("2026-12-01"), Visits: 3}
 		}, report.FlagNotInDirectory},

@@ -39,6 +39,10 @@ type AccessFacts struct {
 	// Since is when the hub first knew them: a directory sync first listed them, or
 	// their first call or visit; "no activity in 90 days" needs 90 days of access.
 	Since time.Time
+	// Keys counts the doors whose key grant they held in the period (the hub wanted or
+	// the vendor confirmed it); KeysAfterLeaving those still granted on or after LeftOn;
+	// LockFindings the doors they opened in the period without a grant in force.
+	Keys, KeysAfterLeaving, LockFindings int
 }
 
 // AccessFacts returns the facts of everyone with access in from..to (local days, both
@@ -197,6 +201,9 @@ func (s *Store) AccessFacts(ctx context.Context, from, to homecare.Date) ([]Acce
 			}
 		}
 	}
+	if err := s.keyFacts(ctx, byHSA, start, end); err != nil {
+		return nil, err
+	}
 	for _, hsa := range order {
 		out = append(out, *callers[hsa])
 	}
@@ -204,4 +211,49 @@ func (s *Store) AccessFacts(ctx context.Context, from, to homecare.Date) ([]Acce
 		return strings.Compare(a.ProviderID+"\x00"+a.Key+strings.Join(a.HSAIDs, ","), b.ProviderID+"\x00"+b.Key+strings.Join(b.HSAIDs, ","))
 	})
 	return out, nil
+}
+
+// keyFacts adds each person's key grants and lock findings in [start, end) to their facts.
+func (s *Store) keyFacts(ctx context.Context, byHSA map[string]*AccessFacts, start, end time.Time) error {
+	var grants []struct {
+		Holder    string   `db:"holder"`
+		Op        string   `db:"op"`
+		Requested nullTime `db:"requested_at"`
+		Revoked   nullTime `db:"revoked_at"`
+	}
+	if err := s.sel(ctx, &grants, `SELECT holder, op, requested_at, revoked_at FROM key_grants WHERE requested_at < ?`, s.tv(end)); err != nil {
+		return fmt.Errorf("access facts: key grants: %w", err)
+	}
+	for _, g := range grants {
+		f := byHSA[g.Holder]
+		if f == nil {
+			continue
+		}
+		// Held in the period: a grant now, or one revoked within it.
+		held := g.Op == "grant" || (g.Revoked.Valid && !g.Revoked.Time.Before(start))
+		if !held {
+			continue
+		}
+		f.Keys++
+		if !f.LeftOn.IsZero() {
+			left := f.LeftOn.In(homecare.Stockholm())
+			if g.Op == "grant" || !g.Revoked.Time.Before(left) {
+				f.KeysAfterLeaving++
+			}
+		}
+	}
+	var findings []struct {
+		Holder string `db:"holder"`
+		N      int    `db:"n"`
+	}
+	if err := s.sel(ctx, &findings, `SELECT holder, COUNT(*) AS n FROM lock_events WHERE finding <> '' AND holder <> ''
+		AND occurred_at >= ? AND occurred_at < ? GROUP BY holder`, s.tv(start), s.tv(end)); err != nil {
+		return fmt.Errorf("access facts: lock findings: %w", err)
+	}
+	for _, r := range findings {
+		if f := byHSA[r.Holder]; f != nil {
+			f.LockFindings += r.N
+		}
+	}
+	return nil
 }

@@ -43,6 +43,19 @@ func TestAccessFacts(t *testing.T) {
 		if _, err := s.UpsertVisit(ctx, v); err != nil {
 			t.Fatal(err)
 		}
+		// Anna holds a key, and opened a door she has none for.
+		c := store.KeyChange{KeyGrantChange: homecare.KeyGrantChange{ChangeID: "key/L1/TSTNMT2321000156-1024/1", Seq: 1, Op: homecare.KeyGrantOp,
+			LockRef: "L1", Holder: "TSTNMT2321000156-1024", Reason: "test", KeyWindow: homecare.KeyWindow{ValidFrom: mustDate(t, "2026-11-01").In(homecare.Stockholm())}}}
+		if err := s.Tx(ctx, func(tx *store.Tx) error { return tx.RecordKeyChange(ctx, "nuki", c) }); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Tx(ctx, func(tx *store.Tx) error {
+			_, err := tx.InsertLockEvent(ctx, homecare.LockEvent{Vendor: "nuki", EventRef: "e1", LockRef: "L2", OccurredAt: v.StartAt,
+				Action: "unlock", VendorAction: 1, Result: "success", Holder: "TSTNMT2321000156-1024"}, "m")
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
 		facts, err := s.AccessFacts(ctx, mustDate(t, "2026-10-01"), mustDate(t, "2026-12-31"))
 		if err != nil {
 			t.Fatal(err)
@@ -60,7 +73,8 @@ func TestAccessFacts(t *testing.T) {
 			t.Errorf("system caller = %+v", sys)
 		}
 		if a.Key != "hsa:TSTNMT2321000156-1024" || len(a.HSAIDs) != 2 || len(a.Commissions) != 1 || len(a.Log) != 1 ||
-			a.Visits != 2 || a.ForeignVisits != 1 || a.LastActivity.Before(time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)) || a.Since.IsZero() {
+			a.Visits != 2 || a.ForeignVisits != 1 || a.LastActivity.Before(time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)) || a.Since.IsZero() ||
+			a.Keys != 1 || a.LockFindings != 1 {
 			t.Errorf("Anna = %+v", a)
 		}
 		// A quarter before: her calls and visits are not in it.
