@@ -121,7 +121,8 @@ func Jobs(st *store.Store, conf *config.Config, in ingester) []schedule.Job {
 }
 
 // reviewJob flags the visits the day's records alone cannot judge (store.ReviewVisits:
-// a tag at another client's door or at none, staff on two visits at once), first among
+// a tag at another client's door or at none, staff on two visits at once), and the doors
+// opened with no visit of the client near (store.ReviewLockEvents), first among
 // the nightly jobs so that what runs after it reads them flagged: yesterday, the days
 // the executed job reads again (a record synced within 48 hours queues nothing), and
 // every client-day a late record or a correction queued within the executed job's first
@@ -146,8 +147,13 @@ func reviewJob(st *store.Store) schedule.Job {
 		if err != nil {
 			return "", err
 		}
-		return fmt.Sprintf("%s to %s: %d visits reviewed, %d flagged or cleared; %d foreign_tag, %d unknown_tag, %d staff_overlap, %d no_order",
-			from, to, r.Visits, r.Changed, r.ForeignTag, r.UnknownTag, r.StaffOverlap, r.NoOrder), nil
+		// The doors opened those days, against the visits now stored (DOMAIN.md §6.5).
+		opened, noVisit, err := st.ReviewLockEvents(ctx, from, to)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("%s to %s: %d visits reviewed, %d flagged or cleared; %d foreign_tag, %d unknown_tag, %d staff_overlap, %d no_order; %d door openings reviewed, %d no_visit findings set or cleared",
+			from, to, r.Visits, r.Changed, r.ForeignTag, r.UnknownTag, r.StaffOverlap, r.NoOrder, opened, noVisit), nil
 	}}
 }
 

@@ -574,3 +574,70 @@ func (s *Store) storedClient(enc, hash []byte) (homecare.PersonID, error) {
 	}
 	return p, nil
 }
+
+// LockVisitMargin is how far from a visit of the client an opening of their door may be
+// and still be that visit's (DOMAIN.md §6.5: staff open the door, then tag in; tag out,
+// then leave): before its start or after its end.
+const LockVisitMargin = 30 * time.Minute
+
+// ReviewLockEvents sets, on the doors opened with a grant in force on the local days
+// from..to, the no_visit finding where no visit of the client was registered within
+// LockVisitMargin of the opening, and clears it where one now is (a visit synced late).
+// It returns how many events it looked at and how many findings it changed.
+func (s *Store) ReviewLockEvents(ctx context.Context, from, to homecare.Date) (events, changed int, err error) {
+	loc := homecare.Stockholm()
+	start, end := from.In(loc), to.AddDays(1).In(loc)
+	var evs []struct {
+		ID       string   `db:"id"`
+		ClientID string   `db:"client_id"`
+		At       nullTime `db:"occurred_at"`
+		Finding  string   `db:"finding"`
+	}
+	if err := s.sel(ctx, &evs, `SELECT id, client_id, occurred_at, finding FROM lock_events
+		WHERE occurred_at >= ? AND occurred_at < ? AND client_id IS NOT NULL AND finding IN ('', ?)
+		AND action IN ('unlock', 'unlatch') AND result = 'success'`, s.tv(start), s.tv(end), FindingNoVisit); err != nil {
+		return 0, 0, fmt.Errorf("review lock events: %w", err)
+	}
+	var visits []struct {
+		ClientID string   `db:"client_id"`
+		Start    nullTime `db:"start_at"`
+		End      nullTime `db:"end_at"`
+	}
+	if err := s.sel(ctx, &visits, `SELECT client_id, start_at, end_at FROM visits WHERE start_at >= ? AND start_at < ?`,
+		s.tv(start.Add(-24*time.Hour)), s.tv(end.Add(LockVisitMargin))); err != nil {
+		return 0, 0, fmt.Errorf("review lock events: visits: %w", err)
+	}
+	type span struct{ from, to time.Time }
+	byClient := map[string][]span{}
+	for _, v := range visits {
+		e := v.End.Time
+		if !v.End.Valid {
+			e = v.Start.Time
+		}
+		byClient[v.ClientID] = append(byClient[v.ClientID], span{v.Start.Time.Add(-LockVisitMargin), e.Add(LockVisitMargin)})
+	}
+	err = s.write(ctx, func(tx *Tx) error {
+		for _, e := range evs {
+			near := false
+			for _, sp := range byClient[e.ClientID] {
+				if !e.At.Time.Before(sp.from) && !e.At.Time.After(sp.to) {
+					near = true
+					break
+				}
+			}
+			want := FindingNoVisit
+			if near {
+				want = ""
+			}
+			if want == e.Finding {
+				continue
+			}
+			if _, err := tx.exec(ctx, `UPDATE lock_events SET finding = ? WHERE id = ?`, want, e.ID); err != nil {
+				return fmt.Errorf("review lock events: %w", err)
+			}
+			changed++
+		}
+		return nil
+	})
+	return len(evs), changed, err
+}

@@ -205,3 +205,56 @@ func TestCursors(t *testing.T) {
 		}
 	})
 }
+
+// TestReviewLockEvents: a door opened with a grant, with no visit of the client within
+// the margin, is a no_visit finding; a visit synced later clears it.
+func TestReviewLockEvents(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, _ *store.Store, db testDB) {
+		ctx := context.Background()
+		s, _ := openAt(t, db, "2026-11-20")
+		v := sampleVisit(t)
+		c := keyChange(1, homecare.KeyGrantOp, "2026-11-01")
+		c.Client = v.Client.PersonID
+		if err := s.Tx(ctx, func(tx *store.Tx) error { return tx.RecordKeyChange(ctx, "nuki", c) }); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Tx(ctx, func(tx *store.Tx) error { return tx.ApplyKeyGrantResult(ctx, "nuki", result(1, homecare.KeyGrantOp)) }); err != nil {
+			t.Fatal(err)
+		}
+		for ref, at := range map[string]time.Time{"near": v.StartAt.Add(-10 * time.Minute), "far": v.StartAt.Add(5 * time.Hour)} {
+			e := homecare.LockEvent{Vendor: "nuki", EventRef: ref, LockRef: "4711", OccurredAt: at, Action: "unlock", VendorAction: 1,
+				Result: "success", Holder: string(testHolder)}
+			if err := s.Tx(ctx, func(tx *store.Tx) error { _, err := tx.InsertLockEvent(ctx, e, "m"); return err }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		day := homecare.LocalDate(v.StartAt)
+		findings := func() map[string]string {
+			t.Helper()
+			evs, err := s.LockEvents(ctx, store.LockEventFilter{LockRef: "4711"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := map[string]string{}
+			for _, e := range evs {
+				out[e.EventRef] = e.Finding
+			}
+			return out
+		}
+		if _, n, err := s.ReviewLockEvents(ctx, day, day); err != nil || n != 2 {
+			t.Fatalf("review before the visit: %d changed, %v; want both doors flagged", n, err)
+		}
+		if f := findings(); f["near"] != store.FindingNoVisit || f["far"] != store.FindingNoVisit {
+			t.Errorf("before the visit was stored: %v", f)
+		}
+		if _, err := s.UpsertVisit(ctx, v); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.ReviewLockEvents(ctx, day, day); err != nil {
+			t.Fatal(err)
+		}
+		if f := findings(); f["near"] != "" || f["far"] != store.FindingNoVisit {
+			t.Errorf("after the visit was stored: %v, want the opening near it cleared", f)
+		}
+	})
+}
