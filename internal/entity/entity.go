@@ -183,34 +183,26 @@ var Kinds = []Kind{
 		},
 	},
 	{
-		// A lock vendor's list of the grants it holds (JSON lines), for drift repair.
+		// A lock vendor's list of the grants it holds, for drift repair: one object
+		// {"vendor": …, "grants": [...]}, so that a vendor holding none says so.
 		Name: "key_grants",
 		Decode: func(body []byte, opts homecare.ValidateOptions) (any, error) {
-			snap := vendorGrants{allowTest: opts.AllowTestHSAIDs}
-			for i, line := range bytes.Split(body, []byte("\n")) {
-				if len(bytes.TrimSpace(line)) == 0 {
-					continue
-				}
-				var g struct {
-					Vendor string `json:"vendor"`
-					homecare.VendorGrant
-				}
-				if err := decodeStrict(line, &g); err != nil {
-					return nil, fmt.Errorf("grant %d: %w", i+1, err)
-				}
-				if g.Vendor == "" || g.LockRef == "" {
-					return nil, fmt.Errorf("grant %d: vendor and lock_ref are required", i+1)
-				}
-				if snap.vendor != "" && g.Vendor != snap.vendor {
-					return nil, fmt.Errorf("grant %d: vendor %s in a list of %s", i+1, g.Vendor, snap.vendor)
-				}
-				snap.vendor = g.Vendor
-				snap.grants = append(snap.grants, g.VendorGrant)
+			var list struct {
+				Vendor string                 `json:"vendor"`
+				Grants []homecare.VendorGrant `json:"grants"`
 			}
-			if snap.vendor == "" {
-				return nil, errors.New("an empty grant list names no vendor: send it with one grant line at least (vendor, lock_ref)")
+			if err := decodeStrict(body, &list); err != nil {
+				return nil, err
 			}
-			return snap, nil
+			if list.Vendor == "" {
+				return nil, errors.New("vendor: is required")
+			}
+			for i, g := range list.Grants {
+				if g.LockRef == "" {
+					return nil, fmt.Errorf("grants[%d].lock_ref: is required", i)
+				}
+			}
+			return vendorGrants{vendor: list.Vendor, grants: list.Grants, allowTest: opts.AllowTestHSAIDs}, nil
 		},
 		Apply: func(ctx context.Context, tx *store.Tx, e any, _ string) (bool, error) {
 			snap := e.(vendorGrants)

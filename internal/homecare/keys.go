@@ -57,11 +57,16 @@ func (w KeyWindow) Opens(t time.Time, loc *time.Location) bool {
 	if w.Weekdays != 0 && w.Weekdays&WeekdayBit(lt.Weekday()) == 0 {
 		return false
 	}
-	if w.DailyFromMin != nil && w.DailyUntilMin != nil {
-		m := lt.Hour()*60 + lt.Minute()
-		return m >= *w.DailyFromMin && m <= *w.DailyUntilMin
+	if w.DailyFromMin == nil || w.DailyUntilMin == nil {
+		return true
 	}
-	return true
+	// Both minutes inclusive; a window whose start is after its end spans midnight
+	// (a night shift), as Nuki reads allowedFromTime and allowedUntilTime.
+	from, until, m := *w.DailyFromMin, *w.DailyUntilMin, lt.Hour()*60+lt.Minute()
+	if from <= until {
+		return from <= m && m <= until
+	}
+	return m >= from || m <= until
 }
 
 // Validate checks the window's fields.

@@ -11,6 +11,10 @@ import (
 
 // catalogue is the demo municipality's insats catalogue (internal/demo):
 // code, text, minutes per visit.
+// DemoLockBase numbers the keyless locks of the generated orders: client i's door is
+// DemoLockBase+1+i (a Nuki smartlockId), for the ones that have such a lock.
+const DemoLockBase = 17000
+
 var catalogue = []struct {
 	code, text string
 	minutes    int
@@ -244,7 +248,9 @@ func planning(r *rand.Rand, i int, o *Order) {
 	}
 	switch r.IntN(3) {
 	case 0: // a keyless lock
-		o.Key = &Key{LockID: fmt.Sprintf("LAS-DEMO-%04d", 1+i)}
+		// The lock's id at its vendor, as the municipality registers it in the
+		// case system: a Nuki smartlockId in the demo (internal/demo's locks).
+		o.Key = &Key{LockID: fmt.Sprintf("%d", DemoLockBase+1+i)}
 		if r.IntN(2) == 0 {
 			o.Key.Note = "Porten har kodlås; koden finns hos utföraren."
 		}
