@@ -11,6 +11,7 @@ import (
 	_ "github.com/knutpunkt/knutpunkt/adapters/ldap"     // ldap source (directory snapshots of staff)
 	_ "github.com/knutpunkt/knutpunkt/adapters/lifecare" // lifecare source and sink (case system orders and receipts)
 	_ "github.com/knutpunkt/knutpunkt/adapters/memory"   // memory source and sink (tests, demo)
+	_ "github.com/knutpunkt/knutpunkt/adapters/nuki"     // nuki source and sink (keyless locks over the Nuki Web API)
 	_ "github.com/knutpunkt/knutpunkt/adapters/provider" // provider sink (orders to providers) and source (their acknowledgements)
 	_ "github.com/knutpunkt/knutpunkt/adapters/sftp"     // sftp source and sink
 	_ "github.com/knutpunkt/knutpunkt/adapters/tes"      // tes sources (visits pushed per sync, the nightly export)

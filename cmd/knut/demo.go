@@ -52,7 +52,7 @@ the hub stored and dead-lettered, then keeps serving (or exits with --once).`,
 	cmd.Flags().BoolVar(&opts.Once, "once", false, "exit after the simulated period instead of serving on")
 	cmd.Flags().Uint64Var(&opts.Seed, "seed", 1, "seed of the synthetic municipality and its visits")
 	cmd.Flags().StringVar(&level, "log-level", "error", "log level: debug, info, warn or error (the summary lists dead letters)")
-	cmd.AddCommand(newDemoVisitsCmd())
+	cmd.AddCommand(newDemoVisitsCmd(), newDemoLockEventsCmd())
 	return cmd
 }
 
@@ -92,5 +92,30 @@ func newDemoVisitsCmd() *cobra.Command {
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "seed")
 	cmd.Flags().StringVar(&start, "start", "2026-01-01", "first day (YYYY-MM-DD)")
 	cmd.Flags().StringVar(&format, "format", "jsonl", "jsonl (the JSON export, a visit per line) or csv (the nightly CSV export, schemas/tes/README.md)")
+	return cmd
+}
+
+// newDemoLockEventsCmd writes lock events as the Nuki Web API's log gives them, JSON
+// lines: the input of the lock-event import benchmark (`knut import --pipeline
+// nuki_lock_events`).
+func newDemoLockEventsCmd() *cobra.Command {
+	var n int
+	var seed uint64
+	var start string
+	cmd := &cobra.Command{
+		Use:   "lock-events",
+		Short: "Write a city's lock events to stdout as Nuki SmartlockLog JSON lines",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			day, err := time.ParseInLocation(time.DateOnly, start, demo.Stockholm())
+			if err != nil {
+				return fmt.Errorf("--start: %w", err)
+			}
+			return demo.WriteLockEvents(cmd.OutOrStdout(), n, day, seed)
+		},
+	}
+	cmd.Flags().IntVarP(&n, "count", "n", 1000, "number of events")
+	cmd.Flags().Uint64Var(&seed, "seed", 1, "seed")
+	cmd.Flags().StringVar(&start, "start", "2026-01-01", "first day (YYYY-MM-DD)")
 	return cmd
 }

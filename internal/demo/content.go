@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/knutpunkt/knutpunkt/internal/config"
 	"github.com/knutpunkt/knutpunkt/internal/homecare"
@@ -39,7 +40,16 @@ var embeddedVars = map[string]string{
 	"hsa_ca_file":          "/etc/knut/siths-ca.pem",
 	"hsa_poll_interval":    "1h",
 	"omsorg_norr_hsa_unit": "TSTNMT2321000156-ON01",
+	// The Nuki Web API (pipelines/nuki_*.yaml); StartLocks points the rest at its simulator.
+	"nuki_url":               "https://api.nuki.io",
+	"nuki_token":             "env:KNUT_NUKI_TOKEN",
+	"nuki_user_email_domain": "nycklar.demo-kommun.example",
+	"nuki_poll_interval":     "1m",
+	"nuki_grants_interval":   "15m",
 }
+
+// embeddedLocks are knut.yaml's key lifecycle settings (TestEmbeddedConfig keeps them equal).
+var embeddedLocks = config.Locks{Vendor: "nuki", KeysPipeline: "nuki_keys", ConvergeInterval: time.Minute, ResendAfter: 15 * time.Minute}
 
 // embeddedDisabled are knut.yaml's disabled pipelines (TestEmbeddedConfig keeps them equal).
 var embeddedDisabled = []string{"hsa_staff"}
@@ -83,6 +93,7 @@ func writeEmbedded(dir string) (*config.Config, error) {
 	cfg.Orders = embeddedOrders
 	cfg.Visits = embeddedVisits
 	cfg.DisabledPipelines = slices.Clone(embeddedDisabled)
+	cfg.Locks = embeddedLocks
 	if err := cfg.Validate(); err != nil {
 		return nil, errors.Join(errors.New("demo: built-in config"), err)
 	}

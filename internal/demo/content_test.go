@@ -27,6 +27,9 @@ func TestEmbeddedConfig(t *testing.T) {
 	if !slices.Equal(repo.DisabledPipelines, embeddedDisabled) {
 		t.Errorf("built-in disabled pipelines %v, knut.yaml has %v", embeddedDisabled, repo.DisabledPipelines)
 	}
+	if repo.Locks != embeddedLocks {
+		t.Errorf("built-in locks %+v, knut.yaml has %+v", embeddedLocks, repo.Locks)
+	}
 	if repo.Visits != embeddedVisits {
 		t.Errorf("built-in visits %+v, knut.yaml has %+v", embeddedVisits, repo.Visits)
 	}

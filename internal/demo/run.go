@@ -66,6 +66,8 @@ type Summary struct {
 	Executed *ExecutedSummary
 	// Directory is the staff directory's syncs and the quarter's access review.
 	Directory *Directory
+	// Locks is what the keyless locks did.
+	Locks *Locks
 }
 
 // MessageCounts are one pipeline's messages in the log by status: the
@@ -131,7 +133,12 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		return nil, err
 	}
 	defer directory.Close()
-	secrets = withSecrets(secrets, dirSecrets)
+	locks, lockSecrets, err := StartLocks(cfg, m)
+	if err != nil {
+		return nil, err
+	}
+	defer locks.Close()
+	secrets = withSecrets(withSecrets(secrets, dirSecrets), lockSecrets)
 	// The hub's clock is the demo's: today, until the night passes (below).
 	var night atomic.Int64
 	clock := func() time.Time { return time.Now().Add(time.Duration(night.Load())) }
@@ -179,6 +186,15 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 	if err := m.RegisterTags(ctx, srv.Store(), homecare.LocalDate(decided)); err != nil {
 		return nil, err
 	}
+	// The keys: the morning before the first visits the hub gives the staff of each
+	// order's provider the key to the client's lock, where the order names one.
+	firstMorning := time.Date(opts.Today.Year(), opts.Today.Month(), opts.Today.Day()-opts.Days-WarmUpDays, 5, 0, 0, 0, Stockholm())
+	night.Store(int64(time.Until(firstMorning)))
+	if err := locks.Grant(ctx, srv); err != nil {
+		return nil, err
+	}
+	night.Store(0)
+
 	// The phones work from the orders in force each day: the clients, their insatser
 	// and schedules, the provider each order names.
 	timelines, err := srv.Store().Timelines(ctx)
@@ -203,9 +219,23 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		return nil, err
 	}
 
-	// The directory's next morning: a leaver and a joiner, seen at the next sync.
+	// The doors opened around those visits, as the locks logged them.
+	if err := locks.OpenDoors(ctx, srv.Store(), phones.First.AddDays(-WarmUpDays), phones.Last); err != nil {
+		return nil, err
+	}
+
+	// The directory's next morning: a leaver and a joiner, seen at the next sync; their
+	// keys follow. Then a phone is lost and its keys revoked at once.
 	if err := directory.NextDay(ctx, srv.Store(), m, opts.Today); err != nil {
 		return nil, err
+	}
+	if err := locks.Staff(ctx, srv, directory.Left, directory.Joined); err != nil {
+		return nil, err
+	}
+	if len(m.Providers[0].Staff) > 1 && directory.Synced > 0 {
+		if err := locks.LostPhone(ctx, srv, m.Providers[0].Staff[1]); err != nil {
+			return nil, err
+		}
 	}
 
 	// The client-days queued again, read before the night's executed job sends them.
@@ -251,6 +281,10 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		return nil, err
 	}
 	sum.Directory = directory
+	if err := locks.Summarize(ctx, srv.Store()); err != nil {
+		return nil, err
+	}
+	sum.Locks = locks
 	sum.Print(opts.Out)
 	if kept {
 		fmt.Fprintf(opts.Out, "\nThe store is kept in %s; `knut serve` with store.dsn set to it shows it again.\n", cfg.Store.DSN)
@@ -433,6 +467,9 @@ func (s *Summary) Print(w io.Writer) {
 	}
 	if s.Orders != nil {
 		s.Orders.Print(w)
+	}
+	if s.Locks != nil {
+		s.Locks.Print(w)
 	}
 	if s.Directory != nil {
 		s.Directory.Print(w)

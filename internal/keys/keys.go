@@ -23,6 +23,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -187,6 +188,11 @@ type Engine struct {
 	ResendAfter time.Duration
 	Clock       func() time.Time
 	Log         *zap.Logger
+
+	// mu makes one comparison at a time: two would number the same changes alike. (A
+	// second process, `knut keys revoke` beside `knut serve`, is refused by the store's
+	// numbering and says so; the next comparison hands on what it did not.)
+	mu sync.Mutex
 }
 
 // Stats are what one Converge did.
@@ -198,6 +204,8 @@ type Stats struct {
 // hands it to the keys pipeline. Only holder, when set, is converged (an emergency
 // revoke does not wait for everyone else's).
 func (e *Engine) Converge(ctx context.Context, holder homecare.HSAID) (Stats, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	now := e.Clock()
 	tls, err := e.Store.Timelines(ctx)
 	if err != nil {

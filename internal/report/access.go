@@ -34,6 +34,9 @@ const (
 	// FlagDoorWithoutGrant: a lock logged them opening a door with no key grant of
 	// theirs in force there (`knut keys events --findings`).
 	FlagDoorWithoutGrant = "door_without_grant"
+	// FlagDoorWithoutVisit: they opened a client's door with their grant, but no visit
+	// of the client was registered near it (the nightly review's no_visit).
+	FlagDoorWithoutVisit = "door_without_visit"
 )
 
 // InactiveDays is how long without activity FlagInactive takes.
@@ -116,8 +119,11 @@ func Access(facts []store.AccessFacts, q Quarter) []AccessLine {
 		if f.ForeignVisits > 0 {
 			l.Flags = append(l.Flags, FlagOtherProvider)
 		}
-		if f.LockFindings > 0 {
+		if f.OpenedWithoutGrant > 0 {
 			l.Flags = append(l.Flags, FlagDoorWithoutGrant)
+		}
+		if f.OpenedWithoutVisit > 0 {
+			l.Flags = append(l.Flags, FlagDoorWithoutVisit)
 		}
 		out = append(out, l)
 	}

@@ -54,7 +54,8 @@ func TestAccessFlags(t *testing.T) {
 			f.LeftOn, f.Commissions, f.Keys, f.KeysAfterLeaving = day("2026-11-15"), endedOnLeaving, 1, 1
 		}, report.FlagLeftWithAccess},
 		{"left, keys revoked before", func(f *store.AccessFacts) { f.LeftOn, f.Commissions, f.Keys = day("2026-11-15"), endedOnLeaving, 1 }, ""},
-		{"opened a door without a grant", func(f *store.AccessFacts) { f.LockFindings = 1 }, report.FlagDoorWithoutGrant},
+		{"opened a door without a grant", func(f *store.AccessFacts) { f.OpenedWithoutGrant = 1 }, report.FlagDoorWithoutGrant},
+		{"opened a door with no visit near", func(f *store.AccessFacts) { f.OpenedWithoutVisit = 2 }, report.FlagDoorWithoutVisit},
 		{"registered visits, in no directory", func(f *store.AccessFacts) {
 			*f = store.AccessFacts{HSAIDs: []string{"TSTNMT2321000156-2001"}, ProviderID: "hemtjanst-soder", LastActivity: at("2026-12-01"), Visits: 3}
 		}, report.FlagNotInDirectory},

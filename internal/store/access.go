@@ -41,8 +41,9 @@ type AccessFacts struct {
 	Since time.Time
 	// Keys counts the doors whose key grant they held in the period (the hub wanted or
 	// the vendor confirmed it); KeysAfterLeaving those still granted on or after LeftOn;
-	// LockFindings the doors they opened in the period without a grant in force.
-	Keys, KeysAfterLeaving, LockFindings int
+	// OpenedWithoutGrant and OpenedWithoutVisit the doors they opened in the period with
+	// no grant in force, and with one but no visit of the client near.
+	Keys, KeysAfterLeaving, OpenedWithoutGrant, OpenedWithoutVisit int
 }
 
 // AccessFacts returns the facts of everyone with access in from..to (local days, both
@@ -243,16 +244,22 @@ func (s *Store) keyFacts(ctx context.Context, byHSA map[string]*AccessFacts, sta
 		}
 	}
 	var findings []struct {
-		Holder string `db:"holder"`
-		N      int    `db:"n"`
+		Holder  string `db:"holder"`
+		Finding string `db:"finding"`
+		N       int    `db:"n"`
 	}
-	if err := s.sel(ctx, &findings, `SELECT holder, COUNT(*) AS n FROM lock_events WHERE finding <> '' AND holder <> ''
-		AND occurred_at >= ? AND occurred_at < ? GROUP BY holder`, s.tv(start), s.tv(end)); err != nil {
+	if err := s.sel(ctx, &findings, `SELECT holder, finding, COUNT(*) AS n FROM lock_events WHERE finding <> '' AND holder <> ''
+		AND occurred_at >= ? AND occurred_at < ? GROUP BY holder, finding`, s.tv(start), s.tv(end)); err != nil {
 		return fmt.Errorf("access facts: lock findings: %w", err)
 	}
 	for _, r := range findings {
-		if f := byHSA[r.Holder]; f != nil {
-			f.LockFindings += r.N
+		f := byHSA[r.Holder]
+		switch {
+		case f == nil:
+		case r.Finding == FindingNoGrant:
+			f.OpenedWithoutGrant += r.N
+		case r.Finding == FindingNoVisit:
+			f.OpenedWithoutVisit += r.N
 		}
 	}
 	return nil

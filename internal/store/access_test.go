@@ -74,7 +74,7 @@ func TestAccessFacts(t *testing.T) {
 		}
 		if a.Key != "hsa:TSTNMT2321000156-1024" || len(a.HSAIDs) != 2 || len(a.Commissions) != 1 || len(a.Log) != 1 ||
 			a.Visits != 2 || a.ForeignVisits != 1 || a.LastActivity.Before(time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)) || a.Since.IsZero() ||
-			a.Keys != 1 || a.LockFindings != 1 {
+			a.Keys != 1 || a.OpenedWithoutGrant != 1 || a.OpenedWithoutVisit != 0 {
 			t.Errorf("Anna = %+v", a)
 		}
 		// A quarter before: her calls and visits are not in it.

@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
-# The CSV import benchmark: N (default 1,000,000) rows of the TES nightly CSV
-# export (demo.WriteVisitCSV: staff and insatser columns, some visits
-# double-staffed, named by the provider's staff id or partly declined)
-# through `knut import --pipeline tes_visits_csv`, first into a durable
-# SQLite store (synchronous=FULL), then into a durable PostgreSQL
-# (fsync and synchronous_commit on): a private cluster started with
-# .ci/pgtest.sh and stopped at the end, or the server of
+# The import benchmarks: N (default 1,000,000) records through `knut
+# import`, first into a durable SQLite store (synchronous=FULL), then into
+# a durable PostgreSQL (fsync and synchronous_commit on): a private cluster
+# started with .ci/pgtest.sh and stopped at the end, or the server of
 # KNUT_BENCH_POSTGRES_DSN (a fresh database in it). Prints each run's
 # lines/s, knut's CPU seconds and peak RSS (VmHWM) as knut import reports
 # them, PostgreSQL's own CPU seconds, and PostgreSQL's rate as a share of
 # SQLite's. Run via `make bench`.
+#
+#   bash testdata/bench/import.sh tes_csv       rows of the TES nightly CSV export
+#       (demo.WriteVisitCSV: staff and insatser columns, some visits
+#       double-staffed, named by the provider's staff id or partly declined)
+#       through tes_visits_csv
+#   bash testdata/bench/import.sh lock_events   Nuki SmartlockLog JSON lines
+#       (demo.WriteLockEvents: unlock, door opened, closed, lock per visit at
+#       40,000 doors) through nuki_lock_events: mapped, validated, stored
+#       once each, resolved to grants and clients
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 N=${N:-1000000}
@@ -31,8 +37,21 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$knut" demo visits --format csv --count "$N" >"$dir/visits.csv"
-echo "CSV import benchmark: $N rows ($(du -h "$dir/visits.csv" | cut -f1)) on $(nproc) cores"
+case ${1:-} in
+tes_csv)
+	pipeline=tes_visits_csv input=$dir/visits.csv
+	"$knut" demo visits --format csv --count "$N" >"$input"
+	;;
+lock_events)
+	pipeline=nuki_lock_events input=$dir/lock-events.jsonl
+	"$knut" demo lock-events --count "$N" >"$input"
+	;;
+*)
+	echo "usage: $0 tes_csv|lock_events" >&2
+	exit 2
+	;;
+esac
+echo "import benchmark $1: $N records ($(du -h "$input" | cut -f1)) through $pipeline on $(nproc) cores"
 
 # run NAME DSN: one import into a fresh store; prints knut's summary line and
 # leaves the rate in $rate.
@@ -43,9 +62,10 @@ pipelines: $PWD/pipelines
 mappings: $PWD/mappings
 schemas: $PWD/schemas
 log: {level: warn}
+vars: {nuki_url: 'http://127.0.0.1:9', nuki_token: 'env:KNUT_NUKI_TOKEN', nuki_poll_interval: 1m}
 YAML
 	local out
-	out=$("$knut" import --config "$dir/knut.yaml" --pipeline tes_visits_csv "$dir/visits.csv")
+	out=$("$knut" import --config "$dir/knut.yaml" --pipeline "$pipeline" "$input")
 	echo "$1: $out"
 	rate=$(sed -n 's/.*(\([0-9]*\) messages\/s.*/\1/p' <<<"$out")
 }
