@@ -589,7 +589,7 @@ to:
 
 // startWith runs a hub with opts until the test ends; unlike start, the
 // caller picks the registry.
-func startWith(t *testing.T, cfg *config.Config, opts server.Options) *server.Server {
+func startWith(t testing.TB, cfg *config.Config, opts server.Options) *server.Server {
 	t.Helper()
 	if opts.Secrets == nil {
 		opts.Secrets = demo.Secrets(nil)
@@ -628,7 +628,7 @@ func anotherDSN(t *testing.T, db storetest.Database) string {
 }
 
 // writePipelines writes pipeline files (name → YAML) to a new directory.
-func writePipelines(t *testing.T, files map[string]string) string {
+func writePipelines(t testing.TB, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
 	for name, data := range files {

@@ -23,7 +23,7 @@ import (
 
 // repoConfig is the embedded default pointed at the repository's content
 // and a store in a fresh directory; dsn overrides the store (PostgreSQL).
-func repoConfig(t *testing.T, dsn string) *config.Config {
+func repoConfig(t testing.TB, dsn string) *config.Config {
 	t.Helper()
 	cfg, err := config.Load("../../knut.yaml")
 	if err != nil {
