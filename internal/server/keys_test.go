@@ -13,6 +13,7 @@ import (
 
 	"github.com/knutpunkt/knutpunkt/adapters"
 	"github.com/knutpunkt/knutpunkt/adapters/nuki/nukisim"
+	"github.com/knutpunkt/knutpunkt/internal/config"
 	"github.com/knutpunkt/knutpunkt/internal/homecare"
 	"github.com/knutpunkt/knutpunkt/internal/server"
 	"github.com/knutpunkt/knutpunkt/internal/store"
@@ -35,7 +36,7 @@ const (
 // startKeys starts the simulator with locks 17001… and a hub whose keys pipeline
 // retries fast (an outage dead-letters a change within a second; the lifecycle hands
 // it on again after resend_after, which the test's clock passes).
-func startKeys(t testing.TB, dsn string, locks int, createDelay time.Duration) *keysWorld {
+func startKeys(t testing.TB, dsn string, locks int, createDelay time.Duration, tweaks ...func(*config.Config)) *keysWorld {
 	t.Helper()
 	sim, err := nukisim.Start(nukisim.Options{Token: "test-token", CreateDelay: createDelay})
 	if err != nil {
@@ -63,6 +64,9 @@ func startKeys(t testing.TB, dsn string, locks int, createDelay time.Duration) *
 	cfg.Vars["nuki_grants_interval"] = "1h"
 	cfg.Locks.ResendAfter = 5 * time.Minute
 	cfg.Locks.ConvergeInterval = time.Hour // the test converges when it means to
+	for _, tweak := range tweaks {
+		tweak(cfg)
+	}
 	clock := func() time.Time { return time.Now().Add(time.Duration(w.now.Load())) }
 	w.srv = startWith(t, cfg, server.Options{Secrets: adapters.MapSecrets{"env:KNUT_NUKI_TOKEN": "test-token"}, Clock: clock})
 	return w
@@ -274,5 +278,51 @@ func BenchmarkEmergencyRevoke40(b *testing.B) {
 			b.Fatal(err)
 		}
 		w.waitVendor(none, time.Minute)
+	}
+}
+
+// TestKeysRevokeEndpoint: POST /keys/revoke revokes a person's keys for an operator, says
+// what is wrong with a bad request, and refuses (and audits) a caller who is none.
+func TestKeysRevokeEndpoint(t *testing.T) {
+	w := startKeys(t, "", 3, time.Millisecond)
+	w.order("B1", "omsorg-norr", 0, 1)
+	w.order("B2", "omsorg-norr", 1, 2)
+	w.staff(map[homecare.HSAID]string{norr1: "omsorg-norr", norr2: "omsorg-norr"})
+	w.converge()
+	w.waitVendor(map[int64][]string{17001: {string(norr1), string(norr2)}, 17002: {string(norr1), string(norr2)}}, 10*time.Second)
+	url := "http://" + w.srv.Addr() + "/keys/revoke"
+	for _, tt := range []struct {
+		body string
+		code int
+		want string
+	}{
+		{`{"staff": "TSTNMT2321000156-1001"}`, 400, "reason: is required"},
+		{`{"staff": "not-an-hsa-id", "reason": "lost phone"}`, 400, "staff: "},
+		{`{"staff": "TSTNMT2321000156-1001", "reason": "lost phone", "extra": 1}`, 400, "unknown field"},
+		{`{"staff": "TSTNMT2321000156-1001", "reason": "lost phone"}`, 202, `"revokes":2`},
+	} {
+		if code, answer := postAs(t, url, "application/json", "", []byte(tt.body)); code != tt.code || !strings.Contains(answer, tt.want) {
+			t.Errorf("POST %s = %d %s, want %d with %q", tt.body, code, answer, tt.code, tt.want)
+		}
+	}
+	w.waitVendor(map[int64][]string{17001: {string(norr2)}, 17002: {string(norr2)}}, 5*time.Second)
+
+	// Only operators: a hub that names its operators refuses anyone else, and says so in
+	// the audit trail.
+	guarded := startKeys(t, "", 1, time.Millisecond, func(c *config.Config) {
+		c.HTTP.Operators = &config.Allow{HSAIDs: []string{"SE2120001234-OPS1"}}
+	})
+	if code, answer := postAs(t, "http://"+guarded.srv.Addr()+"/keys/revoke", "application/json", "",
+		[]byte(`{"staff": "TSTNMT2321000156-1001", "reason": "lost phone"}`)); code != 403 {
+		t.Errorf("POST /keys/revoke by a caller who is no operator = %d %s, want 403", code, answer)
+	}
+	recs, err := guarded.srv.Store().ListAudit(t.Context(), store.AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(recs, func(r store.AuditRecord) bool {
+		return r.Resource == "endpoint:/keys/revoke" && r.Outcome == store.AuditDenied
+	}) {
+		t.Errorf("the refused revoke is not in the audit trail: %+v", recs)
 	}
 }
