@@ -85,6 +85,7 @@ func (w *keysWorld) order(ext, provider string, client int, lock int) {
 	}
 	ev.EventID, ev.Order.ExternalID, ev.Order.ProviderID = "EV-"+ext, ext, provider
 	ev.Order.Client.PersonID, ev.Order.Client.PreviousPersonID = homecare.OfficialTestPersonIDs()[client], homecare.PersonID{}
+	ev.Order.Client.PersonIDType = ev.Order.Client.PersonID.Type()
 	ev.Order.CohabitantOrderIDs = nil
 	ev.Order.Key = &homecare.OrderKey{LockRef: fmt.Sprint(17000 + lock)}
 	if _, err := w.srv.Store().ApplyOrderEvent(w.t.Context(), ev, ""); err != nil {

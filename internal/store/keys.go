@@ -400,8 +400,11 @@ func (t *Tx) InsertLockEvent(ctx context.Context, e homecare.LockEvent, msgID st
 		q, args = `SELECT id, client_id, op, spec, applied_at, revoked_at FROM key_grants WHERE vendor = ? AND lock_ref = ? AND vendor_grant_ref = ?`,
 			[]any{e.Vendor, e.LockRef, e.VendorGrantRef}
 	}
-	if err := t.sel(ctx, &grants, q, args...); err != nil {
-		return false, fmt.Errorf("lock event %s: %w", e.EventRef, err)
+	// A door sensor's event names nobody and no grant: nothing to look up.
+	if e.Holder != "" || e.VendorGrantRef != "" {
+		if err := t.sel(ctx, &grants, q, args...); err != nil {
+			return false, fmt.Errorf("lock event %s: %w", e.EventRef, err)
+		}
 	}
 	var grantID, clientID any
 	inForce := false
