@@ -207,8 +207,12 @@ func (s *Server) Run(ctx context.Context) error {
 		stop()
 		return errors.Join(err, <-routerDone)
 	}
+	// The key lifecycle's comparisons stop with the router, before the store closes.
+	keysDone := make(chan struct{})
 	if s.keys != nil {
-		go s.convergeKeys(runCtx)
+		go func() { defer close(keysDone); s.convergeKeys(runCtx) }()
+	} else {
+		close(keysDone)
 	}
 	httpDone := make(chan error, 1)
 	if s.httpSrv != nil {
@@ -234,6 +238,7 @@ func (s *Server) Run(ctx context.Context) error {
 	// get 503 and Retry-After rather than a refused connection.
 	stop()
 	s.sched.Stop()
+	<-keysDone
 	if !routerStopped {
 		runErr = errors.Join(runErr, <-routerDone)
 	}
