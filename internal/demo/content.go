@@ -40,6 +40,7 @@ var embeddedVars = map[string]string{
 	"hsa_ca_file":          "/etc/knut/siths-ca.pem",
 	"hsa_poll_interval":    "1h",
 	"omsorg_norr_hsa_unit": "TSTNMT2321000156-ON01",
+	"hsa_allow_test_ids":   "true",
 	// The Nuki Web API (pipelines/nuki_*.yaml); StartLocks points the rest at its simulator.
 	"nuki_url":               "https://api.nuki.io",
 	"nuki_token":             "env:KNUT_NUKI_TOKEN",
