@@ -32,12 +32,25 @@ type KeyWindow struct {
 	RemoteAllowed bool       `json:"remote_allowed,omitempty"`
 }
 
-// Equal reports whether w and o open the door at the same times.
+// Equal reports whether w and o open the door at the same times: every day is 0 or 127
+// (Nuki's all seven bits), all day no daily minutes or 0–0, as the vendor reads them.
 func (w KeyWindow) Equal(o KeyWindow) bool {
+	w, o = w.normal(), o.normal()
 	eqT := func(a, b *time.Time) bool { return (a == nil) == (b == nil) && (a == nil || a.Equal(*b)) }
 	eqI := func(a, b *int) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) }
 	return w.ValidFrom.Equal(o.ValidFrom) && eqT(w.ValidUntil, o.ValidUntil) && w.Weekdays == o.Weekdays &&
 		eqI(w.DailyFromMin, o.DailyFromMin) && eqI(w.DailyUntilMin, o.DailyUntilMin) && w.RemoteAllowed == o.RemoteAllowed
+}
+
+// normal writes every day as 0 and all day as no daily minutes.
+func (w KeyWindow) normal() KeyWindow {
+	if w.Weekdays == 127 {
+		w.Weekdays = 0
+	}
+	if w.DailyFromMin != nil && w.DailyUntilMin != nil && *w.DailyFromMin == 0 && *w.DailyUntilMin == 0 {
+		w.DailyFromMin, w.DailyUntilMin = nil, nil
+	}
+	return w
 }
 
 // Weekday bits as Nuki numbers them (allowedWeekDays): Monday is the highest bit.

@@ -45,3 +45,27 @@ func TestKeyWindowOpens(t *testing.T) {
 		})
 	}
 }
+
+// TestKeyWindowEqual: every day and all day are one window however they are written.
+func TestKeyWindowEqual(t *testing.T) {
+	from := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	zero, seven := 0, 420
+	tests := []struct {
+		name string
+		a, b homecare.KeyWindow
+		want bool
+	}{
+		{"every day as 0 and as 127", homecare.KeyWindow{ValidFrom: from}, homecare.KeyWindow{ValidFrom: from, Weekdays: 127}, true},
+		{"all day as none and as 0-0", homecare.KeyWindow{ValidFrom: from}, homecare.KeyWindow{ValidFrom: from, DailyFromMin: &zero, DailyUntilMin: &zero}, true},
+		{"weekdays differ", homecare.KeyWindow{ValidFrom: from, Weekdays: 124}, homecare.KeyWindow{ValidFrom: from}, false},
+		{"the daily window differs", homecare.KeyWindow{ValidFrom: from}, homecare.KeyWindow{ValidFrom: from, DailyFromMin: &seven, DailyUntilMin: &seven}, false},
+		{"the start differs", homecare.KeyWindow{ValidFrom: from}, homecare.KeyWindow{ValidFrom: from.Add(time.Hour)}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.a.Equal(tt.b); got != tt.want {
+				t.Errorf("Equal = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
