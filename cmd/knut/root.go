@@ -36,6 +36,7 @@ with its own store, message log and nightly reconciliation.`,
 		newKeysCmd(),
 		newStaffCmd(),
 		newReportCmd(),
+		newReconcileCmd(),
 		newDemoCmd(),
 		newVersionCmd(),
 	)

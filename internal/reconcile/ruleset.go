@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"reflect"
 	"slices"
@@ -181,7 +182,7 @@ func (rs *RuleSet) problems() []problem {
 	if len(rs.Rates) == 0 {
 		add("is required: the payment per hour by insats category, e.g. {omvardnad: 464, service: 382}", "rates")
 	}
-	for _, cat := range slices.Sorted(maps(rs.Rates)) {
+	for _, cat := range slices.Sorted(maps.Keys(rs.Rates)) {
 		if r := rs.Rates[cat]; r <= 0 || r > 10000 {
 			add("want kronor per hour, more than 0 and at most 10000", "rates", cat)
 		}
@@ -189,10 +190,10 @@ func (rs *RuleSet) problems() []problem {
 	if len(rs.Insatser) == 0 {
 		add("is required: the rules of each insats code of the catalogue", "insatser")
 	}
-	for _, code := range slices.Sorted(maps(rs.Insatser)) {
+	for _, code := range slices.Sorted(maps.Keys(rs.Insatser)) {
 		in := rs.Insatser[code]
 		if _, ok := rs.Rates[in.Category]; !ok {
-			add(fmt.Sprintf("%q is no category of rates (%s)", in.Category, strings.Join(slices.Sorted(maps(rs.Rates)), ", ")), "insatser", code, "category")
+			add(fmt.Sprintf("%q is no category of rates (%s)", in.Category, strings.Join(slices.Sorted(maps.Keys(rs.Rates)), ", ")), "insatser", code, "category")
 		}
 		if in.SchablonMinutes < 0 || in.SchablonMinutes > 24*60 {
 			add("want 0-1440 minutes", "insatser", code, "schablon_minutes")
@@ -208,16 +209,6 @@ func (rs *RuleSet) problems() []problem {
 		}
 	}
 	return ps
-}
-
-func maps[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // Hash identifies the rules a run used: SHA-256 of their canonical JSON (keys sorted),
