@@ -1,10 +1,10 @@
 package hsa_test
 
 import (
-	"os"
-	"strconv"
-	"strings"
+	"context"
 	"testing"
+
+	"github.com/knutpunkt/knutpunkt/adapters/internal/snapshot/snapshottest"
 )
 
 // BenchmarkSync20000 is a full sync of 20,000 staff from hsasim over
@@ -30,38 +30,8 @@ func BenchmarkSync20000(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	var size int
-	for range b.N {
-		snap, err := src.Snapshot(b.Context())
-		if err != nil {
-			b.Fatal(err)
-		}
-		if snap.Count != n {
-			b.Fatalf("snapshot of %d records, want %d", snap.Count, n)
-		}
-		size = len(snap.Body)
-	}
-	b.ReportMetric(float64(size)/(1<<20), "MiB/snapshot")
-	b.ReportMetric(float64(peakRSS(b))/(1<<20), "peak-RSS-MiB")
-}
-
-// peakRSS is the test process's VmHWM (setup and simulator included), in
-// bytes.
-func peakRSS(b *testing.B) int64 {
-	status, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, l := range strings.Split(string(status), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			if err != nil {
-				b.Fatal(err)
-			}
-			return kb << 10
-		}
-	}
-	return 0
+	snapshottest.Bench(b, n, func(ctx context.Context) ([]byte, int, error) {
+		snap, err := src.Snapshot(ctx)
+		return snap.Body, snap.Count, err
+	})
 }
