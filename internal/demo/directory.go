@@ -2,6 +2,7 @@ package demo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -179,22 +180,41 @@ func (d *Directory) NextDay(ctx context.Context, st *store.Store, m *Municipalit
 
 // waitEvents waits until the store holds n staff events of the directory.
 func waitEvents(ctx context.Context, st *store.Store, n int) error {
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	got := 0
+	err := waitFor(ctx, 100*time.Millisecond, func() (bool, error) {
 		evs, err := st.StaffEvents(ctx, hsaDirectory)
-		if err != nil {
+		got = len(evs)
+		return got >= n, err
+	})
+	if errors.Is(err, errWaited) {
+		return fmt.Errorf("demo: the hub recorded %d staff events from HSA within %v, want %d (see the hsa_staff pipeline's dead letters)", got, waitLimit, n)
+	}
+	return err
+}
+
+// waitLimit bounds each wait for the hub; a simulator that never gets its answer is a
+// failed demo, said with what it waited for.
+const waitLimit = 30 * time.Second
+
+// errWaited is a wait that reached waitLimit.
+var errWaited = errors.New("demo: waited too long")
+
+// waitFor calls done every interval until it reports true, fails, ctx ends or waitLimit
+// passes (errWaited).
+func waitFor(ctx context.Context, interval time.Duration, done func() (bool, error)) error {
+	deadline := time.Now().Add(waitLimit)
+	for {
+		ok, err := done()
+		if ok || err != nil {
 			return err
 		}
-		if len(evs) >= n {
-			return nil
-		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("demo: the hub recorded %d staff events from HSA within 30s, want %d (see the hsa_staff pipeline's dead letters)", len(evs), n)
+			return errWaited
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(interval):
 		}
 	}
 }

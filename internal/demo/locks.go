@@ -2,6 +2,7 @@ package demo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -102,30 +103,21 @@ func (l *Locks) Grant(ctx context.Context, srv *server.Server) error {
 
 // waitKeys waits until no key grant waits for the vendor's answer.
 func waitKeys(ctx context.Context, st *store.Store) error {
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	waiting := 0
+	err := waitFor(ctx, 50*time.Millisecond, func() (bool, error) {
 		grants, err := st.KeyGrants(ctx, store.KeyGrantFilter{Vendor: lockVendor})
-		if err != nil {
-			return err
-		}
-		waiting := 0
+		waiting = 0
 		for _, g := range grants {
 			if g.AppliedSeq < g.Seq {
 				waiting++
 			}
 		}
-		if waiting == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("demo: %d key grant changes not confirmed by the lock vendor within 30s (see nuki_keys' dead letters)", waiting)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
+		return waiting == 0, err
+	})
+	if errors.Is(err, errWaited) {
+		return fmt.Errorf("demo: %d key grant changes not confirmed by the lock vendor within %v (see nuki_keys' dead letters)", waiting, waitLimit)
 	}
+	return err
 }
 
 // OpenDoors opens the doors as the staff did around the visits of from..to (a couple of
@@ -174,24 +166,15 @@ func (l *Locks) OpenDoors(ctx context.Context, st *store.Store, from, to homecar
 	if night.LockRef == "" {
 		want = 2 * l.Opened
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	err = waitFor(ctx, 100*time.Millisecond, func() (bool, error) {
 		evs, err := st.LockEvents(ctx, store.LockEventFilter{})
-		if err != nil {
-			return err
-		}
-		if l.Events = len(evs); l.Events >= want {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("demo: the hub stored %d lock events within 30s, want %d (see nuki_lock_events' dead letters)", l.Events, want)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
+		l.Events = len(evs)
+		return l.Events >= want, err
+	})
+	if errors.Is(err, errWaited) {
+		return fmt.Errorf("demo: the hub stored %d lock events within %v, want %d (see nuki_lock_events' dead letters)", l.Events, waitLimit, want)
 	}
+	return err
 }
 
 // Staff has the hub converge after the directory's next sync (a leaver, a joiner) and
@@ -247,23 +230,21 @@ func (l *Locks) LostPhone(ctx context.Context, srv *server.Server, holder homeca
 	if _, err := srv.Keys().Revoke(ctx, holder, "lost phone", "demo:care-manager"); err != nil {
 		return err
 	}
-	for held := true; held; {
-		held = false
+	err = waitFor(ctx, 20*time.Millisecond, func() (bool, error) {
 		for _, id := range locks {
 			for _, a := range l.sim.Grants(id) {
-				held = held || a.Name == string(holder)
+				if a.Name == string(holder) {
+					return false, nil
+				}
 			}
 		}
-		if time.Since(start) > 30*time.Second {
-			return fmt.Errorf("demo: %s's grants still at the vendor 30s after the emergency revoke", holder)
-		}
-		if held {
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
+		return true, nil
+	})
+	if errors.Is(err, errWaited) {
+		return fmt.Errorf("demo: %s's grants still at the vendor %v after the emergency revoke", holder, waitLimit)
+	}
+	if err != nil {
+		return err
 	}
 	l.LostTook = time.Since(start)
 	if err := waitKeys(ctx, srv.Store()); err != nil {
@@ -274,27 +255,20 @@ func (l *Locks) LostPhone(ctx context.Context, srv *server.Server, holder homeca
 	}
 	// The lock's answer, as the hub reads it from the log.
 	ref := l.sim.Unlock(locks[0], string(holder), time.Now())
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	err = waitFor(ctx, 100*time.Millisecond, func() (bool, error) {
 		evs, err := srv.Store().LockEvents(ctx, store.LockEventFilter{Holder: holder, From: start.Add(-time.Minute)})
-		if err != nil {
-			return err
-		}
 		for _, e := range evs {
 			if e.EventRef == ref {
 				l.LostRejected = e.Result == "rejected"
-				return nil
+				return true, nil
 			}
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("demo: the lock event of the lost phone's try was not stored within 30s")
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
+		return false, err
+	})
+	if errors.Is(err, errWaited) {
+		return fmt.Errorf("demo: the lock event of the lost phone's try was not stored within %v", waitLimit)
 	}
+	return err
 }
 
 // Summarize reads the findings after the night's review.
