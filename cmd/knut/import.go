@@ -12,6 +12,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
+	"github.com/knutpunkt/knutpunkt/internal/homecare"
 	"github.com/knutpunkt/knutpunkt/internal/server"
 )
 
@@ -70,6 +71,20 @@ reports "stored=N dead=M".`,
 // progressBar returns a spinner-style counter on a terminal, nil elsewhere
 // (pipes and CI logs get only the summary line).
 func progressBar(w io.Writer) *progressbar.ProgressBar {
+	return bar(w, -1, "importing")
+}
+
+// dayBar returns a bar over the days from..to on a terminal, nil elsewhere.
+func dayBar(w io.Writer, from, to homecare.Date) *progressbar.ProgressBar {
+	n := int64(0)
+	for d := from; !to.Before(d); d = d.AddDays(1) {
+		n++
+	}
+	return bar(w, n, "reconciling days")
+}
+
+// bar is a progress bar of max steps (-1: a counter) on a terminal, nil elsewhere.
+func bar(w io.Writer, max int64, desc string) *progressbar.ProgressBar {
 	f, ok := w.(*os.File)
 	if !ok {
 		return nil
@@ -77,7 +92,7 @@ func progressBar(w io.Writer) *progressbar.ProgressBar {
 	if fi, err := f.Stat(); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
 		return nil
 	}
-	return progressbar.NewOptions64(-1, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription("importing"),
+	return progressbar.NewOptions64(max, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription(desc),
 		progressbar.OptionShowCount(), progressbar.OptionShowIts(),
 		progressbar.OptionThrottle(100_000_000), progressbar.OptionClearOnFinish())
 }

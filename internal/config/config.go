@@ -86,6 +86,9 @@ type Config struct {
 	// Locks are the keyless locks' key lifecycle: whom the hub gives keys, through
 	// which pipeline.
 	Locks Locks `yaml:"locks"`
+	// Reconciliation is the nightly reconciliation of executed hours and the monthly
+	// payment basis (internal/reconcile, docs/reconciliation.md).
+	Reconciliation Reconciliation `yaml:"reconciliation"`
 	// Vars are the values of ${name} references in pipeline files, e.g. a
 	// provider's webhook URL: what one municipality's deployment sets.
 	Vars map[string]string `yaml:"vars"`
@@ -122,6 +125,20 @@ type Locks struct {
 	// ResendAfter is how long a change may wait for the vendor's confirmation before the
 	// next comparison hands it on again, numbered anew (default 15m).
 	ResendAfter time.Duration `yaml:"resend_after"`
+}
+
+// Reconciliation configures the reconciliation of executed hours: under which rules, and
+// where each provider's monthly payment basis goes.
+type Reconciliation struct {
+	// RuleSet is the municipality's rule set file (relative to knut.yaml's directory);
+	// empty: no nightly reconciliation.
+	RuleSet string `yaml:"rule_set"`
+	// ReportPipeline is the pipeline each provider's payment basis of the month before is
+	// handed to on ReportDay (e.g. lifecare_payment_basis); empty: none is sent.
+	ReportPipeline string `yaml:"report_pipeline"`
+	// ReportDay is the day of the month the month before is reported (1-28, default 6:
+	// after the late records of its last days, Stockholm's payment run).
+	ReportDay int `yaml:"report_day"`
 }
 
 // Visits are a municipality's rules for executed time (utförd tid) and where it goes.
@@ -248,6 +265,7 @@ func Default(dir string) *Config {
 		ShutdownTimeout: 30 * time.Second,
 		Visits:          Visits{AcrossMidnight: MidnightRule(homecare.StartDay)},
 		Locks:           Locks{ConvergeInterval: time.Minute, ResendAfter: 15 * time.Minute},
+		Reconciliation:  Reconciliation{ReportDay: 6},
 		dir:             dir,
 	}
 }
@@ -456,6 +474,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Locks.ResendAfter <= 0 {
 		errs = append(errs, errors.New("locks.resend_after: must be a positive duration such as 15m"))
+	}
+	if c.Reconciliation.ReportDay < 1 || c.Reconciliation.ReportDay > 28 {
+		errs = append(errs, errors.New("reconciliation.report_day: must be a day of the month from 1 to 28"))
+	}
+	if c.Reconciliation.ReportPipeline != "" && c.Reconciliation.RuleSet == "" {
+		errs = append(errs, errors.New("reconciliation.rule_set: is required with reconciliation.report_pipeline (the rules the payment basis is computed by)"))
 	}
 	if c.HTTP.MaxBody <= 0 {
 		errs = append(errs, errors.New("http.max_body: must be a positive size such as 512KiB or 10MiB"))

@@ -107,7 +107,7 @@ func TestUnknownKeys(t *testing.T) {
 		{"environment: test\nhttp:\n  listen: ':0'\n  max_body_size: 1MiB\n",
 			"/etc/knut/knut.yaml:4: unknown key http.max_body_size (known: listen, disabled, tls, max_body, operators)"},
 		{"stor: {dsn: x}\n",
-			"/etc/knut/knut.yaml:1: unknown key stor (known: environment, store, bus, http, pipelines, disabled_pipelines, mappings, schemas, log, memory_limit, shutdown_timeout, orders, visits, locks, vars)"},
+			"/etc/knut/knut.yaml:1: unknown key stor (known: environment, store, bus, http, pipelines, disabled_pipelines, mappings, schemas, log, memory_limit, shutdown_timeout, orders, visits, locks, reconciliation, vars)"},
 		{"http:\n  tls:\n    ca: x.pem\n", "/etc/knut/knut.yaml:3: unknown key http.tls.ca (known: cert, key, client_ca)"},
 	}
 	for _, tt := range tests {
