@@ -93,6 +93,7 @@ func StartOrderWorld(dir string, cfg *config.Config) (*OrderWorld, adapters.Secr
 	}
 	cfg.Vars["lifecare_receipts_url"] = w.caseSystem.ReceiptURL()
 	cfg.Vars["lifecare_executed_url"] = w.caseSystem.ExecutedURL()
+	cfg.Vars["lifecare_payment_basis_url"] = w.caseSystem.PaymentBasisURL()
 	// The TES nightly export's drop directory (pipelines/tes_nightly.yaml).
 	exportDir := filepath.Join(dir, "tes-export")
 	if err := os.MkdirAll(exportDir, 0o750); err != nil {

@@ -2,11 +2,12 @@
 // the lifecare adapter's XML contract (schemas/lifecare/): it emits order
 // messages (pushed over HTTP to the hub's /ingest/{path}, or dropped as
 // files into a drop directory) and receives receipts (Kvittens) on its own
-// HTTP server at POST /kvittens and executed time per client and day
-// (UtfordTid) at POST /utford-tid, validating them against receipt.xsd and
-// executed.xsd and recording them. Down, Up and SetFailure simulate outages and refusals,
-// for the conformance kit and the demo. Test and demo code only: it holds
-// everything in memory.
+// HTTP server at POST /kvittens, executed time per client and day
+// (UtfordTid) at POST /utford-tid and each provider's monthly payment basis
+// (Manadsrapport) at POST /manadsrapport, validating them against
+// receipt.xsd, executed.xsd and payment_basis.xsd and recording them. Down,
+// Up and SetFailure simulate outages and refusals, for the conformance kit
+// and the demo. Test and demo code only: it holds everything in memory.
 package lifecaresim
 
 import (
@@ -42,8 +43,12 @@ type Options struct {
 	// ExecutedSchema is the path of executed.xsd. Default: the
 	// repository's schemas/lifecare/executed.xsd.
 	ExecutedSchema string
-	// AcceptAny skips schema validation of receipts and executed time, so
-	// any body is recorded (the conformance kit sends its own test bodies).
+	// PaymentBasisSchema is the path of payment_basis.xsd. Default: the
+	// repository's schemas/lifecare/payment_basis.xsd.
+	PaymentBasisSchema string
+	// AcceptAny skips schema validation of receipts, executed time and
+	// payment bases, so any body is recorded (the conformance kit sends its
+	// own test bodies).
 	AcceptAny bool
 	// HTTPClient pushes order messages. Default: a client with a 30s timeout.
 	HTTPClient *http.Client
@@ -104,6 +109,11 @@ type CaseSystem struct {
 	executed []Executed
 	seen     map[string]bool // path and idempotency key of what was recorded
 	outbox   *outbox
+
+	// The monthly payment basis (paymentbasis.go): its schema, and what was
+	// recorded (guarded by mu).
+	paymentBasisSchema schema.Validator
+	paymentBases       []PaymentBasis
 }
 
 // New starts a case system listening on 127.0.0.1 on a free port. Close
@@ -129,6 +139,13 @@ func New(opts Options) (*CaseSystem, error) {
 		}
 		if cs.executedSchema, err = schema.Load(path); err != nil {
 			return nil, fmt.Errorf("lifecaresim: load executed schema: %w", err)
+		}
+		path = opts.PaymentBasisSchema
+		if path == "" {
+			path = repoSchema("payment_basis.xsd")
+		}
+		if cs.paymentBasisSchema, err = schema.Load(path); err != nil {
+			return nil, fmt.Errorf("lifecaresim: load payment basis schema: %w", err)
 		}
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -243,7 +260,7 @@ func (cs *CaseSystem) handle(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if r.URL.Path != ReceiptPath && r.URL.Path != ExecutedPath {
+	if r.URL.Path != ReceiptPath && r.URL.Path != ExecutedPath && r.URL.Path != PaymentBasisPath {
 		http.NotFound(w, r)
 		return
 	}
@@ -283,12 +300,19 @@ func (cs *CaseSystem) handle(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Idempotency-Key is required", http.StatusBadRequest)
 		return
 	}
-	if r.URL.Path == ExecutedPath {
+	switch r.URL.Path {
+	case ExecutedPath:
 		if !cs.recordExecuted(w, key, body) {
 			return
 		}
-	} else if !cs.recordReceipt(w, r, key, body) {
-		return
+	case PaymentBasisPath:
+		if !cs.recordPaymentBasis(w, key, body) {
+			return
+		}
+	default:
+		if !cs.recordReceipt(w, r, key, body) {
+			return
+		}
 	}
 	if failure == LoseAnswer {
 		http.Error(w, "gateway timeout", http.StatusGatewayTimeout)
