@@ -10,7 +10,7 @@ import (
 // file's problems with their lines.
 func TestReconcileRules(t *testing.T) {
 	t.Parallel()
-	out, _, err := knut(t, "reconcile", "rules", "../../testdata/demo/ruleset.yaml")
+	out, _, err := knut(t, "reconcile", "rules", "../../rulesets/demo.yaml")
 	if err != nil || !strings.Contains(out, "Demo kommun hemtjänst 2026, version 1, from 2026-01-01\nhash ") ||
 		!strings.Contains(out, "omvardnad 464.00 kr/h, service 382.00 kr/h; 10 insatser") {
 		t.Errorf("knut reconcile rules = %v:\n%s", err, out)

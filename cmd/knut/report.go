@@ -11,7 +11,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/knutpunkt/knutpunkt/internal/config"
 	"github.com/knutpunkt/knutpunkt/internal/homecare"
+	"github.com/knutpunkt/knutpunkt/internal/reconcile"
 	"github.com/knutpunkt/knutpunkt/internal/report"
 	"github.com/knutpunkt/knutpunkt/internal/store"
 )
@@ -22,9 +24,9 @@ import (
 func newReportCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "report",
-		Short: "The IVO report, the monthly statistics for Socialstyrelsen, and the quarterly access review",
+		Short: "The IVO report, the monthly statistics for Socialstyrelsen, the quarterly access review, and the month's payment basis",
 	}
-	cmd.AddCommand(newReportIVOCmd(), newReportStatisticsCmd(), newReportAccessCmd())
+	cmd.AddCommand(newReportIVOCmd(), newReportStatisticsCmd(), newReportAccessCmd(), newReportMonthCmd())
 	return cmd
 }
 
@@ -94,6 +96,69 @@ func newReportStatisticsCmd() *cobra.Command {
 				return err
 			}
 			return writeTo(cmd, out, func(w io.Writer) error { return report.WriteStatistics(w, lines) })
+		})
+	}
+	return cmd
+}
+
+func newReportMonthCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "month",
+		Short: "The month's reconciliation: the payment basis per provider (CSV), executed vs granted by provider (CSV), a self-contained HTML page",
+		Long: `month writes the month's reconciliation report from the current lines of the runs that
+cover it (knut reconcile, or the nightly job), under the rule set of the config (or --rules):
+the payment basis per provider and insats category (--csv, the default on standard output),
+executed vs granted by provider (--municipality-csv), and one self-contained HTML page with
+charts a finance manager can open or mail (--html). docs/reconciliation.md explains every
+column and status code.`,
+		Args: cobra.NoArgs,
+	}
+	var month, csvOut, muniOut, htmlOut, rules string
+	cmd.Flags().StringVar(&month, "month", "", "the month, e.g. 2026-10 (default the one before today's)")
+	cmd.Flags().StringVar(&csvOut, "csv", "", "write the payment basis CSV to this file (default: standard output, unless another output is given)")
+	cmd.Flags().StringVar(&muniOut, "municipality-csv", "", "write executed vs granted by provider (CSV) to this file")
+	cmd.Flags().StringVar(&htmlOut, "html", "", "write the self-contained HTML report to this file")
+	cmd.Flags().StringVar(&rules, "rules", "", "the rule set file (default: reconciliation.rule_set of the config)")
+	purpose := purposeFlag(cmd)
+	loadConfig := configFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		m := report.MonthOf(homecare.LocalDate(time.Now())).Prev()
+		if month != "" {
+			var err error
+			if m, err = report.ParseMonth(month); err != nil {
+				return fmt.Errorf("--month: %w", err)
+			}
+		}
+		cfg, err := loadConfig()
+		if err != nil {
+			return err
+		}
+		rs, err := ruleSet(cfg, rules)
+		if err != nil {
+			return err
+		}
+		return withStore(cmd, func() (*config.Config, error) { return cfg, nil }, func(ctx context.Context, st *store.Store) error {
+			in, err := reconcile.MonthInput(ctx, st, rs, m, time.Now())
+			if err != nil {
+				return err
+			}
+			if err := auditReport(ctx, st, "report.month", m.String(), *purpose); err != nil {
+				return err
+			}
+			if csvOut != "" || (muniOut == "" && htmlOut == "") {
+				if err := writeTo(cmd, csvOut, func(w io.Writer) error { return report.WritePaymentBasisCSV(w, report.PaymentBases(in)) }); err != nil {
+					return err
+				}
+			}
+			if muniOut != "" {
+				if err := writeTo(cmd, muniOut, func(w io.Writer) error { return report.WriteMunicipalityCSV(w, in) }); err != nil {
+					return err
+				}
+			}
+			if htmlOut != "" {
+				return writeTo(cmd, htmlOut, func(w io.Writer) error { return report.WriteMonthHTML(w, in) })
+			}
+			return nil
 		})
 	}
 	return cmd

@@ -13,6 +13,7 @@ import (
 	"github.com/knutpunkt/knutpunkt/internal/homecare"
 	"github.com/knutpunkt/knutpunkt/mappings"
 	"github.com/knutpunkt/knutpunkt/pipelines"
+	"github.com/knutpunkt/knutpunkt/rulesets"
 	"github.com/knutpunkt/knutpunkt/schemas"
 )
 
@@ -52,6 +53,9 @@ var embeddedVars = map[string]string{
 // embeddedLocks are knut.yaml's key lifecycle settings (TestEmbeddedConfig keeps them equal).
 var embeddedLocks = config.Locks{Vendor: "nuki", KeysPipeline: "nuki_keys", ConvergeInterval: time.Minute, ResendAfter: 15 * time.Minute}
 
+// embeddedReconciliation are knut.yaml's reconciliation settings (TestEmbeddedConfig keeps them equal).
+var embeddedReconciliation = config.Reconciliation{RuleSet: "rulesets/demo.yaml", ReportPipeline: "lifecare_payment_basis", ReportDay: 6}
+
 // embeddedDisabled are knut.yaml's disabled pipelines (TestEmbeddedConfig keeps them equal).
 var embeddedDisabled = []string{"hsa_staff"}
 
@@ -77,7 +81,7 @@ func IsCheckout(dir string) bool {
 // then loads them from disk the one way it always does; the copy is
 // rewritten on every run, so a kept --dir never runs stale content.
 func writeEmbedded(dir string) (*config.Config, error) {
-	for name, content := range map[string]fs.FS{"pipelines": pipelines.FS, "mappings": mappings.FS, "schemas": schemas.FS} {
+	for name, content := range map[string]fs.FS{"pipelines": pipelines.FS, "mappings": mappings.FS, "schemas": schemas.FS, "rulesets": rulesets.FS} {
 		target := filepath.Join(dir, name)
 		if err := os.RemoveAll(target); err != nil {
 			return nil, fmt.Errorf("demo: content: %w", err)
@@ -95,6 +99,7 @@ func writeEmbedded(dir string) (*config.Config, error) {
 	cfg.Visits = embeddedVisits
 	cfg.DisabledPipelines = slices.Clone(embeddedDisabled)
 	cfg.Locks = embeddedLocks
+	cfg.Reconciliation = embeddedReconciliation
 	if err := cfg.Validate(); err != nil {
 		return nil, errors.Join(errors.New("demo: built-in config"), err)
 	}

@@ -27,6 +27,9 @@ func TestEmbeddedConfig(t *testing.T) {
 	if !slices.Equal(repo.DisabledPipelines, embeddedDisabled) {
 		t.Errorf("built-in disabled pipelines %v, knut.yaml has %v", embeddedDisabled, repo.DisabledPipelines)
 	}
+	if repo.Reconciliation != embeddedReconciliation {
+		t.Errorf("built-in reconciliation %+v, knut.yaml has %+v", embeddedReconciliation, repo.Reconciliation)
+	}
 	if repo.Locks != embeddedLocks {
 		t.Errorf("built-in locks %+v, knut.yaml has %+v", embeddedLocks, repo.Locks)
 	}

@@ -76,6 +76,9 @@ type PhoneReport struct {
 	Pending int
 	// Corrected is a visit a supervisor corrected, Late one synced more than 48 h late.
 	Corrected, Late string
+	// Correctable is a visit of the last day as the phone synced it: the one a
+	// supervisor corrects the morning after the night's reconciliation (Correct).
+	Correctable tessim.Visit
 }
 
 // simulated is a run of the simulator: each day's output, warm-up days first.
@@ -199,6 +202,15 @@ func (t *TES) Run(ctx context.Context, today time.Time, days int, seed uint64) (
 			}
 			rep.count(b)
 			phone := b.DeviceID != tessim.WebDeviceID
+			if d == days-1 && phone && rep.Correctable.VisitID == "" {
+				for _, v := range b.Visits {
+					if v.Version == 1 && v.Status == tessim.Performed && len(v.Staff) == 1 && v.SharedVisitID == "" &&
+						v.End.Sub(v.Start) > 20*time.Minute && byClock(v) {
+						rep.Correctable = v
+						break
+					}
+				}
+			}
 			twice := again && phone
 			switch {
 			case bad && phone:
@@ -225,6 +237,42 @@ func (t *TES) Run(ctx context.Context, today time.Time, days int, seed uint64) (
 		}
 	}
 	return rep, nil
+}
+
+// byClock reports whether v's insatser are all paid by the clock (care, not the service
+// insatser a rule set pays by schablon or fixed minutes), so that a correction of its
+// times shows in what is paid.
+func byClock(v tessim.Visit) bool {
+	for _, in := range v.Insatser {
+		if in.Code == "STAD" || in.Code == "INKOP" || in.Code == "TILLSYN" || in.Declined {
+			return false
+		}
+	}
+	return len(v.Insatser) > 0
+}
+
+// Correct sends, at at, a supervisor's correction of v from TES-WEB: its next version,
+// ending minutes earlier (a stop registered late, shortened after a word with the staff).
+func (t *TES) Correct(ctx context.Context, v tessim.Visit, at time.Time, minutes int) (tessim.Visit, error) {
+	v.Version++
+	v.End = v.End.Add(-time.Duration(minutes) * time.Minute)
+	if !v.DeviceEnd.IsZero() {
+		v.DeviceEnd = v.DeviceEnd.Add(-time.Duration(minutes) * time.Minute)
+	}
+	left := minutes
+	for i := range v.Insatser {
+		if in := &v.Insatser[i]; in.Minutes > left {
+			in.Minutes -= left
+			left = 0
+		}
+	}
+	v.ReceivedAt = at
+	b := tessim.Batch{SyncID: fmt.Sprintf("%s-%s", tessim.WebDeviceID, at.In(Stockholm()).Format("20060102T1504")),
+		DeviceID: tessim.WebDeviceID, SentAt: at, Visits: []tessim.Visit{v}}
+	t.moveClock(at)
+	defer t.moveClock(time.Time{})
+	_, err := (&tessim.Pusher{Client: t.Client}).Push(ctx, strings.TrimSuffix(t.URL, "/")+tessim.SyncPath, b)
+	return v, err
 }
 
 func (t *TES) moveClock(at time.Time) {

@@ -68,6 +68,8 @@ type Summary struct {
 	Directory *Directory
 	// Locks is what the keyless locks did.
 	Locks *Locks
+	// Reconciliation is what the nights reconciled, and the month's report.
+	Reconciliation *Reconciliation
 }
 
 // MessageCounts are one pipeline's messages in the log by status: the
@@ -285,6 +287,15 @@ func Run(ctx context.Context, opts Options) (*Summary, error) {
 		return nil, err
 	}
 	sum.Locks = locks
+	// The next day and night: a supervisor's correction, the reconciliation again, and
+	// the month's report with its payment basis to the case system.
+	if cfg.Reconciliation.RuleSet != "" {
+		setNow := func(at time.Time) { night.Store(int64(time.Until(at))) }
+		if sum.Reconciliation, err = reconcileNights(ctx, srv, cfg, tes, phones, orders, setNow, tomorrow, opts.Dir); err != nil {
+			return nil, err
+		}
+		sum.Reconciliation.kept = kept
+	}
 	sum.Print(opts.Out)
 	if kept {
 		fmt.Fprintf(opts.Out, "\nThe store is kept in %s; `knut serve` with store.dsn set to it shows it again.\n", cfg.Store.DSN)
@@ -475,6 +486,9 @@ func (s *Summary) Print(w io.Writer) {
 	}
 	if s.Directory != nil {
 		s.Directory.Print(w)
+	}
+	if s.Reconciliation != nil {
+		s.Reconciliation.Print(w)
 	}
 }
 

@@ -576,8 +576,12 @@ func (e *Engine) visit(d *day, v *store.ReconcileVisit, g *group, overlaps bool,
 		notes = append(notes, why)
 	}
 	if g != nil && g.n > 1 && rs.CohabitantSplit == "equal" && pay > 0 {
-		part := share(g.seconds, g.index, g.n)
-		notes = append(notes, fmt.Sprintf("visited with %d cohabitant(s): %s of the %s together", g.n-1, mins(part), mins(g.seconds)))
+		together := g.seconds
+		if rs.Rounding == "minute" {
+			together = (together + 30) / 60 * 60 // the first visit rounded as any visit, then split
+		}
+		part := share(together, g.index, g.n)
+		notes = append(notes, fmt.Sprintf("visited with %d cohabitant(s): %s of the %s together", g.n-1, mins(part), mins(together)))
 		pay = part
 	}
 	if v.IsExtra {
@@ -672,11 +676,26 @@ func (e *Engine) visit(d *day, v *store.ReconcileVisit, g *group, overlaps bool,
 			}
 		}
 	}
-	for _, in := range declined {
+	// A visit declined in full still took its clock time: registered (and verified,
+	// manual) as any visit's, divided between the declined insatser.
+	var declinedRegs []int64
+	if len(done) == 0 {
+		declinedRegs = allocate(secs, declined)
+	}
+	for i, in := range declined {
 		cat := e.category(in.Code)
 		l := d.line(v.ClientKey, v.ProviderID, cat)
 		addTo(l)
 		l.codes[in.Code] = true
+		if declinedRegs != nil {
+			l.Registered += declinedRegs[i]
+			if verified {
+				l.Verified += declinedRegs[i]
+			}
+			if manual {
+				l.Manual += declinedRegs[i]
+			}
+		}
 		l.Status = append(l.Status, homecare.StatusDeclined)
 		rule := e.rules.Insatser[in.Code]
 		base, from := int64(0), ""

@@ -106,7 +106,11 @@ var loc = homecare.Stockholm()
 
 func localTime(t testing.TB, s string) time.Time {
 	t.Helper()
-	tm, err := time.ParseInLocation("2006-01-02 15:04", s, loc)
+	layout := "2006-01-02 15:04"
+	if len(s) > len(layout) {
+		layout = "2006-01-02 15:04:05" // a visit's seconds, for rounding
+	}
+	tm, err := time.ParseInLocation(layout, s, loc)
 	if err != nil {
 		t.Fatalf("time %q: %v", s, err)
 	}
@@ -137,7 +141,7 @@ func decodeInto(t testing.TB, from any, v any) {
 // fixtureRules is the demo rule set with the fixture's overrides.
 func fixtureRules(t testing.TB, overrides map[string]any) *reconcile.RuleSet {
 	t.Helper()
-	data, err := os.ReadFile("../../testdata/demo/ruleset.yaml")
+	data, err := os.ReadFile("../../rulesets/demo.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,7 @@
 // of range is an error naming its file and line) and identified by a hash, so that a run
 // is deterministic for (inputs, rule-set hash) and a line says which rules made it.
 // docs/reconciliation.md explains every parameter for a municipality's controller;
-// testdata/demo/ruleset.yaml is the documented example (Solna's published numbers).
+// rulesets/demo.yaml is the documented example (Solna's published numbers).
 package reconcile
 
 import (

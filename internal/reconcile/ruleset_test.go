@@ -8,7 +8,7 @@ import (
 	"github.com/knutpunkt/knutpunkt/internal/reconcile"
 )
 
-const example = "../../testdata/demo/ruleset.yaml"
+const example = "../../rulesets/demo.yaml"
 
 // TestExampleRuleSet: the documented example loads, with Solna's numbers as written.
 func TestExampleRuleSet(t *testing.T) {

@@ -2,12 +2,15 @@ package reconcile
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/knutpunkt/knutpunkt/internal/homecare"
+	"github.com/knutpunkt/knutpunkt/internal/report"
 	"github.com/knutpunkt/knutpunkt/internal/store"
 )
 
@@ -136,13 +139,20 @@ type Result struct {
 
 // Change is a line that the run changed against the one current before it.
 type Change struct {
-	Key             string
-	ClientKey       string
-	ProviderID      string
-	Category        string
-	Date            homecare.Date
-	Before, After   int64  // payable seconds (-1: no line)
-	BeforeS, AfterS string // status codes
+	Key        string
+	ClientKey  string
+	ProviderID string
+	Category   string
+	Date       homecare.Date
+	// Before and After are the line's registered and payable seconds and status codes
+	// (Payable -1: no line).
+	Before, After LineFigures
+}
+
+// LineFigures are what a Change compares.
+type LineFigures struct {
+	Registered, Payable int64
+	Status              string
 }
 
 // Run reconciles opts.From..opts.To under rs with what st holds, records the run and its
@@ -162,15 +172,24 @@ func Run(ctx context.Context, st *store.Store, rs *RuleSet, opts Options) (*Resu
 	}
 	res := &Result{Status: map[homecare.StatusCode]int{}, Findings: map[string]int{}}
 	res.Run = homecare.ReconciliationRun{From: opts.From, To: opts.To, RuleSetName: rs.Name, RuleSetHash: rs.Hash(), Trigger: opts.Trigger}
+	// The lines of the clients to compare, as the earlier runs left them, and the last
+	// day those runs covered: a day no run covered before is new, not a change.
 	before := map[string]lineState{}
+	var covered homecare.Date
 	if len(opts.Compare) > 0 && !opts.ReadOnly {
-		if _, err := st.CurrentReconcileLines(ctx, opts.From, opts.To, func(l *homecare.ReconciliationLine) error {
+		runs, err := st.CurrentReconcileLines(ctx, opts.From, opts.To, func(l *homecare.ReconciliationLine) error {
 			if opts.Compare[l.ClientKey] {
-				before[l.Key()] = lineState{l.Payable, statusString(l.Status)}
+				before[l.Key()] = lineState{l.Registered, l.Payable, statusString(l.Status)}
 			}
 			return nil
-		}); err != nil {
+		})
+		if err != nil {
 			return nil, err
+		}
+		for _, r := range runs {
+			if covered.Before(r.To) {
+				covered = r.To
+			}
 		}
 	}
 	if !opts.ReadOnly {
@@ -203,8 +222,8 @@ func Run(ctx context.Context, st *store.Store, rs *RuleSet, opts Options) (*Resu
 			for _, c := range l.Status {
 				res.Status[c]++
 			}
-			if opts.Compare[l.ClientKey] {
-				after[l.Key()] = lineState{l.Payable, statusString(l.Status)}
+			if opts.Compare[l.ClientKey] && !covered.Before(l.LocalDate) {
+				after[l.Key()] = lineState{l.Registered, l.Payable, statusString(l.Status)}
 			}
 		}
 		for _, f := range findings {
@@ -238,8 +257,8 @@ func Run(ctx context.Context, st *store.Store, rs *RuleSet, opts Options) (*Resu
 }
 
 type lineState struct {
-	payable int64
-	status  string
+	registered, payable int64
+	status              string
 }
 
 func statusString(cs []homecare.StatusCode) string {
@@ -259,15 +278,15 @@ func changes(before, after map[string]lineState) []Change {
 		if bok && aok && a == b {
 			continue
 		}
-		c := Change{Key: k, Before: -1, After: -1}
+		c := Change{Key: k, Before: LineFigures{Payable: -1}, After: LineFigures{Payable: -1}}
 		parts := strings.Split(k, "|")
 		c.ClientKey, c.ProviderID, c.Category = parts[1], parts[2], parts[3]
 		c.Date, _ = homecare.ParseDate(parts[4])
 		if bok {
-			c.Before, c.BeforeS = b.payable, b.status
+			c.Before = LineFigures{b.registered, b.payable, b.status}
 		}
 		if aok {
-			c.After, c.AfterS = a.payable, a.status
+			c.After = LineFigures{a.registered, a.payable, a.status}
 		}
 		out = append(out, c)
 	}
@@ -287,13 +306,13 @@ func merge(a, b map[string]lineState) map[string]bool {
 
 // String says what a change is, for the log and the run's summary.
 func (c Change) String() string {
-	was, is := "no line", "no line"
-	if c.Before >= 0 {
-		was = mins(c.Before) + " payable (" + c.BeforeS + ")"
+	figures := func(f LineFigures) string {
+		if f.Payable < 0 {
+			return "no line"
+		}
+		return fmt.Sprintf("registered %s, payable %s (%s)", mins(f.Registered), mins(f.Payable), f.Status)
 	}
-	if c.After >= 0 {
-		is = mins(c.After) + " payable (" + c.AfterS + ")"
-	}
+	was, is := figures(c.Before), figures(c.After)
 	short := c.ClientKey
 	if len(short) > 8 {
 		short = short[:8]
@@ -357,4 +376,21 @@ func CurrentLines(ctx context.Context, st *store.Store, rs *RuleSet, from, to ho
 	}
 	c.Runs, c.Periods = runs, roll.Lines()
 	return c, nil
+}
+
+// ErrNoRun is returned for a month no finished run covers.
+var ErrNoRun = errors.New("no reconciliation run covers the month")
+
+// MonthInput is month m's current lines under rs as the monthly report takes them,
+// produced at now. The report names the latest run the lines come from.
+func MonthInput(ctx context.Context, st *store.Store, rs *RuleSet, m report.Month, now time.Time) (report.MonthInput, error) {
+	c, err := CurrentLines(ctx, st, rs, m.First(), m.Last())
+	if err != nil {
+		return report.MonthInput{}, err
+	}
+	if len(c.Runs) == 0 {
+		return report.MonthInput{}, fmt.Errorf("%s: %w (knut reconcile --month %s)", m, ErrNoRun, m)
+	}
+	return report.MonthInput{Month: m, Run: c.Runs[0], Days: c.Days, Periods: c.Periods, Rates: rs.Rates,
+		ManualShareThresholdPct: rs.ManualShareThresholdPct, ProducedAt: now, Municipality: rs.Name}, nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/knutpunkt/knutpunkt/adapters"
 	"github.com/knutpunkt/knutpunkt/internal/config"
 	"github.com/knutpunkt/knutpunkt/internal/homecare"
+	"github.com/knutpunkt/knutpunkt/internal/reconcile"
 	"github.com/knutpunkt/knutpunkt/internal/report"
 	"github.com/knutpunkt/knutpunkt/internal/schedule"
 	"github.com/knutpunkt/knutpunkt/internal/store"
@@ -117,7 +118,142 @@ func Jobs(st *store.Store, conf *config.Config, in ingester) []schedule.Job {
 	if in != nil && conf.Visits.ExecutedPipeline != "" {
 		jobs = append(jobs, executedJob(st, conf.Visits, in))
 	}
+	if conf.Reconciliation.RuleSet != "" {
+		jobs = append(jobs, reconcileJob(st, conf))
+		if in != nil && conf.Reconciliation.ReportPipeline != "" {
+			jobs = append(jobs, paymentBasisJob(st, conf, in))
+		}
+	}
 	return jobs
+}
+
+// reconcileJob reconciles executed hours every night (internal/reconcile): the month so
+// far, by month, and back to the earliest day a late record or a correction queued since
+// its last run reopened, within the rule set's late_record_reopen_days (its first run:
+// that whole window, so a hub that starts mid-month pays the days still open). The lines of the
+// clients those records concern are compared with the earlier run's, and each change is
+// in the job's detail. The rule set file is read at each run, so a new version applies
+// from the next night without a restart; a broken one fails the job (logged, retried).
+func reconcileJob(st *store.Store, conf *config.Config) schedule.Job {
+	return schedule.Job{Name: "reconcile", Run: func(ctx context.Context, day, last homecare.Date) (string, error) {
+		rs, err := reconcile.LoadRuleSet(conf.Path(conf.Reconciliation.RuleSet))
+		if err != nil {
+			return "", err
+		}
+		to := day.AddDays(-1)
+		from := report.MonthOf(to).First()
+		if last.IsZero() {
+			from = to.AddDays(1 - rs.LateRecordReopenDays)
+		}
+		var since time.Time
+		if prev, ok, err := st.LastJobRun(ctx, "reconcile"); err != nil {
+			return "", err
+		} else if ok {
+			since = prev.RanAt.Add(-time.Hour)
+		}
+		queued, err := st.ReconcileDays(ctx)
+		if err != nil {
+			return "", err
+		}
+		compare := map[string]bool{}
+		oldest := to.AddDays(-rs.LateRecordReopenDays)
+		for _, q := range queued {
+			if q.QueuedAt.Before(since) || q.LocalDate.Before(oldest) || to.Before(q.LocalDate) {
+				continue
+			}
+			compare[q.ClientKey] = true
+			if q.LocalDate.Before(from) {
+				from = q.LocalDate
+			}
+		}
+		var parts, changed []string
+		for m := report.MonthOf(from); !to.Before(m.First()); m = report.MonthOf(m.Last().AddDays(1)) {
+			first, lastDay := m.First(), m.Last()
+			if first.Before(from) {
+				first = from
+			}
+			if to.Before(lastDay) {
+				lastDay = to
+			}
+			res, err := reconcile.Run(ctx, st, rs, reconcile.Options{From: first, To: lastDay, Trigger: "nightly", Compare: compare})
+			if err != nil {
+				return "", err
+			}
+			parts = append(parts, fmt.Sprintf("%s to %s: run %s, %s", first, lastDay, res.Run.ID, res.Run.Summary))
+			for _, c := range res.Changes {
+				changed = append(changed, c.String())
+			}
+		}
+		detail := strings.Join(parts, " | ")
+		if len(changed) > 0 {
+			const shown = 20
+			more := ""
+			if len(changed) > shown {
+				more = fmt.Sprintf(" … and %d more", len(changed)-shown)
+				changed = changed[:shown]
+			}
+			detail += fmt.Sprintf(" | clients reopened by late records or corrections: %d; lines changed against the earlier run: %s%s",
+				len(compare), strings.Join(changed, "; "), more)
+		}
+		return detail, nil
+	}}
+}
+
+// paymentBasisJob sends each provider's payment basis of the month before to the case
+// system on reconciliation.report_day (or the first night after it, when the hub was
+// down), once a month: the month's current lines, as the reconcile job left them that
+// night (it runs first).
+func paymentBasisJob(st *store.Store, conf *config.Config, in ingester) schedule.Job {
+	cfg := conf.Reconciliation
+	return schedule.Job{Name: "payment_basis", Run: func(ctx context.Context, day, last homecare.Date) (string, error) {
+		m := report.MonthOf(day).Prev()
+		if day.Day < cfg.ReportDay {
+			return fmt.Sprintf("%s is reported on day %d", m, cfg.ReportDay), nil
+		}
+		if !last.IsZero() && report.MonthOf(last) == report.MonthOf(day) && last.Day >= cfg.ReportDay {
+			return fmt.Sprintf("%s was reported on %s", m, last), nil
+		}
+		rs, err := reconcile.LoadRuleSet(conf.Path(cfg.RuleSet))
+		if err != nil {
+			return "", err
+		}
+		n, amount, err := SendPaymentBasis(ctx, st, rs, m, in, cfg.ReportPipeline)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("%s: %d providers' payment basis handed to %s, %d.%02d kr in all", m, n, cfg.ReportPipeline, amount/100, amount%100), nil
+	}}
+}
+
+// SendPaymentBasis hands each provider's payment basis of month m (its current lines
+// under rs) to pipeline name, and returns how many providers and the total in öre. A
+// basis is named by its provider, month and run, so the same month sent again after no
+// new run is a duplicate, and after a re-run a new message the case system replaces the
+// month with.
+func SendPaymentBasis(ctx context.Context, st *store.Store, rs *reconcile.RuleSet, m report.Month, in ingester, name string) (int, int64, error) {
+	input, err := reconcile.MonthInput(ctx, st, rs, m, st.Now())
+	if err != nil {
+		return 0, 0, err
+	}
+	var total int64
+	bases := report.PaymentBases(input)
+	for _, b := range bases {
+		body, err := json.Marshal(b)
+		if err != nil {
+			return 0, 0, err
+		}
+		_, err = in.Ingest(ctx, name, "reconcile", knutpunkt.Message{Body: body, Headers: map[string]string{
+			knutpunkt.HeaderContentType:  "application/json",
+			knutpunkt.HeaderExternalID:   b.MessageID,
+			knutpunkt.HeaderSourceSystem: "reconcile",
+			"payment-basis":              b.ProviderID + "/" + b.Month,
+		}})
+		if err != nil {
+			return 0, 0, fmt.Errorf("hand the payment basis of %s for %s to %s: %w", b.ProviderID, m, name, err)
+		}
+		total += b.AmountOre
+	}
+	return len(bases), total, nil
 }
 
 // reviewJob flags the visits the day's records alone cannot judge (store.ReviewVisits:

@@ -109,6 +109,9 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 // Today is the date in Europe/Stockholm by the store's clock (Options.Clock).
 func (s *Store) Today() homecare.Date { return homecare.LocalDate(s.clock()) }
 
+// Now is the time by the store's clock (Options.Clock).
+func (s *Store) Now() time.Time { return s.clock() }
+
 // OpenWith opens the store at dsn and migrates it up to the newest embedded
 // migration.
 //

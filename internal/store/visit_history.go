@@ -181,6 +181,10 @@ type ReconcileDay struct {
 	LocalDate homecare.Date
 	Provider  string
 	Reason    string // late, correction
+	// ClientKey is the client's store key (no personal data); QueuedAt when the late
+	// record or correction queued the day (again).
+	ClientKey string
+	QueuedAt  time.Time
 }
 
 // ReconcileDays returns the client-days queued for reconciliation, by day.
@@ -189,8 +193,11 @@ func (s *Store) ReconcileDays(ctx context.Context) ([]ReconcileDay, error) {
 		Day      dateValue `db:"local_date"`
 		Provider string    `db:"provider_ref"`
 		Reason   string    `db:"reason"`
+		Client   string    `db:"client_id"`
+		Queued   nullTime  `db:"queued_at"`
 	}
-	if err := s.sel(ctx, &rows, `SELECT local_date, provider_ref, reason FROM reconcile_days ORDER BY local_date, provider_ref, client_id`); err != nil {
+	if err := s.sel(ctx, &rows, `SELECT local_date, provider_ref, reason, client_id, queued_at FROM reconcile_days
+		ORDER BY local_date, provider_ref, client_id`); err != nil {
 		return nil, fmt.Errorf("reconcile days: %w", err)
 	}
 	out := make([]ReconcileDay, len(rows))
@@ -199,7 +206,7 @@ func (s *Store) ReconcileDays(ctx context.Context) ([]ReconcileDay, error) {
 		if err != nil {
 			return nil, err
 		}
-		out[i] = ReconcileDay{LocalDate: d, Provider: r.Provider, Reason: r.Reason}
+		out[i] = ReconcileDay{LocalDate: d, Provider: r.Provider, Reason: r.Reason, ClientKey: r.Client, QueuedAt: r.Queued.Time}
 	}
 	return out, nil
 }
