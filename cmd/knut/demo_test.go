@@ -89,6 +89,30 @@ func TestDemoOnce(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^2026Q\d hemtjanst-soder\n.*\n  TSTNMT2321000156-1007 .* not_in_directory$`).MatchString(got) {
 		t.Errorf("the access review does not list Söder's staff as in no directory:\n%s", got)
 	}
+	// The nights' reconciliation: the first run over the simulated days, a supervisor's
+	// correction, the next run showing the changed line, and the month's payment basis
+	// the case system received, equal to what the hub computed.
+	for _, re := range []string{
+		`(?m)^Reconciliation of executed hours .*\n  \d{4}-\d\d-01 to \d{4}-\d\d-\d\d: run \S+, \d+ days, [1-9]\d* visits, \d+ lock events; [1-9]\d* day lines`,
+		`a supervisor shortened visit TES-\S+ by 10 minutes \(version 2\)`,
+		`lines changed against the earlier run: \d{4}-\d\d-\d\d client [0-9a-f]{8} \S+ omvardnad: registered ([\d.]+) min, payable [\d.]+ min \([A-Z_,]+\) → registered [\d.]+ min`,
+	} {
+		if !regexp.MustCompile(re).MatchString(got) {
+			t.Errorf("the demo's reconciliation: no line matching %s:\n%s", re, got)
+		}
+	}
+	bases := regexp.MustCompile(`(?m)^  (\S+) +\d+ +\d+ +\d+ +\d+ +(\d+\.\d\d) +[\d.]+(?: \(review\))? +(\S+) kr$`).FindAllStringSubmatch(got, -1)
+	if len(bases) != 2 {
+		t.Errorf("the payment basis: %d providers' lines, want 2:\n%s", len(bases), got)
+	}
+	for _, b := range bases {
+		if b[2] != b[3] || b[2] == "0.00" {
+			t.Errorf("the payment basis of %s: the hub computed %s kr, the case system got %s kr", b[1], b[2], b[3])
+		}
+	}
+	if !regexp.MustCompile(`The month's report: \S+/reconciliation-\d{4}-\d\d\.html`).MatchString(got) {
+		t.Errorf("the demo does not name the month's report:\n%s", got)
+	}
 	rows := messageLog(t, got)
 	if tes := rows["tes_sync"]; tes[1] == 0 || tes[2] != 3 || tes[1]+tes[2] != tes[0] || tes[3] != 0 {
 		t.Errorf("message log of tes_sync: %v, want processed > 0, 3 dead, nothing left over and no deliveries", tes)
