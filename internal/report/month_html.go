@@ -65,7 +65,15 @@ type weekView struct {
 	Granted, Executed, Payable string
 	Count                      string // "2 lines"
 	Lines                      []lineView
+	// Omitted are the week's lines left out of Lines: a city's week is tens of
+	// thousands of lines, and the page lists the ones to look at (MaxWeekLines).
+	Omitted int
 }
+
+// MaxWeekLines is how many of a provider's week's lines the page lists: those with a
+// status code other than OK first, by the size of their deviation; the CSV and `knut
+// reconcile runs` have the rest.
+const MaxWeekLines = 200
 
 type lineView struct {
 	Provider, Date, Client, Category, Codes string
@@ -217,14 +225,34 @@ func providerPage(m Month, p *providerMonth, anchor string) providerView {
 		var s lineSums
 		wv := weekView{Anchor: fmt.Sprintf("%s-v%02d", anchor, wk.week), Label: fmt.Sprintf("v.%d", wk.week),
 			Range: dayRange(wk.first, wk.last)}
+		var week []int
 		for i := range days {
 			if d := days[i].LocalDate; !d.Before(wk.first) && !wk.last.Before(d) {
 				s.add(&days[i])
-				wv.Lines = append(wv.Lines, lineViewOf(days[i]))
+				week = append(week, i)
 			}
 		}
+		wv.Count = count(len(week), "line", "lines")
+		if len(week) > MaxWeekLines {
+			// The lines to look at first: a code other than OK, then the largest deviation.
+			remark := func(l *homecare.ReconciliationLine) int {
+				if len(l.Status) == 1 && l.Status[0] == homecare.StatusOK {
+					return 1
+				}
+				return 0
+			}
+			abs := func(n int64) int64 { return max(n, -n) }
+			slices.SortStableFunc(week, func(a, b int) int {
+				return cmp.Or(cmp.Compare(remark(&days[a]), remark(&days[b])), cmp.Compare(abs(days[b].Deviation), abs(days[a].Deviation)))
+			})
+			wv.Omitted = len(week) - MaxWeekLines
+			week = week[:MaxWeekLines]
+			slices.Sort(week)
+		}
+		for _, i := range week {
+			wv.Lines = append(wv.Lines, lineViewOf(days[i]))
+		}
 		wv.Granted, wv.Executed, wv.Payable = hours(s.granted), hours(s.registered), hours(s.payable)
-		wv.Count = count(len(wv.Lines), "line", "lines")
 		pv.Weeks = append(pv.Weeks, wv)
 		groups = append(groups, chartGroup{label: wv.Label, href: wv.Anchor,
 			values: []float64{float64(s.granted) / 3600, float64(s.registered) / 3600, float64(s.payable) / 3600},
@@ -500,7 +528,7 @@ footer{margin-top:2.5rem;color:#57606a;font-size:12px}
 <p class="meta key">Hours per ISO week (weeks cut at the month's ends): <i class="g"></i>granted <i class="e"></i>executed <i class="p"></i>payable. Click a week for its lines.</p>
 {{template "chart" .Chart}}
 {{range .Weeks}}<details id="{{.Anchor}}"><summary><strong>{{.Label}}</strong> {{.Range}}: granted {{.Granted}} h · executed {{.Executed}} h · payable {{.Payable}} h · {{.Count}}</summary>
-{{if .Lines}}{{template "days" .Lines}}{{else}}<p class="meta">No lines this week.</p>{{end}}
+{{if .Lines}}{{template "days" .Lines}}{{else}}<p class="meta">No lines this week.</p>{{end}}{{with .Omitted}}<p class="meta">The lines with a status code and the largest deviations are listed; {{.}} more are in the payment basis and municipality CSVs (knut report month --csv, --municipality-csv).</p>{{end}}
 </details>
 {{end}}{{end}}
 <h2>Deviation from granted time per client and month</h2>

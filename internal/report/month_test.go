@@ -270,3 +270,34 @@ func TestMonthHTMLEmpty(t *testing.T) {
 		t.Error("WriteMonthHTML(no month) = nil")
 	}
 }
+
+// TestMonthHTMLCapsWeekLines: a week of more lines than MaxWeekLines lists the lines with
+// a code other than OK and the largest deviations, and says how many more there are.
+func TestMonthHTMLCapsWeekLines(t *testing.T) {
+	in := report.MonthInput{Month: report.Month{Year: 2026, Month: time.November}}
+	n := report.MaxWeekLines + 50
+	for i := range n {
+		client := fmt.Sprintf("%016x", i)
+		l := recLine(t, homecare.LineDay, "omsorg-norr", client, "omvardnad", "2026-11-03", 1800, 1800, 1800, 1800)
+		switch i {
+		case 7:
+			l = recLine(t, homecare.LineDay, "omsorg-norr", client, "omvardnad", "2026-11-03", 1800, 60, 0, 0, homecare.StatusVisitTooShort)
+		case 11:
+			l = recLine(t, homecare.LineDay, "omsorg-norr", client, "omvardnad", "2026-11-03", 0, 1800, 1800, 0, homecare.StatusNoOrder)
+		}
+		in.Days = append(in.Days, l)
+	}
+	var buf bytes.Buffer
+	if err := report.WriteMonthHTML(&buf, in); err != nil {
+		t.Fatal(err)
+	}
+	page := buf.String()
+	if got := strings.Count(page, `<td class="expl">`); got != report.MaxWeekLines {
+		t.Errorf("the week lists %d lines, want %d", got, report.MaxWeekLines)
+	}
+	for _, want := range []string{"VISIT_TOO_SHORT", "NO_ORDER", fmt.Sprintf("%d more are in the payment basis", n-report.MaxWeekLines), fmt.Sprintf("%d lines", n)} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page does not contain %q", want)
+		}
+	}
+}
