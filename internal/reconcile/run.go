@@ -332,9 +332,12 @@ func (r *Result) summary() string {
 	for _, k := range slices.Sorted(maps.Keys(r.Findings)) {
 		fs = append(fs, fmt.Sprintf("%s %d", k, r.Findings[k]))
 	}
-	s := fmt.Sprintf("%d days, %d visits, %d lock events; %d day lines, %d period lines; granted %d h %02d min, payable %d h %02d min, %s kr; day lines by code: %s",
+	s := fmt.Sprintf("%d days, %d visits, %d lock events; %d day lines, %d period lines; granted %d h %02d min, payable %d h %02d min, %s kr",
 		r.Days, r.Visits, r.LockEvents, r.DayLines, len(r.Periods), r.Granted/3600, r.Granted%3600/60, r.Payable/3600, r.Payable%3600/60,
-		kronor(r.Amount), strings.Join(codes, ", "))
+		kronor(r.Amount))
+	if len(codes) > 0 {
+		s += "; day lines by code: " + strings.Join(codes, ", ")
+	}
 	if len(fs) > 0 {
 		s += "; findings: " + strings.Join(fs, ", ")
 	}

@@ -45,7 +45,7 @@ func (s *Store) LastJobRun(ctx context.Context, job string) (run JobRun, ok bool
 
 // RecordJobRun records that job ran for day, atomically with what the job wrote in t.
 func (t *Tx) RecordJobRun(ctx context.Context, job string, day homecare.Date, detail string) error {
-	at := t.s.tv(now())
+	at := t.s.tv(t.s.clock()) // the hub's clock: jobs compare it with queued_at, which is by it too
 	_, err := t.exec(ctx, `INSERT INTO job_runs (job, last_day, ran_at, detail) VALUES (?, ?, ?, ?)
 		ON CONFLICT (job) DO UPDATE SET last_day = excluded.last_day, ran_at = excluded.ran_at, detail = excluded.detail`,
 		job, day.String(), at, detail)
