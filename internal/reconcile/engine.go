@@ -122,12 +122,8 @@ func grantedOn(in homecare.OrderInsats, validFrom, d homecare.Date) (int64, bool
 		}
 		return total, true
 	case homecare.PeriodWeek:
-		if in.Schedule != nil && in.Schedule.EveryOtherWeek {
-			_, w0 := validFrom.In(time.UTC).ISOWeek()
-			_, w := d.In(time.UTC).ISOWeek()
-			if (w-w0)%2 != 0 {
-				return 0, false
-			}
+		if in.Schedule != nil && in.Schedule.EveryOtherWeek && weeksBetween(validFrom, d)%2 != 0 {
+			return 0, false
 		}
 		if len(days) > 0 {
 			i := slices.Index(days, wd)
@@ -145,6 +141,17 @@ func grantedOn(in homecare.OrderInsats, validFrom, d homecare.Date) (int64, bool
 }
 
 var weekdays = []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
+
+// weeksBetween is how many weeks from's week (Monday to Sunday) lies before to's, counted
+// in days, not by ISO week numbers, which restart at 1 after a year of 52 or 53 weeks.
+func weeksBetween(from, to homecare.Date) int {
+	monday := func(d homecare.Date) time.Time {
+		t := d.In(time.UTC)
+		return t.AddDate(0, 0, -((int(t.Weekday()) + 6) % 7))
+	}
+	days := int(monday(to).Sub(monday(from)) / (24 * time.Hour))
+	return days / 7
+}
 
 // share is the i-th of n parts of total, in whole seconds, the parts adding up to total.
 func share(total int64, i, n int) int64 {
@@ -344,10 +351,12 @@ func cohabitants(vs []store.ReconcileVisit) map[string]*group {
 	}
 	present := map[string]*store.ReconcileVisit{}
 	for i := range vs {
-		present[vs[i].Ref] = &vs[i]
+		if vs[i].Status != homecare.VisitCancelled && vs[i].Status != homecare.VisitInProgress {
+			present[vs[i].Ref] = &vs[i] // the visits a day reconciles: a cancelled one splits nothing
+		}
 	}
 	for _, v := range vs {
-		if v.SharedRef == "" || present[v.SharedRef] == nil || v.SharedRef == v.Ref {
+		if present[v.Ref] == nil || v.SharedRef == "" || present[v.SharedRef] == nil || v.SharedRef == v.Ref {
 			continue
 		}
 		a, b := find(v.Ref), find(v.SharedRef)
