@@ -68,19 +68,20 @@ type inForce struct {
 	paused bool
 }
 
-// orderOn returns the order of client with provider in force on d (the one that came into
-// force last when several are), or nil.
-func (e *Engine) orderOn(client, provider string, d homecare.Date) *inForce {
-	var found *inForce
-	for _, co := range e.orders[client] {
-		if co.ProviderID != provider {
-			continue
-		}
-		if f := forceOn(co, d); f != nil && (found == nil || !f.o.ValidFrom.Before(found.o.ValidFrom)) {
-			found = f
+// ordersOn returns the order in force on d of each client with each provider: the one
+// that came into force last when several are (a new decision beside one ending). Each
+// timeline is folded once a day, whatever the number of visits.
+func (e *Engine) ordersOn(d homecare.Date) map[[2]string]*inForce {
+	out := make(map[[2]string]*inForce, len(e.clients))
+	for _, c := range e.clients {
+		for _, co := range e.orders[c] {
+			k := [2]string{c, co.ProviderID}
+			if f := forceOn(co, d); f != nil && (out[k] == nil || !f.o.ValidFrom.Before(out[k].o.ValidFrom)) {
+				out[k] = f
+			}
 		}
 	}
-	return found
+	return out
 }
 
 func forceOn(co *store.ClientOrder, d homecare.Date) *inForce {
@@ -174,6 +175,7 @@ type day struct {
 	e     *Engine
 	date  homecare.Date
 	lines map[lineKey]*line
+	force map[[2]string]*inForce // the order in force by client and provider
 }
 
 func (d *day) line(client, provider, category string) *line {
@@ -205,13 +207,13 @@ func (e *Engine) category(code string) string {
 // Day reconciles one day: a line per client × provider × category with granted time or
 // a visit, sorted by client, provider and category, and the day's findings.
 func (e *Engine) Day(in *store.ReconcileInput) ([]homecare.ReconciliationLine, []Finding) {
-	d := &day{e: e, date: in.Date, lines: map[lineKey]*line{}}
+	d := &day{e: e, date: in.Date, lines: map[lineKey]*line{}, force: e.ordersOn(in.Date)}
 	var findings []Finding
 	// Granted time: every order in force.
 	for _, c := range e.clients {
 		for _, co := range e.orders[c] {
-			f := forceOn(co, in.Date)
-			if f == nil || f.order != e.orderOn(c, co.ProviderID, in.Date).order {
+			f := d.force[[2]string{c, co.ProviderID}]
+			if f == nil || f.order != co {
 				continue
 			}
 			for _, ins := range f.o.Insatser {
@@ -239,12 +241,17 @@ func (e *Engine) Day(in *store.ReconcileInput) ([]homecare.ReconciliationLine, [
 	}
 	groups := cohabitants(in.Visits)
 	overlaps := overlapping(in.Visits, groups)
+	// The lock events at each client's door: a visit looks only at its client's.
+	doors := map[string][]store.ReconcileLockEvent{}
+	for _, ev := range in.LockEvents {
+		doors[ev.ClientKey] = append(doors[ev.ClientKey], ev)
+	}
 	for i := range in.Visits {
 		v := &in.Visits[i]
 		if v.Status == homecare.VisitCancelled || v.Status == homecare.VisitInProgress {
 			continue
 		}
-		nf := e.visit(d, v, groups[v.Ref], overlaps[v.Ref], in.LockEvents)
+		nf := e.visit(d, v, groups[v.Ref], overlaps[v.Ref], doors[v.ClientKey])
 		findings = append(findings, nf...)
 	}
 	findings = append(findings, e.doorsWithoutVisit(in)...)
@@ -510,7 +517,7 @@ func (e *Engine) visit(d *day, v *store.ReconcileVisit, g *group, overlaps bool,
 	loc := homecare.Stockholm()
 	head := fmt.Sprintf("visit %s %s–%s (%s)", v.Ref, v.StartAt.In(loc).Format("15:04"), v.EndAt.In(loc).Format("15:04"), mins(secs))
 
-	order := e.orderOn(v.ClientKey, v.ProviderID, v.LocalDate)
+	order := d.force[[2]string{v.ClientKey, v.ProviderID}]
 	// Presence: the client's tag, the lock, or both, at each end.
 	tagOK := func(m homecare.RegistrationMethod, uid string) bool {
 		return m == homecare.MethodTag && uid != "" && !hasFlag(v, homecare.FlagForeignTag) && !hasFlag(v, homecare.FlagUnknownTag)
