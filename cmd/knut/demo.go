@@ -52,7 +52,7 @@ the hub stored and dead-lettered, then keeps serving (or exits with --once).`,
 	cmd.Flags().BoolVar(&opts.Once, "once", false, "exit after the simulated period instead of serving on")
 	cmd.Flags().Uint64Var(&opts.Seed, "seed", 1, "seed of the synthetic municipality and its visits")
 	cmd.Flags().StringVar(&level, "log-level", "error", "log level: debug, info, warn or error (the summary lists dead letters)")
-	cmd.AddCommand(newDemoVisitsCmd(), newDemoLockEventsCmd())
+	cmd.AddCommand(newDemoVisitsCmd(), newDemoLockEventsCmd(), newDemoCityCmd())
 	return cmd
 }
 
