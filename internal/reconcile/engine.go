@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -270,8 +271,10 @@ func (e *Engine) Day(in *store.ReconcileInput) ([]homecare.ReconciliationLine, [
 	return out, findings
 }
 
+// compareLines orders lines by kind, client, provider, category and day.
 func compareLines(a, b homecare.ReconciliationLine) int {
-	return strings.Compare(a.Key(), b.Key())
+	return cmp.Or(strings.Compare(string(a.Kind), string(b.Kind)), strings.Compare(a.ClientKey, b.ClientKey),
+		strings.Compare(a.ProviderID, b.ProviderID), strings.Compare(a.Category, b.Category), a.LocalDate.Compare(b.LocalDate))
 }
 
 func (l *line) add(sentence string) { l.sentences = append(l.sentences, sentence) }

@@ -199,6 +199,19 @@ func Run(ctx context.Context, st *store.Store, rs *RuleSet, opts Options) (*Resu
 	}
 	roll := eng.NewRollup(opts.From, opts.To)
 	after := map[string]lineState{}
+	// The lines are written by a goroutine of their own while the next days are read and
+	// reconciled: the store's one writer, the reads on its read pool.
+	written := make(chan []homecare.ReconciliationLine, 2)
+	writeErr := make(chan error, 1)
+	go func() {
+		var err error
+		for lines := range written {
+			if err == nil {
+				err = st.AddReconcileLines(ctx, res.Run.ID, lines)
+			}
+		}
+		writeErr <- err
+	}()
 	err = st.ReadReconcileInputs(ctx, opts.From, opts.To, eng.Window(), func(in *store.ReconcileInput) error {
 		res.Days++
 		res.Visits += len(in.Visits)
@@ -229,14 +242,16 @@ func Run(ctx context.Context, st *store.Store, rs *RuleSet, opts Options) (*Resu
 		for _, f := range findings {
 			res.Findings[f.Kind]++
 		}
-		if err := st.AddReconcileLines(ctx, res.Run.ID, lines); err != nil {
-			return err
-		}
+		written <- lines
 		if opts.Progress != nil {
 			opts.Progress(in.Date, res.Days, total)
 		}
 		return nil
 	})
+	close(written)
+	if werr := <-writeErr; err == nil {
+		err = werr
+	}
 	if err != nil || opts.ReadOnly {
 		return res, err
 	}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -67,26 +68,71 @@ const (
 	qReconcileVisits = `SELECT v.id, v.source_system, v.external_id, v.client_id, v.provider_ref, v.status,
 		v.start_at, v.end_at, v.start_method, v.end_method, v.start_tag_uid, v.end_tag_uid, v.outside_home,
 		v.is_extra, v.source_version, v.flags, v.shared_visit_ref, v.updated_at
-		FROM visits v WHERE v.local_date = ? ORDER BY v.id`
-	qReconcileStaff = `SELECT s.visit_id, s.hsa_id, s.staff_ref, s.role FROM visit_staff s
-		JOIN visits v ON v.id = s.visit_id WHERE v.local_date = ? ORDER BY s.visit_id, s.position`
-	qReconcileInsatser = `SELECT i.visit_id, i.code, i.minutes, i.declined, i.double_staffed FROM visit_insatser i
-		JOIN visits v ON v.id = i.visit_id WHERE v.local_date = ? ORDER BY i.visit_id, i.position`
-	qReconcileLockEvents = `SELECT client_id, holder, action, result, occurred_at FROM lock_events
-		WHERE occurred_at >= ? AND occurred_at <= ? AND client_id IS NOT NULL ORDER BY occurred_at, id`
+		FROM visits v WHERE v.local_date = ?`
+	// No ORDER BY: the rows are put in order in Go (by visit and position, by time), which
+	// costs less than the database's sort of a city's day.
+	qReconcileStaff = `SELECT s.visit_id, s.position, s.hsa_id, s.staff_ref, s.role FROM visit_staff s
+		JOIN visits v ON v.id = s.visit_id WHERE v.local_date = ?`
+	qReconcileInsatser = `SELECT i.visit_id, i.position, i.code, i.minutes, i.declined, i.double_staffed FROM visit_insatser i
+		JOIN visits v ON v.id = i.visit_id WHERE v.local_date = ?`
+	// lock_events_occurred covers it: no row of the table is read.
+	qReconcileLockEvents = `SELECT occurred_at, client_id, holder, action, result FROM lock_events
+		WHERE occurred_at >= ? AND occurred_at <= ? AND client_id IS NOT NULL`
 )
 
+// ReadAhead is how many days ReadReconcileInputs reads beside the one fn has: each on
+// a read connection of its own, so reading overlaps with reconciling.
+const ReadAhead = 2
+
 // ReadReconcileInputs calls fn with each local day's inputs from from to to, in order.
-// One day is in memory at a time, so a month at city scale is read in bounded memory.
-// fn must not keep the input after it returns.
+// A few days are in memory at a time (ReadAhead), so a month at city scale is read in
+// bounded memory. fn must not keep the input after it returns.
 func (s *Store) ReadReconcileInputs(ctx context.Context, from, to homecare.Date, window time.Duration,
 	fn func(*ReconcileInput) error) error {
+	var days []homecare.Date
 	for d := from; !to.Before(d); d = d.AddDays(1) {
-		in, err := s.reconcileInput(ctx, d, window)
-		if err != nil {
-			return fmt.Errorf("reconcile inputs of %s: %w", d, err)
+		days = append(days, d)
+	}
+	type result struct {
+		in  *ReconcileInput
+		err error
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	results := make([]chan result, len(days))
+	for i := range results {
+		results[i] = make(chan result, 1)
+	}
+	slots := make(chan struct{}, ReadAhead+1) // the day fn has, and those read ahead
+	go func() {
+		for i, d := range days {
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			go func() {
+				in, err := s.reconcileInput(ctx, d, window)
+				if err != nil {
+					err = fmt.Errorf("reconcile inputs of %s: %w", d, err)
+				}
+				results[i] <- result{in, err}
+			}()
 		}
-		if err := fn(in); err != nil {
+	}()
+	for i := range days {
+		var r result
+		select {
+		case r = <-results[i]:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if r.err != nil {
+			return r.err
+		}
+		err := fn(r.in)
+		<-slots
+		if err != nil {
 			return err
 		}
 	}
@@ -96,7 +142,6 @@ func (s *Store) ReadReconcileInputs(ctx context.Context, from, to homecare.Date,
 func (s *Store) reconcileInput(ctx context.Context, d homecare.Date, window time.Duration) (*ReconcileInput, error) {
 	in := &ReconcileInput{Date: d}
 	day := d.String()
-	idx := map[string]int{}
 	err := s.scanRows(ctx, qReconcileVisits, []any{day}, func(rows *sql.Rows) error {
 		var v ReconcileVisit
 		var src, ext, status, sm, em, flags string
@@ -114,7 +159,6 @@ func (s *Store) reconcileInput(ctx context.Context, d homecare.Date, window time
 		if v.ReceivedAt.After(in.Watermark) {
 			in.Watermark = v.ReceivedAt
 		}
-		idx[v.ID] = len(in.Visits)
 		in.Visits = append(in.Visits, v)
 		return nil
 	})
@@ -124,24 +168,44 @@ func (s *Store) reconcileInput(ctx context.Context, d homecare.Date, window time
 	if len(in.Visits) == 0 {
 		return in, nil
 	}
+	// By id, as the engine reads them.
+	slices.SortFunc(in.Visits, func(a, b ReconcileVisit) int { return strings.Compare(a.ID, b.ID) })
+	idx := make(map[string]int, len(in.Visits))
+	for i := range in.Visits {
+		idx[in.Visits[i].ID] = i
+	}
+	// A visit's staff and insatser in their positions' order.
+	type row[T any] struct {
+		visit, pos int
+		v          T
+	}
+	byPosition := func(a, b int, pa, pb int) int { return cmp.Or(cmp.Compare(a, b), cmp.Compare(pa, pb)) }
+	var staff []row[homecare.VisitStaff]
 	err = s.scanRows(ctx, qReconcileStaff, []any{day}, func(rows *sql.Rows) error {
 		var id, hsa, ref, role string
-		if err := rows.Scan(&id, &hsa, &ref, &role); err != nil {
+		var p int
+		if err := rows.Scan(&id, &p, &hsa, &ref, &role); err != nil {
 			return err
 		}
 		if i, ok := idx[id]; ok {
-			in.Visits[i].Staff = append(in.Visits[i].Staff, homecare.VisitStaff{HSAID: homecare.HSAID(hsa), StaffRef: ref, Role: homecare.StaffRole(role)})
+			staff = append(staff, row[homecare.VisitStaff]{i, p, homecare.VisitStaff{HSAID: homecare.HSAID(hsa), StaffRef: ref, Role: homecare.StaffRole(role)}})
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("visit staff: %w", err)
 	}
+	slices.SortFunc(staff, func(a, b row[homecare.VisitStaff]) int { return byPosition(a.visit, b.visit, a.pos, b.pos) })
+	for _, r := range staff {
+		in.Visits[r.visit].Staff = append(in.Visits[r.visit].Staff, r.v)
+	}
+	var insatser []row[homecare.VisitInsats]
 	err = s.scanRows(ctx, qReconcileInsatser, []any{day}, func(rows *sql.Rows) error {
 		var id string
+		var p int
 		var in1 homecare.VisitInsats
 		var minutes sql.NullInt64
-		if err := rows.Scan(&id, &in1.Code, &minutes, &in1.Declined, &in1.DoubleStaffed); err != nil {
+		if err := rows.Scan(&id, &p, &in1.Code, &minutes, &in1.Declined, &in1.DoubleStaffed); err != nil {
 			return err
 		}
 		if minutes.Valid {
@@ -149,12 +213,16 @@ func (s *Store) reconcileInput(ctx context.Context, d homecare.Date, window time
 			in1.Minutes = &m
 		}
 		if i, ok := idx[id]; ok {
-			in.Visits[i].Insatser = append(in.Visits[i].Insatser, in1)
+			insatser = append(insatser, row[homecare.VisitInsats]{i, p, in1})
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("visit insatser: %w", err)
+	}
+	slices.SortFunc(insatser, func(a, b row[homecare.VisitInsats]) int { return byPosition(a.visit, b.visit, a.pos, b.pos) })
+	for _, r := range insatser {
+		in.Visits[r.visit].Insatser = append(in.Visits[r.visit].Insatser, r.v)
 	}
 	first, last := in.Visits[0].StartAt, in.Visits[0].EndAt
 	for _, v := range in.Visits {
@@ -165,7 +233,7 @@ func (s *Store) reconcileInput(ctx context.Context, d homecare.Date, window time
 	err = s.scanRows(ctx, qReconcileLockEvents, []any{s.tv(first.Add(-window)), s.tv(last.Add(window))}, func(rows *sql.Rows) error {
 		var e ReconcileLockEvent
 		var at nullTime
-		if err := rows.Scan(&e.ClientKey, &e.Holder, &e.Action, &e.Result, &at); err != nil {
+		if err := rows.Scan(&at, &e.ClientKey, &e.Holder, &e.Action, &e.Result); err != nil {
 			return err
 		}
 		e.At = at.Time
@@ -175,6 +243,11 @@ func (s *Store) reconcileInput(ctx context.Context, d homecare.Date, window time
 	if err != nil {
 		return nil, fmt.Errorf("lock events: %w", err)
 	}
+	// By time, then by what they say: the same order from either database.
+	slices.SortFunc(in.LockEvents, func(a, b ReconcileLockEvent) int {
+		return cmp.Or(a.At.Compare(b.At), strings.Compare(a.ClientKey, b.ClientKey), strings.Compare(a.Holder, b.Holder),
+			strings.Compare(a.Action, b.Action), strings.Compare(a.Result, b.Result))
+	})
 	return in, nil
 }
 
