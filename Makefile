@@ -27,10 +27,11 @@ vet: ## go vet
 validate: build ## check every pipeline, mapping and schema
 	$(BIN) validate
 
-bench: build ## ingest (1,000,000 visit lines through knut import), CSV import and lock events (1,000,000 rows each, SQLite and PostgreSQL), order latency (200 orders/s for 60 s), memory under load, Go benchmarks
+bench: build ## ingest (1,000,000 visit lines through knut import), CSV import and lock events (1,000,000 rows each, SQLite and PostgreSQL), reconciliation of a city's month (2,000,000 visits, 4,000,000 lock events), order latency (200 orders/s for 60 s), memory under load, Go benchmarks
 	bash testdata/bench/ingest.sh
 	bash testdata/bench/import.sh tes_csv
 	bash testdata/bench/import.sh lock_events
+	bash testdata/bench/reconcile.sh
 	bash testdata/bench/orders.sh
 	bash testdata/bench/memory.sh
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/mapping/ ./internal/schema/
