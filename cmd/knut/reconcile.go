@@ -50,15 +50,7 @@ every night; this runs it now, for any period:
 		if err != nil {
 			return err
 		}
-		cfg, err := loadConfig()
-		if err != nil {
-			return err
-		}
-		rs, err := ruleSet(cfg, rules)
-		if err != nil {
-			return err
-		}
-		return withStore(cmd, func() (*config.Config, error) { return cfg, nil }, func(ctx context.Context, st *store.Store) error {
+		return withRules(cmd, loadConfig, rules, func(ctx context.Context, st *store.Store, rs *reconcile.RuleSet) error {
 			opts := reconcile.Options{From: first, To: last, Trigger: "cli", ReadOnly: readOnly}
 			if bar := dayBar(cmd.ErrOrStderr(), first, last); bar != nil {
 				opts.Progress = func(homecare.Date, int, int) { bar.Add(1) }
@@ -118,6 +110,23 @@ func periodFlags(month, from, to string) (homecare.Date, homecare.Date, error) {
 	return f, t, nil
 }
 
+// withRules runs f with the store and the rule set (--rules, or the config's): the rules
+// are read before the store is opened, so a broken file opens nothing.
+func withRules(cmd *cobra.Command, loadConfig func() (*config.Config, error), rules string,
+	f func(context.Context, *store.Store, *reconcile.RuleSet) error) error {
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	rs, err := ruleSet(cfg, rules)
+	if err != nil {
+		return err
+	}
+	return withStore(cmd, func() (*config.Config, error) { return cfg, nil }, func(ctx context.Context, st *store.Store) error {
+		return f(ctx, st, rs)
+	})
+}
+
 // ruleSet loads --rules, or the config's reconciliation.rule_set.
 func ruleSet(cfg *config.Config, flag string) (*reconcile.RuleSet, error) {
 	path := flag
@@ -142,9 +151,9 @@ func newReconcileRunsCmd() *cobra.Command {
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		var from, to homecare.Date
 		if month != "" {
-			m, err := report.ParseMonth(month)
+			m, err := monthFlag(month)
 			if err != nil {
-				return fmt.Errorf("--month: %w", err)
+				return err
 			}
 			from, to = m.First(), m.Last()
 		}

@@ -11,7 +11,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/knutpunkt/knutpunkt/internal/config"
 	"github.com/knutpunkt/knutpunkt/internal/homecare"
 	"github.com/knutpunkt/knutpunkt/internal/reconcile"
 	"github.com/knutpunkt/knutpunkt/internal/report"
@@ -79,12 +78,9 @@ func newReportStatisticsCmd() *cobra.Command {
 	purpose := purposeFlag(cmd)
 	loadConfig := configFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		m := report.MonthOf(homecare.LocalDate(time.Now())).Prev()
-		if month != "" {
-			var err error
-			if m, err = report.ParseMonth(month); err != nil {
-				return err
-			}
+		m, err := monthFlag(month)
+		if err != nil {
+			return err
 		}
 		return withStore(cmd, loadConfig, func(ctx context.Context, st *store.Store) error {
 			tls, err := st.Timelines(ctx)
@@ -122,22 +118,11 @@ column and status code.`,
 	purpose := purposeFlag(cmd)
 	loadConfig := configFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		m := report.MonthOf(homecare.LocalDate(time.Now())).Prev()
-		if month != "" {
-			var err error
-			if m, err = report.ParseMonth(month); err != nil {
-				return fmt.Errorf("--month: %w", err)
-			}
-		}
-		cfg, err := loadConfig()
+		m, err := monthFlag(month)
 		if err != nil {
 			return err
 		}
-		rs, err := ruleSet(cfg, rules)
-		if err != nil {
-			return err
-		}
-		return withStore(cmd, func() (*config.Config, error) { return cfg, nil }, func(ctx context.Context, st *store.Store) error {
+		return withRules(cmd, loadConfig, rules, func(ctx context.Context, st *store.Store, rs *reconcile.RuleSet) error {
 			in, err := reconcile.MonthInput(ctx, st, rs, m, time.Now())
 			if err != nil {
 				return err
@@ -282,6 +267,18 @@ func quarterFlag(s string) (report.Quarter, error) {
 		return report.QuarterOf(homecare.LocalDate(time.Now())).Prev(), nil
 	}
 	return report.ParseQuarter(s)
+}
+
+// monthFlag is --month, or the month before today's.
+func monthFlag(s string) (report.Month, error) {
+	if s == "" {
+		return report.MonthOf(homecare.LocalDate(time.Now())).Prev(), nil
+	}
+	m, err := report.ParseMonth(s)
+	if err != nil {
+		return m, fmt.Errorf("--month: %w", err)
+	}
+	return m, nil
 }
 
 // reportDay is --as-of, or def, but never after today.
