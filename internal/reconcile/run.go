@@ -268,6 +268,13 @@ func Run(ctx context.Context, st *store.Store, rs *RuleSet, opts Options) (*Resu
 	if err := st.FinishReconcileRun(ctx, &res.Run); err != nil {
 		return nil, err
 	}
+	// The run read every client's visits of the period: the audit trail says so, with
+	// its purpose (DOMAIN.md Appendix A, step 8).
+	if _, err := st.Audit(ctx, store.AuditEntry{Actor: "hub:reconcile/" + opts.Trigger, Action: "reconcile.run",
+		Outcome: store.AuditOK, Resource: fmt.Sprintf("reconcile:%s..%s/%s", opts.From, opts.To, res.Run.ID),
+		Purpose: "ersättning"}); err != nil {
+		return nil, err
+	}
 	return res, nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/knutpunkt/knutpunkt/adapters/lifecare/lifecaresim"
 	"github.com/knutpunkt/knutpunkt/internal/homecare"
 	"github.com/knutpunkt/knutpunkt/internal/server"
+	"github.com/knutpunkt/knutpunkt/internal/store"
 )
 
 // TestReconcileJob runs the nightly reconciliation in a hub with the shipped rule set and
@@ -94,6 +95,10 @@ func TestReconcileJob(t *testing.T) {
 			changed := regexp.MustCompile(`lines changed against the earlier run: 2026-11-20 client [0-9a-f]{8} omsorg-norr omvardnad: registered 0 min, payable 0 min \(ORDER_NOT_EXECUTED\) → registered 32 min, payable 32 min \(LATE_RECORD\)`)
 			if err != nil || !changed.MatchString(second.Detail) {
 				t.Fatalf("the second night's reconciliation: %v\n%s", err, second.Detail)
+			}
+			audit, err := st.ListAudit(ctx, store.AuditFilter{Actor: "hub:reconcile/nightly"})
+			if err != nil || len(audit) != 3 || audit[0].Action != "reconcile.run" || audit[0].Purpose != "ersättning" {
+				t.Errorf("the runs' audit records: %v, %+v; want one per run with its purpose", err, audit)
 			}
 			runs, err := st.ReconcileRuns(ctx, homecare.Date{Year: 2026, Month: 11, Day: 1}, homecare.Date{Year: 2026, Month: 11, Day: 30})
 			if err != nil || len(runs) != 2 || runs[1].SupersededBy != runs[0].ID || runs[0].SupersededBy != "" {
