@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"syscall"
@@ -51,6 +53,11 @@ every night; this runs it now, for any period:
 			return err
 		}
 		return withRules(cmd, loadConfig, rules, func(ctx context.Context, st *store.Store, rs *reconcile.RuleSet) error {
+			// A city's month is read a day or two at a time: a soft limit keeps the heap
+			// well under the 512 MB the run may take (unless GOMEMLIMIT says otherwise).
+			if debug.SetMemoryLimit(-1) == math.MaxInt64 {
+				defer debug.SetMemoryLimit(debug.SetMemoryLimit(320 << 20))
+			}
 			opts := reconcile.Options{From: first, To: last, Trigger: "cli", ReadOnly: readOnly}
 			if bar := dayBar(cmd.ErrOrStderr(), first, last); bar != nil {
 				opts.Progress = func(homecare.Date, int, int) { bar.Add(1) }

@@ -365,10 +365,13 @@ func handOnExecuted(ctx context.Context, in ingester, name string, d homecare.Ex
 	if i := strings.LastIndex(clientDay, "/v"); i >= 0 {
 		clientDay = clientDay[:i]
 	}
+	// With the source system named, the same version handed on again (a run that failed
+	// before it marked the days sent) is the message log's duplicate, not a second send.
 	_, err = in.Ingest(ctx, name, "scheduler", knutpunkt.Message{Body: body, Headers: map[string]string{
-		knutpunkt.HeaderContentType: "application/json",
-		knutpunkt.HeaderExternalID:  d.MessageID,
-		"executed-day":              clientDay,
+		knutpunkt.HeaderContentType:  "application/json",
+		knutpunkt.HeaderExternalID:   d.MessageID,
+		knutpunkt.HeaderSourceSystem: "scheduler",
+		"executed-day":               clientDay,
 	}})
 	if err != nil {
 		return fmt.Errorf("hand executed day %s to %s: %w", d.MessageID, name, err)

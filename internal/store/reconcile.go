@@ -82,7 +82,7 @@ const (
 
 // ReadAhead is how many days ReadReconcileInputs reads beside the one fn has: each on
 // a read connection of its own, so reading overlaps with reconciling.
-const ReadAhead = 2
+const ReadAhead = 1
 
 // ReadReconcileInputs calls fn with each local day's inputs from from to to, in order.
 // A few days are in memory at a time (ReadAhead), so a month at city scale is read in
@@ -142,6 +142,16 @@ func (s *Store) ReadReconcileInputs(ctx context.Context, from, to homecare.Date,
 func (s *Store) reconcileInput(ctx context.Context, d homecare.Date, window time.Duration) (*ReconcileInput, error) {
 	in := &ReconcileInput{Date: d}
 	day := d.String()
+	// A city's day names the same clients, providers, staff and codes over and over: one
+	// copy of each keeps a day's inputs a third of the size.
+	names := map[string]string{}
+	intern := func(v string) string {
+		if w, ok := names[v]; ok {
+			return w
+		}
+		names[v] = v
+		return v
+	}
 	err := s.scanRows(ctx, qReconcileVisits, []any{day}, func(rows *sql.Rows) error {
 		var v ReconcileVisit
 		var src, ext, status, sm, em, flags string
@@ -150,8 +160,9 @@ func (s *Store) reconcileInput(ctx context.Context, d homecare.Date, window time
 			&v.StartTagUID, &v.EndTagUID, &v.OutsideHome, &v.IsExtra, &v.SourceVersion, &flags, &v.SharedRef, &updated); err != nil {
 			return err
 		}
-		v.Ref, v.Status, v.StartAt, v.EndAt = src+"/"+ext, homecare.VisitStatus(status), start.Time, end.Time
-		v.StartMethod, v.EndMethod, v.LocalDate = homecare.RegistrationMethod(sm), homecare.RegistrationMethod(em), d
+		v.Ref, v.Status, v.StartAt, v.EndAt = src+"/"+ext, homecare.VisitStatus(intern(status)), start.Time, end.Time
+		v.StartMethod, v.EndMethod, v.LocalDate = homecare.RegistrationMethod(intern(sm)), homecare.RegistrationMethod(intern(em)), d
+		v.ClientKey, v.ProviderID = intern(v.ClientKey), intern(v.ProviderID)
 		v.Flags, v.ReceivedAt = splitFlags(flags), updated.Time
 		if v.SharedRef != "" && !strings.Contains(v.SharedRef, "/") {
 			v.SharedRef = src + "/" + v.SharedRef // the source's id of the other visit
@@ -188,7 +199,8 @@ func (s *Store) reconcileInput(ctx context.Context, d homecare.Date, window time
 			return err
 		}
 		if i, ok := idx[id]; ok {
-			staff = append(staff, row[homecare.VisitStaff]{i, p, homecare.VisitStaff{HSAID: homecare.HSAID(hsa), StaffRef: ref, Role: homecare.StaffRole(role)}})
+			staff = append(staff, row[homecare.VisitStaff]{i, p, homecare.VisitStaff{HSAID: homecare.HSAID(intern(hsa)), StaffRef: intern(ref),
+				Role: homecare.StaffRole(intern(role))}})
 		}
 		return nil
 	})
@@ -212,6 +224,7 @@ func (s *Store) reconcileInput(ctx context.Context, d homecare.Date, window time
 			m := int(minutes.Int64)
 			in1.Minutes = &m
 		}
+		in1.Code = intern(in1.Code)
 		if i, ok := idx[id]; ok {
 			insatser = append(insatser, row[homecare.VisitInsats]{i, p, in1})
 		}
@@ -237,6 +250,7 @@ func (s *Store) reconcileInput(ctx context.Context, d homecare.Date, window time
 			return err
 		}
 		e.At = at.Time
+		e.ClientKey, e.Holder, e.Action, e.Result = intern(e.ClientKey), intern(e.Holder), intern(e.Action), intern(e.Result)
 		in.LockEvents = append(in.LockEvents, e)
 		return nil
 	})
