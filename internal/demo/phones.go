@@ -251,8 +251,9 @@ func byClock(v tessim.Visit) bool {
 	return len(v.Insatser) > 0
 }
 
-// Correct sends, at at, a supervisor's correction of v from TES-WEB: its next version,
-// ending minutes earlier (a stop registered late, shortened after a word with the staff).
+// Correct sends a supervisor's correction of v from TES-WEB, as received by TES at at: its
+// next version, ending minutes earlier (a stop registered late, shortened after a word with
+// the staff). The caller moves the hub's clock: the hub stores it asynchronously, by its clock.
 func (t *TES) Correct(ctx context.Context, v tessim.Visit, at time.Time, minutes int) (tessim.Visit, error) {
 	v.Version++
 	v.End = v.End.Add(-time.Duration(minutes) * time.Minute)
@@ -269,8 +270,6 @@ func (t *TES) Correct(ctx context.Context, v tessim.Visit, at time.Time, minutes
 	v.ReceivedAt = at
 	b := tessim.Batch{SyncID: fmt.Sprintf("%s-%s", tessim.WebDeviceID, at.In(Stockholm()).Format("20060102T1504")),
 		DeviceID: tessim.WebDeviceID, SentAt: at, Visits: []tessim.Visit{v}}
-	t.moveClock(at)
-	defer t.moveClock(time.Time{})
 	_, err := (&tessim.Pusher{Client: t.Client}).Push(ctx, strings.TrimSuffix(t.URL, "/")+tessim.SyncPath, b)
 	return v, err
 }

@@ -52,7 +52,10 @@ func reconcileNights(ctx context.Context, srv *server.Server, cfg *config.Config
 	}
 	r.FirstNight = run.Detail
 	if phones.Correctable.VisitID != "" {
+		// The hub's clock stays at the morning until the correction is stored: the
+		// client-day it queues is of that morning, after the night's run.
 		morning := firstNight.Add(8 * time.Hour)
+		setNow(morning)
 		if r.Corrected, err = tes.Correct(ctx, phones.Correctable, morning, r.CorrectedMinutes); err != nil {
 			return nil, err
 		}

@@ -163,8 +163,8 @@ func share(total int64, i, n int) int64 {
 // line is a day line being built.
 type line struct {
 	homecare.ReconciliationLine
-	codes     map[string]bool
-	visits    map[string]bool
+	codes     []string // the insats codes, each once
+	visits    []string // the visits' refs, each once
 	scheduled bool
 	sentences []string
 }
@@ -184,7 +184,7 @@ func (d *day) line(client, provider, category string) *line {
 	l := d.lines[k]
 	if l == nil {
 		l = &line{ReconciliationLine: homecare.ReconciliationLine{Kind: homecare.LineDay, ClientKey: client,
-			ProviderID: provider, Category: category, LocalDate: d.date}, codes: map[string]bool{}, visits: map[string]bool{}}
+			ProviderID: provider, Category: category, LocalDate: d.date}}
 		l.UnitPrice = d.e.unitPrice(category)
 		d.lines[k] = l
 	}
@@ -235,7 +235,7 @@ func (e *Engine) Day(in *store.ReconcileInput) ([]homecare.ReconciliationLine, [
 				}
 				l.Granted += g
 				l.scheduled = l.scheduled || sched
-				l.codes[ins.Code] = true
+				l.codes = addUnique(l.codes, ins.Code)
 				l.add(fmt.Sprintf("%s granted %s (%d min per %s%s)", ins.Code, mins(g), ins.GrantedMinutes, ins.Period, doubled(ins.DoubleStaffing)))
 			}
 		}
@@ -282,8 +282,8 @@ func (l *line) add(sentence string) { l.sentences = append(l.sentences, sentence
 // finish fills a line's derived fields: codes, deviation, amount, status, explanation.
 func (e *Engine) finish(l *line) homecare.ReconciliationLine {
 	r := l.ReconciliationLine
-	r.Codes = sortedKeys(l.codes)
-	r.VisitRefs = sortedKeys(l.visits)
+	r.Codes = sorted(l.codes)
+	r.VisitRefs = sorted(l.visits)
 	r.Deviation = r.Payable - r.Granted
 	r.DeviationPct = pct(r.Deviation, r.Granted)
 	r.Amount = amount(r.Payable, r.UnitPrice)
@@ -312,16 +312,22 @@ func pct(part, whole int64) int64 {
 	return (n + whole/2) / whole
 }
 
-func sortedKeys(m map[string]bool) []string {
-	if len(m) == 0 {
+// addUnique adds s to a short set kept as a slice: a line has a few codes and visits,
+// and a city's day has tens of thousands of lines (a map each would be most of its memory).
+func addUnique(set []string, s string) []string {
+	if slices.Contains(set, s) {
+		return set
+	}
+	return append(set, s)
+}
+
+// sorted sorts set in place and returns it (nil when empty).
+func sorted(set []string) []string {
+	if len(set) == 0 {
 		return nil
 	}
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
+	slices.Sort(set)
+	return set
 }
 
 // mins writes seconds as minutes for an explanation: "32 min", "12.5 min".
@@ -633,7 +639,7 @@ func (e *Engine) visit(d *day, v *store.ReconcileVisit, g *group, overlaps bool,
 		if !touched[l] {
 			touched[l] = true
 			l.Visits++
-			l.visits[v.Ref] = true
+			l.visits = addUnique(l.visits, v.Ref)
 			l.Status = append(l.Status, codes...)
 			l.add(head + ": " + strings.Join(notes, "; "))
 			if order != nil && l.OrderRef == "" {
@@ -649,7 +655,7 @@ func (e *Engine) visit(d *day, v *store.ReconcileVisit, g *group, overlaps bool,
 		l := d.line(v.ClientKey, v.ProviderID, cat)
 		addTo(l)
 		if in.Code != "" {
-			l.codes[in.Code] = true
+			l.codes = addUnique(l.codes, in.Code)
 		}
 		reg, p := regs[i], pays[i]
 		l.Registered += reg
@@ -705,7 +711,7 @@ func (e *Engine) visit(d *day, v *store.ReconcileVisit, g *group, overlaps bool,
 		cat := e.category(in.Code)
 		l := d.line(v.ClientKey, v.ProviderID, cat)
 		addTo(l)
-		l.codes[in.Code] = true
+		l.codes = addUnique(l.codes, in.Code)
 		if declinedRegs != nil {
 			l.Registered += declinedRegs[i]
 			if verified {

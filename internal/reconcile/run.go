@@ -26,9 +26,16 @@ type Rollup struct {
 
 type period struct {
 	homecare.ReconciliationLine
-	codes  map[string]bool
-	status map[homecare.StatusCode]bool
+	codes  []string              // each once
+	status []homecare.StatusCode // the days' codes, each once
 	days   int
+}
+
+func addUniqueCode(set []homecare.StatusCode, c homecare.StatusCode) []homecare.StatusCode {
+	if slices.Contains(set, c) {
+		return set
+	}
+	return append(set, c)
 }
 
 // NewRollup returns an empty roll-up of the days from to to.
@@ -43,18 +50,18 @@ func (r *Rollup) Add(l *homecare.ReconciliationLine) {
 	if p == nil {
 		p = &period{ReconciliationLine: homecare.ReconciliationLine{Kind: homecare.LinePeriod, ClientKey: l.ClientKey,
 			ProviderID: l.ProviderID, Category: l.Category, LocalDate: r.from, UnitPrice: l.UnitPrice},
-			codes: map[string]bool{}, status: map[homecare.StatusCode]bool{}}
+		}
 		r.lines[k] = p
 	}
 	if l.OrderRef != "" {
 		p.OrderRef = l.OrderRef
 	}
 	for _, c := range l.Codes {
-		p.codes[c] = true
+		p.codes = addUnique(p.codes, c)
 	}
 	for _, c := range l.Status {
 		if c != homecare.StatusOK && c != homecare.StatusOrderNotExecuted {
-			p.status[c] = true
+			p.status = addUniqueCode(p.status, c)
 		}
 	}
 	p.days++
@@ -75,11 +82,11 @@ func (r *Rollup) Lines() []homecare.ReconciliationLine {
 	out := make([]homecare.ReconciliationLine, 0, len(r.lines))
 	for _, p := range r.lines {
 		l := p.ReconciliationLine
-		l.Codes = sortedKeys(p.codes)
+		l.Codes = sorted(p.codes)
 		l.Deviation = l.Payable - l.Granted
 		l.DeviationPct = pct(l.Deviation, l.Granted)
 		l.Amount = amount(l.Payable, l.UnitPrice)
-		status := slices.Collect(maps.Keys(p.status))
+		status := slices.Clone(p.status)
 		var why []string
 		why = append(why, fmt.Sprintf("%s to %s, %d days with lines, %d visits: granted %s, registered %s, payable %s",
 			r.from, r.to, p.days, l.Visits, mins(l.Granted), mins(l.Registered), mins(l.Payable)))
@@ -94,7 +101,7 @@ func (r *Rollup) Lines() []homecare.ReconciliationLine {
 		case l.Granted > 0 && float64(-l.Deviation) > limit:
 			status = append(status, homecare.StatusUnderGranted)
 			why = append(why, fmt.Sprintf("%+d %% of the granted time, less than granted by more than max_deviation_pct (%g %%)", l.DeviationPct, max))
-		case l.Granted == 0 && l.Payable > 0 && !p.status[homecare.StatusNoOrder]:
+		case l.Granted == 0 && l.Payable > 0 && !slices.Contains(p.status, homecare.StatusNoOrder):
 			status = append(status, homecare.StatusOverGranted)
 			why = append(why, "paid time in a category the order grants nothing in")
 		}
@@ -201,7 +208,7 @@ func Run(ctx context.Context, st *store.Store, rs *RuleSet, opts Options) (*Resu
 	after := map[string]lineState{}
 	// The lines are written by a goroutine of their own while the next days are read and
 	// reconciled: the store's one writer, the reads on its read pool.
-	written := make(chan []homecare.ReconciliationLine, 2)
+	written := make(chan []homecare.ReconciliationLine, 1)
 	writeErr := make(chan error, 1)
 	go func() {
 		var err error

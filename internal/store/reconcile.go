@@ -303,7 +303,8 @@ type ClientOrder struct {
 	Timeline   homecare.Timeline
 }
 
-// ClientOrders returns every order's timeline, with its client's store key.
+// ClientOrders returns every order's timeline, with its client's store key, without the
+// client's identity and the planning notes (reconciliation needs neither).
 func (s *Store) ClientOrders(ctx context.Context) ([]ClientOrder, error) {
 	var rows []struct {
 		ID       string `db:"id"`
@@ -331,8 +332,15 @@ func (s *Store) ClientOrders(ctx context.Context) ([]ClientOrder, error) {
 		}
 		if k, ok := byID[recs[i].OrderID.String()]; ok {
 			r := rows[k]
+			evs := eventsOf(recs[i:j])
+			for e := range evs {
+				// Reconciliation reads no personal data, and a city's month folds each
+				// timeline every day: the client and the planning notes are left out.
+				o := &evs[e].Order
+				o.Client, o.OrderText, o.RiskNotes, o.CaseOfficer, o.Key, o.CohabitantOrderIDs = nil, "", "", nil, nil, nil
+			}
 			out = append(out, ClientOrder{ClientKey: r.ClientID, ProviderID: r.Provider, Ref: r.Source + "/" + r.External,
-				Timeline: homecare.NewTimeline(eventsOf(recs[i:j]))})
+				Timeline: homecare.NewTimeline(evs)})
 		}
 		i = j
 	}

@@ -15,12 +15,15 @@
 #   bash testdata/bench/reconcile.sh
 #   VISITS=20000 bash testdata/bench/reconcile.sh     a quick run
 #   MONTH=2026-11 SEED=2 RULES=FILE bash testdata/bench/reconcile.sh
+#   DBS=postgres bash testdata/bench/reconcile.sh     PostgreSQL only
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 VISITS=${VISITS:-2000000}
 LOCK_EVENTS=${LOCK_EVENTS:-$((2 * VISITS))}
 MONTH=${MONTH:-2026-10}
 SEED=${SEED:-1}
+# Which stores: DBS=sqlite or DBS=postgres for one of them.
+DBS=${DBS:-sqlite postgres}
 # The demo municipality's rule set.
 RULES=${RULES:-$PWD/rulesets/demo.yaml}
 knut=${KNUT:-bin/knut}
@@ -97,7 +100,12 @@ YAML
 	fi
 }
 
-run sqlite "$dir/bench.db"
+if [[ $DBS == *sqlite* ]]; then
+	run sqlite "$dir/bench.db"
+fi
+if [[ $DBS != *postgres* ]]; then
+	exit 0
+fi
 
 if [[ -n ${KNUT_BENCH_POSTGRES_DSN:-} ]]; then
 	admin=$KNUT_BENCH_POSTGRES_DSN
