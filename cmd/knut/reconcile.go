@@ -56,7 +56,7 @@ every night; this runs it now, for any period:
 			// A city's month is read a day or two at a time: a soft limit keeps the heap
 			// well under the 512 MB the run may take (unless GOMEMLIMIT says otherwise).
 			if debug.SetMemoryLimit(-1) == math.MaxInt64 {
-				defer debug.SetMemoryLimit(debug.SetMemoryLimit(400 << 20))
+				defer debug.SetMemoryLimit(debug.SetMemoryLimit(370 << 20))
 			}
 			opts := reconcile.Options{From: first, To: last, Trigger: "cli", ReadOnly: readOnly}
 			if bar := dayBar(cmd.ErrOrStderr(), first, last); bar != nil {
