@@ -1,6 +1,7 @@
 // Package schedule runs the hub's nightly jobs (robfig/cron, in knut serve): applying order
-// events on the day they take effect, inferring execution from visits, and writing the IVO
-// and statistics reports when a quarter or month has ended.
+// events on the day they take effect, inferring execution from visits, writing the IVO
+// and statistics reports when a quarter or month has ended, reconciling executed hours and
+// sending each provider's payment basis of the month before (internal/server/jobs.go).
 //
 // Each job runs for a day, the Europe/Stockholm date of the injected clock, at most once
 // per day, and the store remembers the last day it ran for (job_runs), so a hub that was

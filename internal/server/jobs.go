@@ -40,8 +40,10 @@ type ingester interface {
 // effect today and the executions visits show (so the reports after them see today's
 // orders), then the IVO report for each quarter and the statistics file for each month
 // that ended since they last ran, and, when visits.executed_pipeline names a pipeline,
-// the executed time of the days since the last run (executedJob). in may be nil when no
-// pipeline is to hear of an inferred execution or executed time.
+// the executed time of the days since the last run (executedJob), and, when
+// reconciliation.rule_set names a rule set, the reconciliation (reconcileJob) and on the
+// report day the month's payment basis (paymentBasisJob). in may be nil when no
+// pipeline is to hear of an inferred execution, executed time or a payment basis.
 func Jobs(st *store.Store, conf *config.Config, in ingester) []schedule.Job {
 	cfg := conf.Orders
 	jobs := []schedule.Job{
