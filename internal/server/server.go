@@ -19,6 +19,7 @@ import (
 	"github.com/knutpunkt/knutpunkt/internal/config"
 	"github.com/knutpunkt/knutpunkt/internal/keys"
 	"github.com/knutpunkt/knutpunkt/internal/pipeline"
+	"github.com/knutpunkt/knutpunkt/internal/reconcile"
 	"github.com/knutpunkt/knutpunkt/internal/router"
 	"github.com/knutpunkt/knutpunkt/internal/schedule"
 	"github.com/knutpunkt/knutpunkt/internal/store"
@@ -133,12 +134,12 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (_ *Server, err 
 	}
 	in.admit, in.maxBody = s.router.Admit, int64(cfg.HTTP.MaxBody)
 	if err := checkOrders(cfg, plans); err != nil {
-		// Inferred executions would fail every night: production does not start so;
+		// A nightly job would fail every night: production does not start so;
 		// elsewhere (a test's own pipelines beside the repository's knut.yaml) it is said.
 		if cfg.Environment == config.Production {
 			return nil, err
 		}
-		opts.Logger.Warn("inferred executions will not reach the case system", zap.Error(err))
+		opts.Logger.Warn("a nightly job will fail: fix the setting", zap.Error(err))
 	}
 	if s.keys, err = keyEngine(cfg, plans, s.store, s.router, opts); err != nil {
 		return nil, err
@@ -255,8 +256,8 @@ func (s *Server) Run(ctx context.Context) error {
 	return errors.Join(runErr, closeErr)
 }
 
-// planNamed is the plan called name, nil for none.
-// checkOrders checks the orders settings against the pipelines loaded.
+// checkOrders checks the nightly jobs' settings (orders, visits, reconciliation) against
+// the pipelines loaded, and the reconciliation's rule set.
 func checkOrders(cfg *config.Config, plans []*pipeline.Plan) error {
 	if name := cfg.Orders.ReceiptsPipeline; name != "" && planNamed(plans, name) == nil {
 		return fmt.Errorf("orders.receipts_pipeline: no pipeline %q in %s", name, cfg.Path(cfg.Pipelines))
@@ -264,9 +265,19 @@ func checkOrders(cfg *config.Config, plans []*pipeline.Plan) error {
 	if name := cfg.Visits.ExecutedPipeline; name != "" && planNamed(plans, name) == nil {
 		return fmt.Errorf("visits.executed_pipeline: no pipeline %q in %s", name, cfg.Path(cfg.Pipelines))
 	}
+	if name := cfg.Reconciliation.ReportPipeline; name != "" && planNamed(plans, name) == nil {
+		return fmt.Errorf("reconciliation.report_pipeline: no pipeline %q in %s", name, cfg.Path(cfg.Pipelines))
+	}
+	// The nightly reconciliation reads its rule set each night; a broken one is said now.
+	if path := cfg.Reconciliation.RuleSet; path != "" {
+		if _, err := reconcile.LoadRuleSet(cfg.Path(path)); err != nil {
+			return fmt.Errorf("reconciliation.rule_set: %w", err)
+		}
+	}
 	return nil
 }
 
+// planNamed is the plan called name, nil for none.
 func planNamed(plans []*pipeline.Plan, name string) *pipeline.Plan {
 	for _, p := range plans {
 		if p.Name == name {
